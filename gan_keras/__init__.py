@@ -1,0 +1,32 @@
+"""gan_keras: GANs on Keras 3 / TensorFlow, from the classic MNIST GAN to DCGANs on anime faces.
+
+Flow of data: `data` (datasets) -> `models` (Build_Gen, Build_Disc) -> trainers (`fused.GAN`,
+`classic.ClassicGAN`) -> `callbacks` (grids, history, checkpoints) -> `run` (run folders)
+-> `metrics` -> `cli`.
+
+Example:
+    >>> import gan_keras as gk
+    >>> result = gk.train("mnist", epochs=5, out="outputs/mnist-dcgan")
+    >>> G = gk.Build_Gen("dcgan", latent_dim=100, image_shape=(64, 64, 3))
+
+Names are imported on first use, so `python -m gan_keras` answers bad input before TensorFlow loads.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Build_Gen": "gan_keras.models", "Build_Disc": "gan_keras.models",
+    "build_combined": "gan_keras.classic", "ClassicGAN": "gan_keras.classic",
+    "GAN": "gan_keras.fused", "load_dataset": "gan_keras.data", "load_images": "gan_keras.data",
+    "train": "gan_keras.run", "load_generator": "gan_keras.run", "generate": "gan_keras.run",
+    "make_strategy": "gan_keras.distribute", "UsageError": "gan_keras.errors",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'gan_keras' has no attribute {name!r}")

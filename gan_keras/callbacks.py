@@ -1,0 +1,214 @@
+"""Keras callbacks that write a run folder; they work with `GAN.fit` and `ClassicGAN.fit` alike.
+
+Order matters and `run.train` uses it: `StopGuard` first (it sees a NaN before anything is saved),
+then `EpochTimer` (adds seconds and images/s to the logs), `HistoryCSV`, `LossPlot`, `SampleGrid`,
+`Checkpointer` (the history row is on disk before the checkpoint that covers it).
+"""
+
+import csv
+import math
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from gan_keras.images import image_grid, plot_history, read_history, save_png, write_gif
+
+HISTORY_COLUMNS = ("epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "images_per_s", "steps")
+
+
+@dataclass
+class RunStatus:
+    """Why training stopped early: None, "time", "signal" or "diverged" (with a detail)."""
+
+    stop_reason: str | None = None
+    detail: str = ""
+    signal_received: int | None = None
+
+    def handle_signals(self):
+        """Turn SIGINT/SIGTERM into a clean stop; returns a function that restores the old handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def on_signal(signum, frame):
+            self.signal_received = signum
+
+        for s in old:
+            signal.signal(s, on_signal)
+        return lambda: [signal.signal(s, h) for s, h in old.items()]
+
+
+class StopGuard(keras.callbacks.Callback):
+    """Stops training on a NaN/Inf loss, a spent time budget or SIGINT/SIGTERM; warns when D wins.
+
+    Args:
+        status: the run's `RunStatus`, where the reason is recorded.
+        deadline: `time.monotonic()` value after which training stops, or None.
+        d_wins_epochs: warn after this many epochs with D's accuracy on generated images >= 0.99.
+    """
+
+    def __init__(self, status, deadline=None, d_wins_epochs=5):
+        super().__init__()
+        self.status, self.deadline, self.d_wins_epochs = status, deadline, d_wins_epochs
+        self._d_wins = 0
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def _stop(self, reason, detail=""):
+        self.status.stop_reason, self.status.detail = reason, detail
+        self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        bad = [k for k in ("d_loss", "g_loss") if k in logs and not math.isfinite(float(logs[k]))]
+        if bad:
+            self._stop("diverged", f"{bad[0]} became {float(logs[bad[0]])} in epoch {self._epoch + 1}, "
+                                   f"step {batch + 1}")
+        elif self.status.signal_received is not None:
+            self._stop("signal", signal.Signals(self.status.signal_received).name)
+        elif self.deadline is not None and time.monotonic() > self.deadline:
+            self._stop("time")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if logs.get("d_acc_fake", 0.0) >= 0.99:
+            self._d_wins += 1
+            if self._d_wins == self.d_wins_epochs:
+                print(f"warning: the discriminator has won outright for {self._d_wins} epochs "
+                      f"(accuracy on generated images {logs['d_acc_fake']:.2f}, G loss {logs.get('g_loss', 0):.2f}): "
+                      "G is learning little; try label smoothing (--real-label 0.9), label noise, or a lower D "
+                      "learning rate", flush=True)
+        else:
+            self._d_wins = 0
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds `seconds`, `images_per_s` and `steps` of the epoch to its logs."""
+
+    def __init__(self, batch_size):
+        super().__init__()
+        self.batch_size = batch_size
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._steps = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps = batch + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            seconds = time.perf_counter() - self._start
+            logs.update(seconds=seconds, steps=self._steps, images_per_s=self._steps * self.batch_size / seconds)
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Appends one row per epoch (1-based) to `history.csv`, flushed to disk at once.
+
+    Like `keras.callbacks.CSVLogger(append=True)`, with a fixed column order, 1-based epochs, and
+    `truncate` so that a resumed run never holds a row twice.
+    """
+
+    def __init__(self, path, status=None, extra_columns=()):
+        super().__init__()
+        self.path, self.status = Path(path), status
+        self.columns = HISTORY_COLUMNS + tuple(extra_columns)
+
+    @staticmethod
+    def truncate(path, last_epoch):
+        """Drop rows after `last_epoch` (left by a run killed between its row and its checkpoint)."""
+        path = Path(path)
+        if not path.is_file():
+            return
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+        kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= last_epoch] if rows else []
+        if len(kept) != len(rows):
+            with open(path, "w", newline="") as f:
+                csv.writer(f).writerows(kept)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.status is not None and self.status.stop_reason == "diverged":
+            return
+        logs = {**(logs or {}), "epoch": epoch + 1}
+        new = not self.path.is_file() or self.path.stat().st_size == 0
+        with open(self.path, "a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(self.columns)
+            writer.writerow([_format(logs.get(c, "")) for c in self.columns])
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _format(value):
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    return value
+
+
+class LossPlot(keras.callbacks.Callback):
+    """Redraws `losses.png` from `history.csv` after every epoch (so resumed runs plot everything)."""
+
+    def __init__(self, history_path, path, title=None):
+        super().__init__()
+        self.history_path, self.path, self.title = history_path, path, title
+
+    def on_epoch_end(self, epoch, logs=None):
+        history = read_history(self.history_path)
+        if history:
+            plot_history(history, self.path, self.title)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Every `every` epochs, an 8x8 grid of the generator on one fixed noise batch, plus a GIF.
+
+    Writes `samples/epoch-NNNN.png` and redraws `progress.gif` from all grids so far.
+    """
+
+    def __init__(self, fixed_noise, directory, gif_path, every=1):
+        super().__init__()
+        self.fixed_noise, self.directory, self.gif_path, self.every = fixed_noise, Path(directory), gif_path, every
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def save(self, epoch):
+        """Write the grid of (1-based) `epoch` and the GIF; returns the PNG path."""
+        images = self.model.generator(self.fixed_noise, training=False)
+        path = self.directory / f"epoch-{epoch:04d}.png"
+        save_png(image_grid(np.asarray(images), cols=8), path)
+        write_gif(sorted(self.directory.glob("epoch-*.png")), self.gif_path)
+        return path
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0 or self.model.stop_training:
+            self.save(epoch + 1)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves a `RunCheckpoint` after each epoch and, if `every_steps`, every that many steps."""
+
+    def __init__(self, checkpoint, status=None, every_steps=0):
+        super().__init__()
+        self.checkpoint, self.status, self.every_steps = checkpoint, status, every_steps
+        self._epoch = 0
+
+    def _ok(self):
+        return self.status is None or self.status.stop_reason != "diverged"
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_steps and (batch + 1) % self.every_steps == 0 and self._ok():
+            self.checkpoint.save(self._epoch)  # epochs completed so far; this epoch is redone on resume
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._ok():
+            self.checkpoint.save(epoch + 1)

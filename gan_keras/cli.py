@@ -1,0 +1,123 @@
+"""Command line: `python -m gan_keras train|sample|evaluate|bench`.
+
+Bad input prints one line, `error: ...`, on stderr and exits with code 2.
+"""
+
+import argparse
+import os
+import sys
+
+from gan_keras.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train a GAN into a run folder")
+    p.add_argument("dataset", help="mnist, fashion_mnist, anime, a folder of images or an .npz (key 'images')")
+    p.add_argument("--model", choices=["mlp", "dcgan", "tutorial"], help="network kind (default dcgan)")
+    p.add_argument("--trainer", choices=["fused", "classic"], help="fused train_step (default) or the classic loop")
+    p.add_argument("--epochs", type=int, help="total epochs, counting those of a resumed run (default 10)")
+    p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the data")
+    p.add_argument("--batch-size", type=int, help="per device (default 64)")
+    p.add_argument("--latent-dim", type=int, help="noise size (default 100)")
+    p.add_argument("--lr", type=float, help="Adam learning rate of D and G (default 2e-4, beta_1 0.5)")
+    p.add_argument("--beta-1", type=float, help="Adam beta_1 (default 0.5)")
+    p.add_argument("--image-size", type=int, help="train at this size (default: the data's own)")
+    p.add_argument("--real-label", type=float, help="target for real images; 0.9 = one-sided label smoothing")
+    p.add_argument("--label-noise", type=float, help="fraction of D labels flipped at random (default 0)")
+    p.add_argument("--walk-data", action="store_true", default=None,
+                   help="classic trainer: walk the data by a moving start index instead of shuffling")
+    p.add_argument("--sample-every", type=int, help="save a sample grid every N epochs (default 1)")
+    p.add_argument("--checkpoint-every-steps", type=int, help="also checkpoint every N steps inside an epoch")
+    p.add_argument("--max-minutes", type=float, help="stop cleanly (checkpoint, grid, generator) after M minutes")
+    p.add_argument("--out", help="run folder (default outputs/<dataset>-<model>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--seed", type=int, help="seed of weights, noise and shuffling (default 0)")
+    p.add_argument("--data-dir", help="where named datasets live (default $GAN_KERAS_DATA_DIR, else data/)")
+    p.add_argument("--strategy", choices=["auto", "default", "mirrored", "multiworker", "tpu"],
+                   help="tf.distribute strategy (default auto)")
+    p.add_argument("--mixed-precision", action="store_true", default=None,
+                   help="float16 on GPU (loss scaling per optimizer), bfloat16 elsewhere")
+    p.add_argument("--steps-per-execution", type=int, help="train steps per call into TensorFlow (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _train(args):
+    from gan_keras.run import train
+
+    settings = {k: v for k, v in vars(args).items() if k not in ("command", "out", "resume", "quiet", "dataset")}
+    result = train(args.dataset, out=args.out, resume=args.resume, verbose=0 if args.quiet else None, **settings)
+    return 130 if result.stop_reason == "signal" else 0
+
+
+def _add_sample(sub):
+    p = sub.add_parser("sample", help="generate images from a run's generator")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--n", type=int, default=64, help="number of images (default 64)")
+    p.add_argument("--out", required=True, help=".png for a grid, .npz for an array 'images' (uint8)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _sample(args):
+    from pathlib import Path
+
+    import numpy as np
+
+    from gan_keras.images import image_grid, save_png, to_uint8
+    from gan_keras.run import generate, load_generator
+
+    out = Path(args.out)
+    if out.suffix not in (".png", ".npz"):
+        raise UsageError(f"--out must end in .png or .npz, got {out.name}")
+    if args.n < 1:
+        raise UsageError(f"--n must be positive, got {args.n}")
+    if not out.parent.is_dir():
+        raise UsageError(f"folder {out.parent} does not exist")
+    images = generate(load_generator(args.run), args.n, seed=args.seed)
+    if out.suffix == ".npz":
+        array = to_uint8(images)
+        np.savez_compressed(out, images=array[..., 0] if array.shape[-1] == 1 else array)
+    else:
+        save_png(image_grid(images), out)
+    print(f"wrote {args.n} images to {out}")
+    return 0
+
+
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="images/s of the fused trainer vs the classic loop")
+    p.add_argument("--json", action="store_true", help="one JSON line per model")
+    p.add_argument("--models", default="mlp,dcgan,dcgan64", help="comma-separated: mlp, dcgan, dcgan64")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=30, help="timed steps per trainer (after warm-up)")
+
+
+def _bench(args):
+    from gan_keras.bench import main
+
+    return main(args)
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    parser = _Parser(prog="python -m gan_keras", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train(sub)
+    _add_sample(sub)
+    _add_bench(sub)
+    commands = {"train": _train, "sample": _sample, "bench": _bench}
+    try:
+        args = parser.parse_args(argv)
+        return commands[args.command](args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:  # a full disk, a read-only folder
+        print(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2

@@ -1,0 +1,244 @@
+"""Datasets: named sets (mnist, fashion_mnist, anime), `.npz` files and folders of images.
+
+Everything is first read into one uint8 array (N, H, W, C), checked once, then served by `tf.data`
+as float32 batches in [-1, 1].
+
+Example:
+    >>> ds = load_dataset("mnist", batch_size=64)        # GAN_KERAS_DATA_DIR/mnist.npz, else data/
+    >>> ds = load_dataset("my_faces/", image_size=64)    # any folder of jpg/png/webp/bmp
+    >>> next(iter(ds)).shape
+    TensorShape([64, 64, 64, 3])
+
+Where a named set is looked for, in order: an explicit path; the data directory (`data_dir`,
+else `$GAN_KERAS_DATA_DIR`, else `./data`); Keras's own downloader.
+"""
+
+import gzip
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from gan_keras.errors import UsageError
+
+NAMES = ("mnist", "fashion_mnist", "anime")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+DEFAULT_FOLDER_SIZE = 64
+
+
+def data_dir(explicit=None):
+    """The data directory: `explicit`, else `$GAN_KERAS_DATA_DIR`, else `./data`."""
+    return Path(explicit or os.environ.get("GAN_KERAS_DATA_DIR") or "data")
+
+
+# ---------------------------------------------------------------------------------------------
+# Named datasets
+
+
+def _read_idx_images(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    n, rows, cols = (int.from_bytes(raw[i:i + 4], "big") for i in (4, 8, 12))
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(n, rows, cols)
+
+
+def _read_idx_labels(path):
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), np.uint8, offset=8)
+
+
+def load_digits(name, split="train", directory=None):
+    """(images uint8 (N, 28, 28), labels uint8 (N,)) of "mnist" or "fashion_mnist".
+
+    Reads `mnist.npz` with numpy (Keras's loader would reject a copy whose sha256 differs) or the
+    four Fashion-MNIST gz files from the data directory; falls back to `keras.datasets`.
+    """
+    folder = data_dir(directory)
+    if name == "mnist" and (folder / "mnist.npz").is_file():
+        with np.load(folder / "mnist.npz") as f:
+            return f[f"x_{split}"], f[f"y_{split}"]
+    prefix = "train" if split == "train" else "t10k"
+    fashion = folder / "fashion-mnist"
+    if name == "fashion_mnist" and (fashion / f"{prefix}-images-idx3-ubyte.gz").is_file():
+        return (_read_idx_images(fashion / f"{prefix}-images-idx3-ubyte.gz"),
+                _read_idx_labels(fashion / f"{prefix}-labels-idx1-ubyte.gz"))
+    import keras
+
+    try:
+        train, test = getattr(keras.datasets, name).load_data()
+    except Exception as e:  # offline, or a blocked download
+        wanted = "mnist.npz" if name == "mnist" else "fashion-mnist/" + ", ".join(FASHION_FILES)
+        raise UsageError(f"{name} is not in {folder}/ ({wanted}) and Keras could not download it "
+                         f"({type(e).__name__}); put the files there or set GAN_KERAS_DATA_DIR") from None
+    return train if split == "train" else test
+
+
+def _load_anime(directory):
+    folder = data_dir(directory)
+    if (folder / "anime_faces_64.npz").is_file():
+        return _read_npz(folder / "anime_faces_64.npz")
+    if (folder / "anime").is_dir():
+        return read_image_folder(folder / "anime", DEFAULT_FOLDER_SIZE, 3)
+    raise UsageError(f"anime faces not found: put anime_faces_64.npz or a folder anime/ of images in "
+                     f"{folder}/ (see README: Kaggle 'Anime Face Dataset'), or set GAN_KERAS_DATA_DIR")
+
+
+def _read_npz(path):
+    try:
+        with np.load(path) as f:
+            key = "images" if "images" in f.files else "x_train" if "x_train" in f.files else None
+            if key is None:
+                raise UsageError(f"{path} has no array 'images' (keys: {', '.join(f.files)})")
+            images = f[key]
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read {path}: {e}") from None
+    if images.dtype != np.uint8 or images.ndim not in (3, 4) or len(images) == 0:
+        raise UsageError(f"{path}: 'images' must be uint8 (N, H, W) or (N, H, W, C), "
+                         f"got {images.dtype} {images.shape}")
+    return images
+
+
+# ---------------------------------------------------------------------------------------------
+# Folders of images
+
+
+def _decode(path, size, channels):
+    """One file -> uint8 (size, size, channels), center-cropped and resized; raises if unreadable."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as img:
+        img.draft("RGB" if channels == 3 else "L", (size, size))  # JPEG: decode at reduced scale
+        img = ImageOps.exif_transpose(img)
+        if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit and float grayscale
+            array = np.asarray(img, dtype=np.float64)
+            peak = 65535.0 if img.mode != "F" else max(float(array.max()), 1.0)
+            img = Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+        if img.mode in ("RGBA", "LA", "P", "PA") or "transparency" in img.info:
+            rgba = img.convert("RGBA")  # flatten transparency onto white
+            img = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            img.alpha_composite(rgba)
+        img = img.convert("RGB" if channels == 3 else "L")
+        img = ImageOps.fit(img, (size, size), Image.Resampling.LANCZOS)  # center crop + resize
+        array = np.asarray(img, dtype=np.uint8)
+    return array.reshape(size, size, channels)
+
+
+def read_image_folder(folder, size=DEFAULT_FOLDER_SIZE, channels=3, workers=None):
+    """All images under `folder` (recursively) as uint8 (N, size, size, channels).
+
+    Unreadable files (empty, truncated, not images) are skipped with one warning that counts them
+    and names the first few. No image at all raises `UsageError`.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"image folder {folder} does not exist")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    if not files:
+        raise UsageError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {folder}")
+
+    def decode(path):
+        try:
+            return _decode(path, size, channels)
+        except Exception:  # PIL raises many types for broken files
+            return None
+
+    with ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+        decoded = list(pool.map(decode, files, chunksize=64))
+    bad = [f.name for f, a in zip(files, decoded) if a is None]
+    if len(bad) == len(files):
+        raise UsageError(f"none of the {len(files)} image files in {folder} could be read (e.g. {bad[0]})")
+    if bad:
+        warnings.warn(f"skipped {len(bad)} unreadable of {len(files)} files in {folder}: "
+                      f"{', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}", stacklevel=2)
+    return np.stack([a for a in decoded if a is not None])
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def load_images(name_or_path, image_size=None, channels=None, directory=None):
+    """Raw images, uint8 (N, H, W, C), of a named dataset, an `.npz` file or a folder.
+
+    `image_size` and `channels` only matter for folders, which are decoded straight to that size;
+    arrays are resized and converted later, in `load_dataset`.
+    """
+    source = str(name_or_path)
+    path = Path(source).expanduser()
+    if source in ("mnist", "fashion_mnist"):
+        images = load_digits(source, directory=directory)[0]
+    elif source == "anime":
+        images = _load_anime(directory)
+    elif path.is_dir():
+        images = read_image_folder(path, image_size or DEFAULT_FOLDER_SIZE, channels or 3)
+    elif path.suffix == ".npz" and path.is_file():
+        images = _read_npz(path)
+    else:
+        raise UsageError(f"unknown dataset {source!r}: use one of {', '.join(NAMES)}, "
+                         "a folder of images, or an .npz file with key 'images'")
+    return images[..., None] if images.ndim == 3 else images
+
+
+def to_model_range(images, image_shape=None):
+    """uint8 images -> float32 in [-1, 1], resized and channel-converted to `image_shape` if given."""
+    import tensorflow as tf
+
+    x = tf.cast(images, tf.float32)
+    if image_shape is not None:
+        height, width, channels = image_shape
+        if x.shape[-1] == 1 and channels == 3:
+            x = tf.image.grayscale_to_rgb(x)
+        elif x.shape[-1] == 3 and channels == 1:
+            x = tf.image.rgb_to_grayscale(x)
+        if tuple(x.shape[-3:-1]) != (height, width):
+            x = tf.clip_by_value(tf.image.resize(x, (height, width), antialias=True), 0.0, 255.0)
+    return x / 127.5 - 1.0
+
+
+def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True):
+    """A shuffled, batched (drop_remainder), prefetched `tf.data.Dataset` of float32 in [-1, 1]."""
+    import tensorflow as tf
+
+    if batch_size > len(images):
+        raise UsageError(f"batch size {batch_size} is larger than the dataset ({len(images)} images)")
+    ds = tf.data.Dataset.from_tensor_slices(images)
+    ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=True)
+    ds = ds.map(lambda x: to_model_range(x, image_shape), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def load_dataset(name_or_path, image_size=None, batch_size=64, channels=None, data_dir=None, seed=0,
+                 repeat=False):
+    """A `tf.data.Dataset` of float32 image batches in [-1, 1].
+
+    Args:
+        name_or_path: "mnist", "fashion_mnist", "anime", a folder of images or an `.npz`.
+        image_size: height = width of the images served; default: the data's own size.
+        batch_size: images per batch; the last partial batch is dropped.
+        channels: 1 or 3; default: the data's own.
+        data_dir: where named datasets are looked for (default `$GAN_KERAS_DATA_DIR`, then `./data`).
+        seed: shuffle seed.
+        repeat: repeat forever (what training uses, with a fixed number of steps per epoch).
+    """
+    images = load_images(name_or_path, image_size, channels, data_dir)
+    shape = (image_size or images.shape[1], image_size or images.shape[2], channels or images.shape[3])
+    return make_dataset(images, batch_size, shape, seed=seed, repeat=repeat)
+
+
+def walk_batches(images, batch_size, start=0):
+    """Yield consecutive batches of `images`, moving the start index and wrapping around.
+
+    This is how the classic anime DCGAN script walks its data, with no shuffling.
+    """
+    n = len(images)
+    while True:
+        index = (start + np.arange(batch_size)) % n
+        yield images[index]
+        start = (start + batch_size) % n

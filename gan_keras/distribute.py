@@ -1,0 +1,80 @@
+"""Choosing a `tf.distribute` strategy: TPU, several GPUs, several machines, or one device.
+
+Example:
+    >>> strategy = make_strategy("auto")      # prints what it chose and the replica count
+    >>> with strategy.scope():
+    ...     gan = GAN(Build_Gen("dcgan"), Build_Disc("dcgan")); gan.compile()
+
+`GAN_KERAS_CPU_REPLICAS=N` splits the CPU into N logical devices first, so that `mirrored` runs
+with N replicas on a machine without GPUs (how the tests check distributed training).
+"""
+
+import os
+
+import tensorflow as tf
+
+from gan_keras.errors import UsageError
+
+STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+
+
+def split_cpu(replicas):
+    """Split the first CPU into `replicas` logical devices (must run before TensorFlow starts)."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if len(tf.config.list_logical_devices("CPU")) >= replicas:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+    except RuntimeError:
+        raise UsageError("GAN_KERAS_CPU_REPLICAS must be set before TensorFlow starts (a fresh process)") from None
+
+
+def _tpu():
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    except (ValueError, RuntimeError, tf.errors.NotFoundError):
+        return None
+
+
+def make_strategy(name="auto", verbose=True):
+    """A `tf.distribute.Strategy` by name; "auto": TPU if attached, Mirrored on >= 2 GPUs, else default."""
+    if name not in STRATEGIES:
+        raise UsageError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    cpu_replicas = int(os.environ.get("GAN_KERAS_CPU_REPLICAS", "0") or 0)
+    if cpu_replicas > 1:
+        split_cpu(cpu_replicas)
+    gpus = tf.config.list_physical_devices("GPU")
+    if name == "tpu" or (name == "auto" and os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME")):
+        strategy = _tpu()
+        if strategy is None and name == "tpu":
+            raise UsageError("--strategy tpu: no TPU found")
+        name = "tpu" if strategy else name
+    if name == "auto":
+        name = "mirrored" if len(gpus) >= 2 or cpu_replicas > 1 else "default"
+    if name == "default":
+        strategy = tf.distribute.get_strategy()
+    elif name == "mirrored":
+        devices = None
+        if not gpus and cpu_replicas > 1:
+            devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        strategy = tf.distribute.MirroredStrategy(devices)
+    elif name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise UsageError("--strategy multiworker needs TF_CONFIG (cluster and task) in the environment")
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    if verbose:
+        devices = ", ".join(sorted({d.device_type for d in tf.config.list_logical_devices()}))
+        print(f"strategy: {name} ({type(strategy).__name__}), {strategy.num_replicas_in_sync} replica(s) on {devices}",
+              flush=True)
+    return strategy
+
+
+def is_chief(strategy):
+    """True on the worker that writes files (always True off multi-worker training)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)

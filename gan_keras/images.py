@@ -1,0 +1,121 @@
+"""Image grids, PNG/GIF files and the loss figure, all written atomically (temp file, then rename).
+
+Example:
+    >>> grid = image_grid(generator.predict(noise))   # (64, H, W, C) in [-1, 1] -> one uint8 image
+    >>> save_png(grid, "outputs/run/samples/epoch-0001.png")
+"""
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def atomic_path(path):
+    """A temporary sibling of `path` to write to before `os.replace`."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.tmp{path.suffix}")
+
+
+def atomic_write_text(path, text):
+    tmp = atomic_path(path)
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def to_uint8(images):
+    """float images in [-1, 1] -> uint8 in [0, 255]."""
+    return np.clip((np.asarray(images, dtype=np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+def image_grid(images, cols=None, pad=2):
+    """(N, H, W, C) images in [-1, 1] -> one uint8 grid image (rows x cols, `pad` pixels apart)."""
+    images = to_uint8(images)
+    n, h, w, c = images.shape
+    cols = cols or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, k = divmod(i, cols)
+        grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + k * (w + pad):pad + k * (w + pad) + w] = image
+    return grid
+
+
+def save_png(image, path):
+    """Save a uint8 (H, W, C) or (H, W) image as PNG, atomically."""
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    tmp = atomic_path(path)
+    Image.fromarray(image).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def write_gif(png_paths, path, seconds_per_frame=0.5):
+    """An animated GIF of the PNG files, in order, looping; the last frame lingers."""
+    from PIL import Image
+
+    frames = [Image.open(p).convert("RGB") for p in png_paths]
+    if not frames:
+        return
+    durations = [int(seconds_per_frame * 1000)] * (len(frames) - 1) + [2000]
+    tmp = atomic_path(path)
+    frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    os.replace(tmp, path)
+
+
+def read_history(path):
+    """history.csv as a dict of column -> list of floats (empty dict if there is no file)."""
+    if not Path(path).is_file():
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {key: [float(row[key]) if row[key] not in ("", None) else math.nan for row in rows]
+            for key in (rows[0].keys() if rows else [])}
+
+
+def plot_history(history, path=None, title=None):
+    """Loss curves (D, G), D accuracy on real and generated images, and any quality metric.
+
+    `history` is a dict like `read_history` returns. Saves to `path` if given; returns the figure.
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    metric = next((k for k in history if k.startswith("eval_")), None)
+    panels = 3 if metric else 2
+    fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.4))
+    epochs = history.get("epoch", [])
+    axes[0].plot(epochs, history.get("d_loss", []), label="D loss")
+    axes[0].plot(epochs, history.get("g_loss", []), label="G loss")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_title("losses")
+    axes[0].legend()
+    axes[1].plot(epochs, history.get("d_acc_real", []), label="D acc, real")
+    axes[1].plot(epochs, history.get("d_acc_fake", []), label="D acc, generated")
+    axes[1].axhline(0.5, color="grey", lw=0.8, ls="--")
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[1].set_xlabel("epoch")
+    axes[1].set_title("discriminator accuracy (0.5 = fooled)")
+    axes[1].legend()
+    if metric:
+        points = [(e, v) for e, v in zip(epochs, history[metric]) if not math.isnan(v)]
+        axes[2].plot([p[0] for p in points], [p[1] for p in points], "o-", color="C2")
+        axes[2].set_xlabel("epoch")
+        axes[2].set_title(metric.removeprefix("eval_") + " (lower is better)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        tmp = atomic_path(path)
+        fig.savefig(tmp, dpi=90, format="png")
+        os.replace(tmp, path)
+        plt.close(fig)
+    return fig

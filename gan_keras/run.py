@@ -1,0 +1,301 @@
+"""Training runs: settings -> data -> models -> trainer -> callbacks -> a run folder.
+
+Example:
+    >>> result = train("mnist", epochs=2, steps_per_epoch=20, out="outputs/demo")
+    >>> result = train("mnist", epochs=3, out="outputs/demo", resume=True)   # one more epoch
+    >>> result.history["d_loss"]
+
+A run folder holds `config.json`, `history.csv`, `samples/epoch-NNNN.png`, `losses.png`,
+`progress.gif`, `fixed_noise.npy`, `checkpoints/` and, at the end, `generator.keras`.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gan_keras.errors import UsageError
+
+
+@dataclass
+class RunConfig:
+    """Every setting of a run; saved as `config.json` and read back by `--resume`."""
+
+    dataset: str = "mnist"
+    model: str = "dcgan"
+    trainer: str = "fused"
+    epochs: int = 10
+    steps_per_epoch: int | None = None  # default: one pass over the data
+    batch_size: int = 64  # per replica
+    latent_dim: int = 100
+    width: int = 64
+    lr: float = 2e-4
+    beta_1: float = 0.5
+    image_size: int | None = None  # default: the data's own
+    channels: int | None = None  # default: the data's own
+    real_label: float = 1.0
+    label_noise: float = 0.0
+    walk_data: bool = False  # classic trainer: walk the data by a moving start index, unshuffled
+    sample_every: int = 1
+    checkpoint_every_steps: int = 0
+    eval_every: int = 0
+    max_minutes: float | None = None
+    seed: int = 0
+    data_dir: str | None = None
+    strategy: str = "auto"
+    mixed_precision: bool = False
+    jit_compile: bool | None = None  # default: on with a GPU, off on CPU (slower there)
+    steps_per_execution: int = 1
+
+
+# Settings that fix the shape of the networks: a resumed run must keep them.
+SHAPE_SETTINGS = ("dataset", "model", "latent_dim", "width", "image_size", "channels", "trainer")
+
+
+@dataclass
+class RunResult:
+    """What `train` returns: the folder, the trainer (with `.generator`), history and why it stopped."""
+
+    out: Path
+    trainer: object
+    history: dict
+    stop_reason: str | None
+    epochs_done: int
+
+
+def default_out(config):
+    name = Path(config.dataset).stem if config.dataset not in ("mnist", "fashion_mnist", "anime") else config.dataset
+    return Path("outputs") / f"{name}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def load_config(out):
+    path = Path(out) / "config.json"
+    if not path.is_file():
+        raise UsageError(f"{out} is not a run folder (no config.json)")
+    saved = json.loads(path.read_text())
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    return RunConfig(**{k: v for k, v in saved.items() if k in fields}), saved
+
+
+def resolve_config(out, resume, settings):
+    """The run's config: defaults + `settings`, or on resume the saved config + compatible `settings`."""
+    settings = {k: v for k, v in settings.items() if v is not None}
+    unknown = set(settings) - {f.name for f in dataclasses.fields(RunConfig)}
+    if unknown:
+        raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    if not resume:
+        return RunConfig(**settings)
+    config, _ = load_config(out)
+    for key, value in settings.items():
+        if key in SHAPE_SETTINGS and value != getattr(config, key):
+            raise UsageError(f"--resume: this run was trained with {key}={getattr(config, key)!r}, "
+                             f"not {value!r}; use another --out for a new run")
+        setattr(config, key, value)
+    return config
+
+
+def validate(config):
+    positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
+                "sample_every": config.sample_every, "steps_per_execution": config.steps_per_execution}
+    if config.steps_per_epoch is not None:
+        positive["steps_per_epoch"] = config.steps_per_epoch
+    for name, value in positive.items():
+        if value < 1:
+            raise UsageError(f"{name.replace('_', '-')} must be a positive number, got {value}")
+    if config.lr <= 0:
+        raise UsageError(f"lr must be positive, got {config.lr}")
+    if config.max_minutes is not None and config.max_minutes <= 0:
+        raise UsageError(f"max-minutes must be positive, got {config.max_minutes}")
+    if config.trainer not in ("fused", "classic"):
+        raise UsageError(f"unknown trainer {config.trainer!r}; choose fused or classic")
+    if not 0 <= config.label_noise < 0.5:
+        raise UsageError(f"label-noise is a fraction in [0, 0.5), got {config.label_noise}")
+
+
+def build_trainer(config, image_shape, strategy):
+    """Generator, discriminator and trainer inside the strategy's scope."""
+    import keras
+    import tensorflow as tf
+
+    from gan_keras.classic import ClassicGAN
+    from gan_keras.fused import GAN
+    from gan_keras.models import Build_Disc, Build_Gen
+
+    keras.utils.set_random_seed(config.seed)
+    try:
+        with strategy.scope():
+            G = Build_Gen(config.model, config.latent_dim, image_shape, config.width)
+            D = Build_Disc(config.model, image_shape, config.width)
+            d_opt = keras.optimizers.Adam(config.lr, beta_1=config.beta_1)
+            g_opt = keras.optimizers.Adam(config.lr, beta_1=config.beta_1)
+            options = dict(real_label=config.real_label, label_noise=config.label_noise, seed=config.seed)
+            if config.trainer == "classic":
+                if strategy.num_replicas_in_sync > 1:
+                    raise UsageError("the classic trainer runs on one device; use --trainer fused to distribute")
+                return ClassicGAN(G, D, d_opt, g_opt, **options)
+            gan = GAN(G, D, **options)
+            jit = config.jit_compile if config.jit_compile is not None else bool(tf.config.list_physical_devices("GPU"))
+            gan.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=jit,
+                        steps_per_execution=config.steps_per_execution)
+            return gan
+    except ValueError as e:
+        raise UsageError(f"cannot build model {config.model!r} for images {image_shape}: {e}") from None
+
+
+def save_generator(generator, path):
+    """`generator.keras`, written to a temporary file first so a crash never leaves half a file."""
+    tmp = Path(path).with_name(".generator.tmp.keras")
+    generator.save(tmp)
+    os.replace(tmp, path)
+
+
+def train(dataset=None, out=None, resume=False, verbose=None, **settings):
+    """Train a GAN into a run folder; see `RunConfig` for the settings. Returns a `RunResult`.
+
+    With `resume=True`, continues the run in `out` from its last checkpoint up to `epochs` in total.
+    """
+    from gan_keras.data import load_images
+
+    started = time.monotonic()
+    if dataset is not None:
+        settings["dataset"] = dataset
+    if resume and out is None:
+        raise UsageError("--resume needs --out: the run folder to continue")
+    config = resolve_config(out, resume, settings)
+    validate(config)
+    out = Path(out) if out is not None else default_out(config)
+    ckpt_dir = out / "checkpoints"
+    if resume and not (ckpt_dir / "checkpoint").is_file():
+        raise UsageError(f"--resume: no checkpoint in {ckpt_dir}")
+    if not resume and (ckpt_dir / "checkpoint").is_file():
+        raise UsageError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
+    images = load_images(config.dataset, config.image_size, config.channels, config.data_dir)
+
+    import keras  # TensorFlow loads here, after the checks that need none
+
+    from gan_keras import callbacks as cb
+    from gan_keras.checkpoints import RunCheckpoint
+    from gan_keras.data import make_dataset, to_model_range, walk_batches
+    from gan_keras.distribute import is_chief, make_strategy
+    from gan_keras.images import atomic_write_text, read_history
+    from gan_keras.noise import latent_noise
+
+    previous_policy = keras.mixed_precision.global_policy()
+    strategy = make_strategy(config.strategy, verbose=verbose != 0)
+    if config.mixed_precision:
+        import tensorflow as tf
+
+        keras.mixed_precision.set_global_policy(
+            "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
+    try:
+        image_shape = (config.image_size or images.shape[1], config.image_size or images.shape[2],
+                       config.channels or images.shape[3])
+        global_batch = config.batch_size * strategy.num_replicas_in_sync
+        if config.walk_data and config.trainer == "classic":
+            if global_batch > len(images):
+                raise UsageError(f"batch size {global_batch} is larger than the dataset ({len(images)} images)")
+            data = (to_model_range(b, image_shape).numpy() for b in walk_batches(images, global_batch))
+        else:
+            data = make_dataset(images, global_batch, image_shape, seed=config.seed, repeat=True)
+        steps_per_epoch = config.steps_per_epoch or len(images) // global_batch
+        trainer = build_trainer(config, image_shape, strategy)
+
+        chief = is_chief(strategy)
+        write_dir = out if chief else Path(tempfile.mkdtemp(prefix="gan_keras_worker_"))
+        write_dir.mkdir(parents=True, exist_ok=True)
+        with strategy.scope():
+            checkpoint = RunCheckpoint((out if resume else write_dir) / "checkpoints", trainer)
+        start_epoch = 0
+        if resume:
+            start_epoch = checkpoint.restore()
+            if not chief:
+                checkpoint = RunCheckpoint(write_dir / "checkpoints", trainer)
+            cb.HistoryCSV.truncate(write_dir / "history.csv", start_epoch)
+            fixed_noise = np.load(out / "fixed_noise.npy")
+        else:
+            fixed_noise = latent_noise(config.seed, 0, 64, config.latent_dim, stream=1000).numpy()
+            np.save(write_dir / "fixed_noise.npy", fixed_noise)
+        record = {**dataclasses.asdict(config), "image_shape": list(image_shape), "images": len(images),
+                  "steps_per_epoch": steps_per_epoch, "global_batch_size": global_batch,
+                  "replicas": strategy.num_replicas_in_sync, "tensorflow": __import__("tensorflow").__version__,
+                  "keras": keras.__version__}
+        atomic_write_text(write_dir / "config.json", json.dumps(record, indent=2) + "\n")
+
+        status = cb.RunStatus()
+        deadline = started + config.max_minutes * 60 if config.max_minutes else None
+        history_path = write_dir / "history.csv"
+        grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every)
+        callbacks = [
+            cb.StopGuard(status, deadline),
+            cb.EpochTimer(global_batch),
+            cb.HistoryCSV(history_path, status),
+            cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}"),
+            grids,
+            cb.Checkpointer(checkpoint, status, config.checkpoint_every_steps),
+        ]
+        if verbose is None:
+            verbose = 1 if sys.stdout.isatty() else 2
+        if start_epoch >= config.epochs:
+            print(f"{out}: already trained {start_epoch} of {config.epochs} epochs; nothing to do", flush=True)
+        else:
+            restore_signals = status.handle_signals()
+            try:
+                trainer.fit(data, epochs=config.epochs, steps_per_epoch=steps_per_epoch, initial_epoch=start_epoch,
+                            callbacks=callbacks, verbose=verbose, **({} if config.trainer == "classic"
+                                                                      else {"shuffle": False}))
+            finally:
+                restore_signals()
+        epochs_done = int(checkpoint.epoch.numpy()) if checkpoint.latest else start_epoch
+        if status.stop_reason == "diverged":
+            last = f"epoch {epochs_done}" if checkpoint.latest else "none"
+            raise UsageError(f"training diverged: {status.detail}. Kept the last good checkpoint ({last}); "
+                             f"resume it with a lower learning rate, e.g. --resume --out {out} --lr {config.lr / 2:g}")
+        grids.set_model(trainer)
+        if not (write_dir / "samples" / f"epoch-{epochs_done:04d}.png").is_file():
+            grids.save(epochs_done)
+        save_generator(trainer.generator, write_dir / "generator.keras")
+        if verbose != 0:
+            reason = {"time": f"stopped at the {config.max_minutes}-minute budget",
+                      "signal": f"stopped by {status.detail}"}.get(status.stop_reason, "done")
+            print(f"{reason}: {epochs_done} epochs; run folder {out}", flush=True)
+        return RunResult(out, trainer, read_history(history_path), status.stop_reason, epochs_done)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def load_generator(run_dir):
+    """The generator of a run: `generator.keras`, or rebuilt from config + last checkpoint."""
+    import keras
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"run folder {run_dir} does not exist")
+    if (run_dir / "generator.keras").is_file():
+        return keras.saving.load_model(run_dir / "generator.keras", compile=False)
+    config, saved = load_config(run_dir)
+    import tensorflow as tf
+
+    from gan_keras.models import Build_Gen
+
+    generator = Build_Gen(config.model, config.latent_dim, tuple(saved["image_shape"]), config.width)
+    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    if latest is None:
+        raise UsageError(f"{run_dir} has neither generator.keras nor a checkpoint")
+    tf.train.Checkpoint(generator=generator).restore(latest).expect_partial()
+    return generator
+
+
+def generate(generator, n, seed=0, batch_size=256):
+    """`n` images in [-1, 1] from a generator, in batches, seeded."""
+    from gan_keras.noise import latent_noise
+
+    latent_dim = int(generator.inputs[0].shape[-1])
+    parts = [np.asarray(generator(latent_noise(seed, i, min(batch_size, n - i), latent_dim, stream=2000),
+                                  training=False)) for i in range(0, n, batch_size)]
+    return np.concatenate(parts)[:n]
