@@ -134,6 +134,11 @@ class HistoryCSV(keras.callbacks.Callback):
             with open(path, "w", newline="") as f:
                 csv.writer(f).writerows(kept)
 
+    def on_train_begin(self, logs=None):
+        if self.path.is_file() and self.path.stat().st_size > 0:  # a resumed run keeps its columns
+            with open(self.path, newline="") as f:
+                self.columns = tuple(next(csv.reader(f)))
+
     def on_epoch_end(self, epoch, logs=None):
         if self.status is not None and self.status.stop_reason == "diverged":
             return
@@ -212,3 +217,30 @@ class Checkpointer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self._ok():
             self.checkpoint.save(epoch + 1)
+
+
+class EvalMetric(keras.callbacks.Callback):
+    """Every `every` epochs, the dataset's cheap metric on `n` samples, as `eval_<name>` in the logs.
+
+    Domain FID for digits, SWD otherwise (see `gan_keras.metrics.default_metric`). Put it after
+    `EpochTimer` so that epoch times leave out the evaluation.
+    """
+
+    def __init__(self, real_images, dataset, every, n=2000, data_dir=None, seed=0):
+        super().__init__()
+        from gan_keras.metrics import default_metric
+
+        rng = np.random.default_rng(seed)
+        self.real = real_images[rng.choice(len(real_images), min(n, len(real_images)), replace=False)]
+        self.dataset, self.every, self.data_dir, self.seed = dataset, every, data_dir, seed
+        self.metric = default_metric(dataset)
+        self.column = "eval_domain_fid" if self.metric == "fid" else "eval_swd"
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or ((epoch + 1) % self.every and not self.model.stop_training):
+            return
+        from gan_keras.metrics import evaluate
+
+        scores = evaluate(self.model.generator, self.real, self.dataset, self.metric, n=len(self.real),
+                          seed=self.seed, data_dir=self.data_dir)
+        logs[self.column] = scores["domain_fid" if self.metric == "fid" else "swd"]

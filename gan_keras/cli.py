@@ -31,7 +31,11 @@ def _add_train(sub):
     p.add_argument("--label-noise", type=float, help="fraction of D labels flipped at random (default 0)")
     p.add_argument("--walk-data", action="store_true", default=None,
                    help="classic trainer: walk the data by a moving start index instead of shuffling")
+    p.add_argument("--limit", type=int, help="train on the first N images only")
+    p.add_argument("--init-from", help="start from the networks of another run folder (transfer learning)")
+    p.add_argument("--freeze-d", type=int, help="FreezeD: keep D's lowest N convolution blocks fixed")
     p.add_argument("--sample-every", type=int, help="save a sample grid every N epochs (default 1)")
+    p.add_argument("--eval-every", type=int, help="add the cheap quality metric to history every N epochs")
     p.add_argument("--checkpoint-every-steps", type=int, help="also checkpoint every N steps inside an epoch")
     p.add_argument("--max-minutes", type=float, help="stop cleanly (checkpoint, grid, generator) after M minutes")
     p.add_argument("--out", help="run folder (default outputs/<dataset>-<model>-<time>)")
@@ -87,6 +91,45 @@ def _sample(args):
     return 0
 
 
+def _add_evaluate(sub):
+    p = sub.add_parser("evaluate", help="score a run's generator against the real data of its dataset")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--metric", choices=["fid", "kid", "swd", "pr"],
+                   help="default: domain FID for digits, SWD for other images")
+    p.add_argument("--n", type=int, default=10000, help="generated and real images compared (default 10000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="where named datasets live")
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+
+
+def _evaluate(args):
+    import json
+    import time
+
+    from gan_keras.data import load_images
+    from gan_keras.run import load_config, load_generator
+
+    if args.n < 2:
+        raise UsageError(f"--n must be at least 2, got {args.n}")
+    config, saved = load_config(args.run)
+    shape = saved.get("image_shape", [None, None, None])
+    images = load_images(config.dataset, shape[0], shape[2], args.data_dir or config.data_dir)
+    generator = load_generator(args.run)
+    from gan_keras.metrics import evaluate
+
+    start = time.perf_counter()
+    scores = evaluate(generator, images, config.dataset, args.metric, n=args.n, seed=args.seed,
+                      data_dir=args.data_dir or config.data_dir, verbose=0 if args.json else 1)
+    record = {"run": str(args.run), "dataset": config.dataset, "n": min(args.n, len(images)), **scores,
+              "seconds": round(time.perf_counter() - start, 2)}
+    if args.json:
+        print(json.dumps(record))
+    else:
+        for key, value in record.items():
+            print(f"{key:>12}: {value:.4f}" if isinstance(value, float) else f"{key:>12}: {value}")
+    return 0
+
+
 def _add_bench(sub):
     p = sub.add_parser("bench", help="images/s of the fused trainer vs the classic loop")
     p.add_argument("--json", action="store_true", help="one JSON line per model")
@@ -107,8 +150,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub)
     _add_sample(sub)
+    _add_evaluate(sub)
     _add_bench(sub)
-    commands = {"train": _train, "sample": _sample, "bench": _bench}
+    commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "bench": _bench}
     try:
         args = parser.parse_args(argv)
         return commands[args.command](args)

@@ -55,6 +55,12 @@ def upsampling_plan(image_shape):
     return size, steps
 
 
+def _batch_norm(**kwargs):
+    # Synchronized: under tf.distribute the statistics are those of the global batch, so N replicas
+    # train like one device. Without a strategy this is a plain BatchNormalization.
+    return layers.BatchNormalization(synchronized=True, **kwargs)
+
+
 def _init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
@@ -76,28 +82,28 @@ def Build_Gen(kind="dcgan", latent_dim=100, image_shape=(28, 28, 1), width=64):
         for units in (256, 512, 1024):
             x = layers.Dense(units)(x)
             x = layers.LeakyReLU(0.2)(x)
-            x = layers.BatchNormalization(momentum=0.8)(x)
+            x = _batch_norm(momentum=0.8)(x)
         x = layers.Dense(math.prod(image_shape), activation="tanh")(x)
         x = layers.Reshape(image_shape)(x)
     elif kind == "tutorial":
         x = layers.Dense(7 * 7 * 256, use_bias=False)(z)
-        x = layers.LeakyReLU()(layers.BatchNormalization()(x))
+        x = layers.LeakyReLU()(_batch_norm()(x))
         x = layers.Reshape((7, 7, 256))(x)
         for filters, strides in ((128, 1), (64, 2)):
             x = layers.Conv2DTranspose(filters, 5, strides=strides, padding="same", use_bias=False)(x)
-            x = layers.LeakyReLU()(layers.BatchNormalization()(x))
+            x = layers.LeakyReLU()(_batch_norm()(x))
         x = layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False, activation="tanh")(x)
     else:
         start, steps = upsampling_plan(image_shape)
         filters = min(width * 2 ** (steps - 1), MAX_FILTERS)
         x = layers.Dense(start * start * filters, use_bias=False, kernel_initializer=_init())(z)
-        x = layers.ReLU()(layers.BatchNormalization()(x))
+        x = layers.ReLU()(_batch_norm()(x))
         x = layers.Reshape((start, start, filters))(x)
         for i in range(steps - 1, 0, -1):
             filters = min(width * 2 ** (i - 1), MAX_FILTERS)
             x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False,
                                        kernel_initializer=_init())(x)
-            x = layers.ReLU()(layers.BatchNormalization()(x))
+            x = layers.ReLU()(_batch_norm()(x))
         x = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same",
                                    kernel_initializer=_init())(x)
         x = layers.Activation("tanh")(x)
@@ -134,7 +140,7 @@ def Build_Disc(kind="dcgan", image_shape=(28, 28, 1), width=64):
             x = layers.Conv2D(min(width * 2**i, MAX_FILTERS), 4, strides=2, padding="same",
                               use_bias=i == 0, kernel_initializer=_init())(x)
             if i > 0:  # DCGAN: no batch norm on the discriminator's input layer
-                x = layers.BatchNormalization()(x)
+                x = _batch_norm()(x)
             x = layers.LeakyReLU(0.2)(x)
         x = layers.Flatten()(x)
     x = layers.Dense(1, kernel_initializer=_init() if kind == "dcgan" else "glorot_uniform")(x)

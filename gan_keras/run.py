@@ -42,6 +42,9 @@ class RunConfig:
     real_label: float = 1.0
     label_noise: float = 0.0
     walk_data: bool = False  # classic trainer: walk the data by a moving start index, unshuffled
+    limit: int | None = None  # train on the first N images only (a small target set)
+    init_from: str | None = None  # start from the G and D weights of another run (transfer learning)
+    freeze_d: int = 0  # FreezeD: keep the lowest N convolution blocks of D fixed
     sample_every: int = 1
     checkpoint_every_steps: int = 0
     eval_every: int = 0
@@ -55,7 +58,7 @@ class RunConfig:
 
 
 # Settings that fix the shape of the networks: a resumed run must keep them.
-SHAPE_SETTINGS = ("dataset", "model", "latent_dim", "width", "image_size", "channels", "trainer")
+SHAPE_SETTINGS = ("dataset", "model", "latent_dim", "width", "image_size", "channels", "trainer", "freeze_d")
 
 
 @dataclass
@@ -108,6 +111,14 @@ def validate(config):
     for name, value in positive.items():
         if value < 1:
             raise UsageError(f"{name.replace('_', '-')} must be a positive number, got {value}")
+    if config.eval_every < 0 or config.checkpoint_every_steps < 0:
+        raise UsageError("eval-every and checkpoint-every-steps must be 0 (off) or positive")
+    if config.freeze_d and config.trainer == "classic":
+        raise UsageError("freeze-d needs the fused trainer: the classic loop unfreezes all of D for its step")
+    if config.limit is not None and config.limit < 1:
+        raise UsageError(f"limit must be positive, got {config.limit}")
+    if config.init_from and not Path(config.init_from, "checkpoints", "checkpoint").is_file():
+        raise UsageError(f"--init-from {config.init_from}: no checkpoint there")
     if config.lr <= 0:
         raise UsageError(f"lr must be positive, got {config.lr}")
     if config.max_minutes is not None and config.max_minutes <= 0:
@@ -148,6 +159,34 @@ def build_trainer(config, image_shape, strategy):
         raise UsageError(f"cannot build model {config.model!r} for images {image_shape}: {e}") from None
 
 
+def initialize_from(trainer, run_dir):
+    """Copy G's and D's weights from another run's last checkpoint (optimizer state is not copied)."""
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
+    try:
+        tf.train.Checkpoint(generator=trainer.generator, discriminator=trainer.discriminator).restore(
+            latest).expect_partial().assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.InvalidArgumentError) as e:
+        raise UsageError(f"--init-from {run_dir}: its networks do not fit this model: "
+                         f"{str(e).strip().splitlines()[0][:200]}") from None
+
+
+def freeze_lower_layers(discriminator, blocks):
+    """FreezeD (Mo et al. 2020): make D's lowest `blocks` convolution blocks untrainable.
+
+    A block is a Conv2D (or Dense) with the layers that follow it up to the next one.
+    """
+    import keras
+
+    weighted = [i for i, layer in enumerate(discriminator.layers)
+                if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    if blocks >= len(weighted):
+        raise UsageError(f"freeze-d {blocks}: D has only {len(weighted)} weighted layers")
+    for layer in discriminator.layers[:weighted[blocks]]:
+        layer.trainable = False
+
+
 def save_generator(generator, path):
     """`generator.keras`, written to a temporary file first so a crash never leaves half a file."""
     tmp = Path(path).with_name(".generator.tmp.keras")
@@ -176,6 +215,8 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     if not resume and (ckpt_dir / "checkpoint").is_file():
         raise UsageError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
     images = load_images(config.dataset, config.image_size, config.channels, config.data_dir)
+    if config.limit:
+        images = images[:config.limit]
 
     import keras  # TensorFlow loads here, after the checks that need none
 
@@ -205,6 +246,10 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
             data = make_dataset(images, global_batch, image_shape, seed=config.seed, repeat=True)
         steps_per_epoch = config.steps_per_epoch or len(images) // global_batch
         trainer = build_trainer(config, image_shape, strategy)
+        if config.init_from and not resume:
+            initialize_from(trainer, config.init_from)
+        if config.freeze_d:
+            freeze_lower_layers(trainer.discriminator, config.freeze_d)
 
         chief = is_chief(strategy)
         write_dir = out if chief else Path(tempfile.mkdtemp(prefix="gan_keras_worker_"))
@@ -230,11 +275,14 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         status = cb.RunStatus()
         deadline = started + config.max_minutes * 60 if config.max_minutes else None
         history_path = write_dir / "history.csv"
+        evaluation = (cb.EvalMetric(images, config.dataset, config.eval_every, data_dir=config.data_dir,
+                                    seed=config.seed) if config.eval_every else None)
         grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every)
         callbacks = [
             cb.StopGuard(status, deadline),
             cb.EpochTimer(global_batch),
-            cb.HistoryCSV(history_path, status),
+            *([evaluation] if evaluation else []),
+            cb.HistoryCSV(history_path, status, [evaluation.column] if evaluation else []),
             cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}"),
             grids,
             cb.Checkpointer(checkpoint, status, config.checkpoint_every_steps),

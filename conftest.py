@@ -1,0 +1,12 @@
+"""Test-session settings shared by the unit tests and the notebooks (nbval starts their kernels
+from this process, so they inherit the environment set here)."""
+
+import os
+from pathlib import Path
+
+_SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+if "GAN_KERAS_DATA_DIR" not in os.environ and _SHARED_DATA.is_dir():
+    os.environ["GAN_KERAS_DATA_DIR"] = str(_SHARED_DATA)
+os.environ.setdefault("GAN_KERAS_SMOKE", "1")  # notebooks: small settings under test
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("MPLBACKEND", "Agg")

@@ -1,0 +1,317 @@
+"""Sample-quality metrics: FID, KID, precision/recall and SWD.
+
+Feature spaces:
+    "domain":    the penultimate layer (128-d) of a small CNN trained once on MNIST or Fashion-MNIST
+                 and cached; no download (the usual way papers score digit GANs).
+    "inception": InceptionV3 pool features (2048-d) at 299x299, ImageNet weights (one download).
+SWD (Karras et al. 2018) works on pixels and needs no network: the offline metric for faces.
+
+Example:
+    >>> real = load_images("mnist")[:10000]
+    >>> fake = to_uint8(generate(generator, 10000))
+    >>> extractor = feature_extractor("mnist")
+    >>> fid(extractor(real), extractor(fake))
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from gan_keras.errors import UsageError
+
+DIGIT_SETS = ("mnist", "fashion_mnist")
+
+
+# ---------------------------------------------------------------------------------------------
+# Distances between feature sets
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2):
+    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2) between two Gaussians.
+
+    Tr((S1 S2)^1/2) is computed as the sum of square roots of the eigenvalues of the symmetric
+    matrix S1^1/2 S2 S1^1/2, which is stable where a general matrix square root is not.
+    """
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    w, v = np.linalg.eigh(sigma1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    eig = np.linalg.eigvalsh(root1 @ sigma2 @ root1)
+    trace_sqrt = np.sqrt(np.clip(eig, 0, None)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt)
+
+
+def fid(real_features, fake_features):
+    """Fréchet distance between the Gaussians fitted to two (N, D) feature sets."""
+    stats = [(f.mean(0), np.cov(f, rowvar=False)) for f in (np.asarray(real_features, np.float64),
+                                                            np.asarray(fake_features, np.float64))]
+    return frechet_distance(*stats[0], *stats[1])
+
+
+def kid(real_features, fake_features, subsets=10, subset_size=1000, seed=0):
+    """Kernel Inception Distance: unbiased MMD^2, cubic polynomial kernel, mean over subsets."""
+    x, y = np.asarray(real_features, np.float64), np.asarray(fake_features, np.float64)
+    m = min(subset_size, len(x), len(y))
+    rng = np.random.default_rng(seed)
+    dim = x.shape[1]
+    values = []
+    for _ in range(subsets):
+        a, b = x[rng.choice(len(x), m, replace=False)], y[rng.choice(len(y), m, replace=False)]
+        kxx, kyy, kxy = ((p @ q.T / dim + 1) ** 3 for p, q in ((a, a), (b, b), (a, b)))
+        values.append((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+                      - 2 * kxy.mean())
+    return float(np.mean(values))
+
+
+def _pairwise_sq(a, b):
+    return np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T, 0)
+
+
+def precision_recall(real_features, fake_features, k=3, max_samples=5000, seed=0):
+    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN manifolds.
+
+    Precision: share of generated samples inside the real manifold (quality).
+    Recall: share of real samples inside the generated manifold (coverage; low when modes collapse).
+    """
+    rng = np.random.default_rng(seed)
+
+    def subset(f):
+        f = np.asarray(f, np.float32)
+        return f[rng.choice(len(f), max_samples, replace=False)] if len(f) > max_samples else f
+
+    real, fake = subset(real_features), subset(fake_features)
+
+    def radii(f):
+        d = _pairwise_sq(f, f)
+        return np.sort(d, axis=1)[:, k]  # column 0 is the point itself
+
+    def coverage(manifold, radius, queries):
+        inside = np.zeros(len(queries), bool)
+        for i in range(0, len(queries), 1000):
+            inside[i:i + 1000] = (_pairwise_sq(queries[i:i + 1000], manifold) <= radius[None, :]).any(1)
+        return float(inside.mean())
+
+    return coverage(real, radii(real), fake), coverage(fake, radii(fake), real)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sliced Wasserstein distance on Laplacian-pyramid patches (Karras et al. 2018)
+
+
+def _laplacian_pyramid(images, levels):
+    import tensorflow as tf
+
+    kernel = np.outer(*[np.array([1, 4, 6, 4, 1], np.float32) / 16] * 2)
+    channels = images.shape[-1]
+    kernel = tf.constant(np.tile(kernel[:, :, None, None], (1, 1, channels, 1)))
+    x = tf.constant(images, tf.float32)
+    pyramid = []
+    for _ in range(levels - 1):
+        blurred = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME")
+        small = blurred[:, ::2, ::2, :]
+        up = tf.image.resize(small, x.shape[1:3], method="bilinear")
+        pyramid.append((x - up).numpy())
+        x = small
+    pyramid.append(x.numpy())
+    return pyramid
+
+
+def _patches(level, per_image, size, rng):
+    n, h, w, c = level.shape
+    ys = rng.integers(0, h - size + 1, (n, per_image))
+    xs = rng.integers(0, w - size + 1, (n, per_image))
+    offsets = np.arange(size)
+    rows = ys[..., None, None] + offsets[:, None]
+    cols = xs[..., None, None] + offsets[None, :]
+    batch = np.arange(n)[:, None, None, None]
+    return level[batch, rows, cols].reshape(n * per_image, size * size * c)
+
+
+def swd(real_images, fake_images, levels=None, patches_per_image=64, patch_size=7, projections=256, seed=0):
+    """Multi-scale sliced Wasserstein distance (x1000), one value per pyramid level and their mean.
+
+    Images are uint8 (N, H, W, C). Each level's 7x7 patches are normalised per channel, projected
+    on random directions, and the sorted projections compared.
+    """
+    real, fake = (np.asarray(x, np.float32) / 127.5 - 1 for x in (real_images, fake_images))
+    if levels is None:
+        levels = max(1, int(np.log2(real.shape[1] / 16)) + 1)
+    rng = np.random.default_rng(seed)
+    results = []
+    for real_level, fake_level in zip(_laplacian_pyramid(real, levels), _laplacian_pyramid(fake, levels)):
+        size = min(patch_size, real_level.shape[1])
+        a, b = (_patches(level, patches_per_image, size, rng) for level in (real_level, fake_level))
+        count = min(len(a), len(b))
+        a, b = a[:count], b[:count]
+        mean, std = a.mean(0), a.std(0) + 1e-8
+        a, b = (a - mean) / std, (b - mean) / std
+        directions = rng.normal(size=(a.shape[1], projections)).astype(np.float32)
+        directions /= np.linalg.norm(directions, axis=0, keepdims=True)
+        pa, pb = np.sort(a @ directions, axis=0), np.sort(b @ directions, axis=0)
+        results.append(float(np.abs(pa - pb).mean() * 1000))
+    return {"swd": float(np.mean(results)), "swd_levels": results}
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature extractors
+
+
+def _cache_dir(data_dir=None):
+    from gan_keras.data import data_dir as resolve
+
+    folder = resolve(data_dir) / "gan_keras_cache"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+        return folder
+    except OSError:  # a read-only data directory (a shared one, say)
+        folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gan_keras"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+
+def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
+    """The small CNN whose penultimate layer is the domain-FID feature space, trained once and cached.
+
+    Returns (model, info) where info holds its test accuracy.
+    """
+    import keras
+
+    from gan_keras.data import load_digits
+
+    if name not in DIGIT_SETS:
+        raise UsageError(f"domain features exist for {', '.join(DIGIT_SETS)}, not {name!r}")
+    folder = _cache_dir(data_dir)
+    path, info_path = folder / f"classifier_{name}.keras", folder / f"classifier_{name}.json"
+    if path.is_file() and info_path.is_file():
+        return keras.saving.load_model(path), json.loads(info_path.read_text())
+    (x, y), (xt, yt) = load_digits(name, "train", data_dir), load_digits(name, "test", data_dir)
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Flatten(), layers.Dense(128, activation="relu", name="features"),
+        layers.Dropout(0.3), layers.Dense(10, activation="softmax"),
+    ], name=f"classifier_{name}")
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    scale = lambda a: (a[..., None].astype("float32") / 127.5 - 1.0)  # noqa: E731  the GAN's [-1, 1]
+    if verbose:
+        print(f"training the {name} feature classifier once (cached in {folder})", flush=True)
+    model.fit(scale(x), y, batch_size=128, epochs=epochs, verbose=verbose and 2)
+    accuracy = float(model.evaluate(scale(xt), yt, batch_size=512, verbose=0)[1])
+    info = {"dataset": name, "test_accuracy": accuracy, "epochs": epochs}
+    if verbose:
+        print(f"{name} feature classifier: test accuracy {accuracy:.4f}", flush=True)
+    model.save(path)
+    info_path.write_text(json.dumps(info))
+    return model, info
+
+
+def inception_model():
+    """InceptionV3 pool features; offline without the weights file, one line says where to put it."""
+    import keras
+
+    try:
+        return keras.applications.InceptionV3(include_top=False, pooling="avg", weights="imagenet",
+                                              input_shape=(299, 299, 3))
+    except Exception as e:
+        raise UsageError("InceptionV3 weights could not be downloaded (" + type(e).__name__ + "): put "
+                         "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 in ~/.keras/models/, "
+                         "or use --metric swd, which needs no network") from None
+
+
+class FeatureExtractor:
+    """Batched, streaming features of uint8 images (N, H, W, C): `extractor(images) -> (N, D)`."""
+
+    def __init__(self, model, size, channels, batch_size=500, preprocess=None, verbose=0):
+        import keras
+
+        self.model = keras.Model(model.inputs, model.get_layer("features").output) if any(
+            layer.name == "features" for layer in model.layers) else model
+        self.size, self.channels, self.batch_size = size, channels, batch_size
+        self.preprocess = preprocess
+        self.verbose = verbose
+        self._forward = None
+
+    def _prepare(self, batch):
+        from gan_keras.data import to_model_range
+
+        x = to_model_range(batch, (self.size, self.size, self.channels))
+        return self.preprocess(x) if self.preprocess else x
+
+    def __call__(self, images):
+        import keras
+        import tensorflow as tf
+
+        if self._forward is None:
+            self._forward = tf.function(lambda x: self.model(self._prepare(x), training=False))
+        bar = keras.utils.Progbar(len(images), unit_name="image") if self.verbose else None
+        parts = []
+        for i in range(0, len(images), self.batch_size):
+            parts.append(self._forward(tf.constant(images[i:i + self.batch_size])).numpy())
+            if bar:
+                bar.update(min(i + self.batch_size, len(images)))
+        return np.concatenate(parts).astype(np.float64)
+
+
+def feature_extractor(space, data_dir=None, verbose=0):
+    """A `FeatureExtractor`: "mnist" / "fashion_mnist" (domain features) or "inception"."""
+    if space in DIGIT_SETS:
+        model, _ = digit_classifier(space, data_dir, verbose=verbose)
+        return FeatureExtractor(model, 28, 1, verbose=verbose)
+    if space == "inception":
+        return FeatureExtractor(inception_model(), 299, 3, batch_size=100, preprocess=lambda x: x, verbose=verbose)
+    raise UsageError(f"unknown feature space {space!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluating a generator
+
+
+def default_metric(dataset):
+    """The cheap metric of a dataset: domain FID for digits, SWD otherwise."""
+    return "fid" if dataset in DIGIT_SETS else "swd"
+
+
+def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data_dir=None, verbose=0):
+    """Scores of `n` generated images against `n` real ones; returns a dict of numbers.
+
+    `metric`: "fid", "kid", "pr" (precision and recall) or "swd"; default `default_metric(dataset)`.
+    fid, kid and pr use domain features for digits and InceptionV3 features otherwise.
+    """
+    from gan_keras.images import to_uint8
+    from gan_keras.run import generate
+
+    metric = metric or default_metric(dataset)
+    rng = np.random.default_rng(seed)
+    real = real_images[rng.choice(len(real_images), min(n, len(real_images)), replace=False)]
+    fake = to_uint8(generate(generator, len(real), seed=seed + 1))
+    if fake.shape[1:] != real.shape[1:]:
+        import tensorflow as tf
+
+        fake = np.clip(tf.image.resize(fake, real.shape[1:3]).numpy(), 0, 255).astype(np.uint8)
+    return score(real, fake, dataset, metric, seed, data_dir, verbose)
+
+
+def score(real, fake, dataset, metric, seed=0, data_dir=None, verbose=0):
+    """Compare two uint8 image sets with one metric; returns a dict of numbers."""
+    if metric == "swd":
+        return swd(real, fake, seed=seed)
+    if metric not in ("fid", "kid", "pr"):
+        raise UsageError(f"unknown metric {metric!r}; choose fid, kid, pr or swd")
+    space = dataset if dataset in DIGIT_SETS else "inception"
+    extractor = feature_extractor(space, data_dir, verbose)
+    fr, ff = extractor(real), extractor(fake)
+    prefix = "domain_" if space in DIGIT_SETS else ""
+    if metric == "fid":
+        return {f"{prefix}fid": fid(fr, ff)}
+    if metric == "kid":
+        return {f"{prefix}kid": kid(fr, ff, seed=seed)}
+    precision, recall = precision_recall(fr, ff, seed=seed)
+    return {"precision": precision, "recall": recall}

@@ -1,0 +1,34 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def weights(model):
+    """Copies of every weight of a model (trainable and not, e.g. BatchNorm moving statistics)."""
+    return [np.array(v) for v in model.weights]
+
+
+def changed(before, after):
+    return any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def run_cli(*args, cwd=None, timeout=300, env=None):
+    """Run `python -m gan_keras ARGS`; returns the CompletedProcess (text)."""
+    return subprocess.run([sys.executable, "-m", "gan_keras", *map(str, args)], cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def digits_npz(tmp_path):
+    """A small real dataset: 512 MNIST training digits as an .npz with key 'images'."""
+    from gan_keras.data import load_digits
+
+    path = tmp_path / "digits.npz"
+    np.savez(path, images=load_digits("mnist")[0][:512])
+    return path

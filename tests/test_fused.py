@@ -1,0 +1,65 @@
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_keras import GAN, Build_Disc, Build_Gen
+from gan_keras.noise import latent_noise
+from tests.conftest import changed, weights
+
+
+def _gan(**options):
+    keras.utils.set_random_seed(0)
+    gan = GAN(Build_Gen("dcgan", 16), Build_Disc("dcgan"), **options)
+    gan.compile()
+    return gan
+
+
+def _data(n=64):
+    images = np.random.default_rng(0).uniform(-1, 1, (n, 28, 28, 1)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices(images).batch(32, drop_remainder=True).repeat()
+
+
+def test_train_step_updates_both_networks_and_reports_balance():
+    gan = _gan()
+    d_before, g_before = weights(gan.discriminator), weights(gan.generator)
+    history = gan.fit(_data(), epochs=1, steps_per_epoch=2, verbose=0)
+    assert changed(d_before, weights(gan.discriminator)) and changed(g_before, weights(gan.generator))
+    assert set(history.history) == {"d_loss", "g_loss", "d_acc_real", "d_acc_fake"}
+    for values in history.history.values():
+        assert np.isfinite(values[0])
+    assert 0.0 <= history.history["d_acc_fake"][0] <= 1.0
+    assert int(gan.d_optimizer.iterations.numpy()) == int(gan.g_optimizer.iterations.numpy()) == 2
+
+
+def test_same_seed_same_losses_and_other_seed_differs():
+    runs = [_gan(seed=s).fit(_data(), epochs=1, steps_per_epoch=3, verbose=0).history for s in (5, 5, 6)]
+    assert runs[0] == runs[1]
+    assert runs[0]["g_loss"] != runs[2]["g_loss"]
+
+
+def test_label_smoothing_raises_the_d_loss_floor():
+    plain = _gan().fit(_data(), epochs=1, steps_per_epoch=1, verbose=0).history["d_loss"][0]
+    smooth = _gan(real_label=0.9).fit(_data(), epochs=1, steps_per_epoch=1, verbose=0).history["d_loss"][0]
+    assert smooth != plain
+
+
+def test_noise_is_a_function_of_seed_step_and_stream():
+    a = latent_noise(1, 7, 4, 8)
+    np.testing.assert_array_equal(a, latent_noise(1, 7, 4, 8))
+    assert not np.array_equal(a, latent_noise(1, 8, 4, 8))
+    assert not np.array_equal(a, latent_noise(1, 7, 4, 8, stream=1))
+    assert not np.array_equal(a, latent_noise(2, 7, 4, 8))
+
+
+def test_float16_policy_wraps_each_optimizer_in_loss_scaling():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        gan = GAN(Build_Gen("mlp", 8), Build_Disc("mlp"))
+        gan.compile()
+        assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert gan.d_optimizer is not gan.g_optimizer
+        images = gan.generator(np.zeros((2, 8), "float32"))
+        assert images.dtype == "float32" and gan.discriminator(images).dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

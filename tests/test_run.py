@@ -1,0 +1,175 @@
+"""Run folders through the command line and `gan_keras.train`: files, resume, errors, reliability."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from gan_keras import UsageError, train
+from tests.conftest import ROOT, run_cli
+
+
+def _rows(run):
+    with open(run / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_resume_sample_through_the_cli(tmp_path):
+    run = tmp_path / "R"
+    result = run_cli("train", "mnist", "--epochs", 2, "--steps-per-epoch", 20, "--sample-every", 1, "--out", run)
+    assert result.returncode == 0, result.stderr
+    for name in ("config.json", "history.csv", "losses.png", "progress.gif", "generator.keras", "fixed_noise.npy",
+                 "samples/epoch-0001.png", "samples/epoch-0002.png", "checkpoints/checkpoint"):
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["epochs"] == 2 and config["steps_per_epoch"] == 20 and config["image_shape"] == [28, 28, 1]
+    rows = _rows(run)
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert set(rows[0]) >= {"epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "images_per_s"}
+    noise = np.load(run / "fixed_noise.npy")
+    assert noise.shape == (64, 100)
+    from PIL import Image
+
+    assert Image.open(run / "samples" / "epoch-0002.png").size == (8 * 30 + 2, 8 * 30 + 2)  # 8x8 grid
+    assert Image.open(run / "progress.gif").n_frames == 2
+
+    result = run_cli("train", "mnist", "--epochs", 3, "--resume", "--out", run)
+    assert result.returncode == 0, result.stderr
+    rows = _rows(run)
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    np.testing.assert_array_equal(np.load(run / "fixed_noise.npy"), noise)
+    assert Image.open(run / "progress.gif").n_frames == 3
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(run / "checkpoints"))
+    assert reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 3
+    assert reader.get_tensor("g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 60  # optimizer state went on
+
+    result = run_cli("sample", run, "--n", 64, "--out", tmp_path / "s.npz")
+    assert result.returncode == 0, result.stderr
+    images = np.load(tmp_path / "s.npz")["images"]
+    assert images.shape == (64, 28, 28) and images.dtype == np.uint8 and images.std() > 0
+    assert run_cli("sample", run, "--n", 9, "--out", tmp_path / "s.png").returncode == 0
+    assert Image.open(tmp_path / "s.png").size == (3 * 30 + 2, 3 * 30 + 2)
+
+
+def _assert_one_line_error(result, pattern):
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and pattern in last, last
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    _assert_one_line_error(run_cli("train", "cifar11"), "unknown dataset")
+    _assert_one_line_error(run_cli("train", tmp_path / "empty"), "no images")
+    _assert_one_line_error(run_cli("train", "mnist", "--epochs", "0"), "epochs must be a positive")
+    _assert_one_line_error(run_cli("train", "mnist", "--resume", "--out", tmp_path / "nothing"), "not a run folder")
+    _assert_one_line_error(run_cli("train", "mnist", "--batch-size", "70000"), "larger than the dataset")
+    _assert_one_line_error(run_cli("train", "mnist", "--model", "vae"), "invalid choice")
+    _assert_one_line_error(run_cli("sample", tmp_path / "nothing", "--out", tmp_path / "x.png"), "does not exist")
+
+
+def test_resume_with_another_model_shape_is_refused(tmp_path, digits_npz):
+    run = tmp_path / "run"
+    train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
+    _assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--latent-dim", 50), "latent_dim")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "latent_dim": 50}))  # a checkpoint of another shape
+    _assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--epochs", 2), "does not fit")
+    _assert_one_line_error(run_cli("train", digits_npz, "--out", run), "already holds a run")
+
+
+def test_time_budget_stops_cleanly(tmp_path, digits_npz):
+    result = train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=1000, steps_per_epoch=4,
+                   max_minutes=0.05, verbose=0)
+    assert result.stop_reason == "time"
+    assert 1 <= result.epochs_done < 1000
+    assert (tmp_path / "r" / "generator.keras").is_file()
+    assert (tmp_path / "r" / "samples" / f"epoch-{result.epochs_done:04d}.png").is_file()
+    assert len(_rows(tmp_path / "r")) == result.epochs_done
+
+
+def test_divergence_stops_keeps_the_last_good_checkpoint_and_says_how_to_resume(tmp_path, digits_npz):
+    run = tmp_path / "r"
+    train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=3, verbose=0)
+    with pytest.raises(UsageError, match=r"diverged.*last good checkpoint \(epoch 1\).*--resume"):
+        train(out=run, resume=True, epochs=3, lr=1e30, verbose=0)
+    assert [r["epoch"] for r in _rows(run)] == ["1"]
+    import tensorflow as tf
+
+    assert tf.train.load_checkpoint(str(run / "checkpoints")).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 1
+    result = train(out=run, resume=True, epochs=2, lr=1e-4, verbose=0)
+    assert result.stop_reason is None and [r["epoch"] for r in _rows(run)] == ["1", "2"]
+
+
+def test_same_seed_same_history_and_grids(tmp_path, digits_npz):
+    runs = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        train(str(digits_npz), out=tmp_path / name, model="dcgan", epochs=2, steps_per_epoch=3, seed=seed, verbose=0)
+        runs.append(([{k: v for k, v in r.items() if k not in ("seconds", "images_per_s")}
+                      for r in _rows(tmp_path / name)],
+                     (tmp_path / name / "samples" / "epoch-0002.png").read_bytes()))
+    assert runs[0] == runs[1]
+    assert runs[0][0] != runs[2][0]
+
+
+def test_classic_trainer_walking_the_data(tmp_path, digits_npz):
+    result = train(str(digits_npz), out=tmp_path / "c", model="mlp", trainer="classic", walk_data=True,
+                   real_label=0.9, label_noise=0.05, epochs=2, steps_per_epoch=3, verbose=0)
+    assert [r["epoch"] for r in _rows(tmp_path / "c")] == ["1", "2"]
+    assert result.stop_reason is None and (tmp_path / "c" / "generator.keras").is_file()
+
+
+def _start_training(run, *extra):
+    return subprocess.Popen([sys.executable, "-m", "gan_keras", "train", "mnist", "--model", "mlp", "--epochs", "50",
+                             "--steps-per-epoch", "40", "--out", str(run), "--quiet", *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not path.is_file():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+def test_sigkill_after_a_checkpoint_then_resume(tmp_path):
+    run = tmp_path / "k"
+    process = _start_training(run, "--checkpoint-every-steps", "15")
+    _wait_for(run / "checkpoints" / "checkpoint", process)
+    time.sleep(1.5)  # die somewhere later: mid-epoch, mid-save, anywhere
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_rows = _rows(run) if (run / "history.csv").is_file() else []
+    result = run_cli("train", "mnist", "--epochs", len(killed_rows) + 2, "--resume", "--out", run)
+    assert result.returncode == 0, result.stderr
+    epochs = [int(r["epoch"]) for r in _rows(run)]
+    assert epochs == list(range(1, len(killed_rows) + 3))  # no row missing, none twice
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(run / "checkpoints"))
+    assert reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == epochs[-1]
+
+
+def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
+    run = tmp_path / "t"
+    process = _start_training(run)
+    _wait_for(run / "history.csv", process)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    rows = _rows(run)
+    import tensorflow as tf
+
+    assert tf.train.load_checkpoint(str(run / "checkpoints")).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == len(rows)
+    assert (run / "generator.keras").is_file()
+    assert 1 <= len(rows) < 50
