@@ -8,5 +8,7 @@ _SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
 if "GAN_KERAS_DATA_DIR" not in os.environ and _SHARED_DATA.is_dir():
     os.environ["GAN_KERAS_DATA_DIR"] = str(_SHARED_DATA)
 os.environ.setdefault("GAN_KERAS_SMOKE", "1")  # notebooks: small settings under test
+# Feature classifiers are cached inside the (untracked) outputs/, never in a shared data folder.
+os.environ.setdefault("GAN_KERAS_CACHE_DIR", str(Path(__file__).resolve().parent / "outputs" / "cache"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")

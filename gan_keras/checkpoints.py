@@ -32,8 +32,13 @@ class RunCheckpoint:
         return self.manager.latest_checkpoint
 
     def save(self, epoch):
+        """Write a checkpoint for `epoch`; a failed write (a full disk) leaves the earlier ones intact."""
         self.epoch.assign(epoch)
-        return self.manager.save()
+        try:
+            return self.manager.save()
+        except tf.errors.OpError as e:
+            raise UsageError(f"cannot write a checkpoint in {self.manager.directory}: {e.message.splitlines()[0]}; "
+                             "the earlier checkpoints are intact") from None
 
     def restore(self):
         """Restore the latest checkpoint; returns its epoch. Mismatched shapes raise UsageError."""

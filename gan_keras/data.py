@@ -177,6 +177,8 @@ def load_images(name_or_path, image_size=None, channels=None, directory=None):
         images = read_image_folder(path, image_size or DEFAULT_FOLDER_SIZE, channels or 3)
     elif path.suffix == ".npz" and path.is_file():
         images = _read_npz(path)
+    elif os.sep in source or path.suffix:
+        raise UsageError(f"dataset {source} does not exist (no such folder or .npz file)")
     else:
         raise UsageError(f"unknown dataset {source!r}: use one of {', '.join(NAMES)}, "
                          "a folder of images, or an .npz file with key 'images'")

@@ -159,8 +159,13 @@ def swd(real_images, fake_images, levels=None, patches_per_image=64, patch_size=
 
 
 def _cache_dir(data_dir=None):
+    """$GAN_KERAS_CACHE_DIR, else <data dir>/gan_keras_cache if writable, else ~/.cache/gan_keras."""
     from gan_keras.data import data_dir as resolve
 
+    if os.environ.get("GAN_KERAS_CACHE_DIR"):
+        folder = Path(os.environ["GAN_KERAS_CACHE_DIR"])
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
     folder = resolve(data_dir) / "gan_keras_cache"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import scipy.linalg
+
+from gan_keras import load_images
+from gan_keras.metrics import feature_extractor, fid, frechet_distance, kid, precision_recall, score, swd
+
+
+def test_frechet_distance_closed_form_for_diagonal_gaussians():
+    rng = np.random.default_rng(0)
+    mu1, mu2 = rng.normal(size=5), rng.normal(size=5)
+    v1, v2 = rng.uniform(0.5, 2, 5), rng.uniform(0.5, 2, 5)
+    expected = ((mu1 - mu2) ** 2).sum() + ((np.sqrt(v1) - np.sqrt(v2)) ** 2).sum()
+    assert frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(expected, rel=1e-10)
+    assert frechet_distance(mu1, np.diag(v1), mu1, np.diag(v1)) == pytest.approx(0, abs=1e-9)
+
+
+def test_frechet_distance_matches_scipy_sqrtm():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 20, 20))
+    s1, s2 = a @ a.T + np.eye(20), b @ b.T + np.eye(20)
+    mu1, mu2 = rng.normal(size=20), rng.normal(size=20)
+    root = scipy.linalg.sqrtm(s1 @ s2).real
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * root)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-6)
+
+
+def test_kid_and_precision_recall_on_gaussian_features():
+    rng = np.random.default_rng(2)
+    real, same, shifted = rng.normal(size=(3, 1500, 16))
+    assert abs(kid(real, same, subset_size=500)) < 0.01
+    assert kid(real, shifted + 3) > 1.0
+    precision, recall = precision_recall(real, same)
+    assert precision > 0.9 and recall > 0.9
+    collapsed = real[:5].repeat(300, axis=0) + rng.normal(scale=0.01, size=(1500, 16))
+    precision, recall = precision_recall(real, collapsed)
+    assert precision > 0.9 and recall < 0.1  # good samples, but only five modes
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_images("mnist")[:, :, :, :]
+
+
+def test_domain_fid_real_vs_real_near_zero_noise_far(digits):
+    extractor = feature_extractor("mnist")
+    a, b = extractor(digits[:2000]), extractor(digits[-2000:])
+    noise = extractor(np.random.default_rng(0).integers(0, 256, (2000, 28, 28, 1), dtype=np.uint8))
+    assert a.shape == (2000, 128)
+    real_vs_real, noise_vs_real = fid(a, b), fid(a, noise)
+    assert real_vs_real < 2.0
+    assert noise_vs_real > 50 * real_vs_real
+
+
+def test_domain_precision_recall_of_one_repeated_class(digits):
+    from gan_keras.data import load_digits
+
+    labels = load_digits("mnist")[1]
+    ones = digits[labels == 1][:1000]
+    real = digits[:1000]
+    pr = score(real, ones, "mnist", "pr")
+    assert pr["recall"] < 0.3 and pr["precision"] > 0.5
+    pr_real = score(real, digits[-1000:], "mnist", "pr")
+    assert pr_real["recall"] > 0.6 and pr_real["precision"] > 0.6
+
+
+def test_swd_real_vs_real_small_noise_far():
+    faces = load_images("anime")
+    real_vs_real = swd(faces[:500], faces[-500:])
+    noise = np.random.default_rng(0).integers(0, 256, (500, 64, 64, 3), dtype=np.uint8)
+    noise_vs_real = swd(faces[:500], noise)
+    assert len(real_vs_real["swd_levels"]) == 3  # 64 -> 32 -> 16
+    assert noise_vs_real["swd"] > 5 * real_vs_real["swd"]
+
+
+def test_inception_offline_is_one_clear_error(monkeypatch):
+    import keras
+
+    from gan_keras import UsageError
+    from gan_keras.metrics import inception_model
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.applications, "InceptionV3", offline)
+    with pytest.raises(UsageError, match=r"~/.keras/models/"):
+        inception_model()
