@@ -178,9 +178,10 @@ class SampleGrid(keras.callbacks.Callback):
     Writes `samples/epoch-NNNN.png` and redraws `progress.gif` from all grids so far.
     """
 
-    def __init__(self, fixed_noise, directory, gif_path, every=1):
+    def __init__(self, fixed_noise, directory, gif_path, every=1, status=None):
         super().__init__()
         self.fixed_noise, self.directory, self.gif_path, self.every = fixed_noise, Path(directory), gif_path, every
+        self.status = status
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def save(self, epoch):
@@ -192,6 +193,8 @@ class SampleGrid(keras.callbacks.Callback):
         return path
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.status is not None and self.status.stop_reason == "diverged":
+            return
         if (epoch + 1) % self.every == 0 or self.model.stop_training:
             self.save(epoch + 1)
 

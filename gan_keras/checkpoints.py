@@ -44,9 +44,13 @@ class RunCheckpoint:
         """Restore the latest checkpoint; returns its epoch. Mismatched shapes raise UsageError."""
         if self.latest is None:
             raise UsageError(f"no checkpoint in {self.manager.directory}")
+        status = None
         try:
-            self.checkpoint.restore(self.latest).assert_existing_objects_matched()
+            status = self.checkpoint.restore(self.latest)
+            status.assert_existing_objects_matched()
         except (ValueError, AssertionError, tf.errors.InvalidArgumentError) as e:
+            if status is not None:
+                status.expect_partial()  # no warnings about the values left unrestored
             first_line = str(e).strip().splitlines()[0][:200]
             raise UsageError(f"checkpoint {self.latest} does not fit this model (another model, image size "
                              f"or latent size?): {first_line}") from None

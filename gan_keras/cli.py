@@ -50,9 +50,16 @@ def _add_train(sub):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _quiet_tensorflow():
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
 def _train(args):
     from gan_keras.run import train
 
+    _quiet_tensorflow()
     settings = {k: v for k, v in vars(args).items() if k not in ("command", "out", "resume", "quiet", "dataset")}
     result = train(args.dataset, out=args.out, resume=args.resume, verbose=0 if args.quiet else None, **settings)
     return 130 if result.stop_reason == "signal" else 0

@@ -202,17 +202,27 @@ def to_model_range(images, image_shape=None):
 
 
 def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True):
-    """A shuffled, batched (drop_remainder), prefetched `tf.data.Dataset` of float32 in [-1, 1]."""
+    """A shuffled, batched (drop_remainder), prefetched `tf.data.Dataset` of float32 in [-1, 1].
+
+    With `repeat` (how training reads data, a fixed number of steps per epoch), each epoch's order
+    is a stateless permutation of (seed, epoch): the same however the dataset is copied or
+    distributed (a seeded `shuffle` op gives another order once `fit` distributes the dataset under
+    MirroredStrategy). Without it, the dataset is one epoch, reshuffled each time it is iterated.
+    """
     import tensorflow as tf
 
     if batch_size > len(images):
         raise UsageError(f"batch size {batch_size} is larger than the dataset ({len(images)} images)")
-    ds = tf.data.Dataset.from_tensor_slices(images)
-    ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    n = len(images)
+    images = tf.constant(images)
     if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-    ds = ds.map(lambda x: to_model_range(x, image_shape), num_parallel_calls=tf.data.AUTOTUNE)
+        order = tf.data.Dataset.counter().flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(
+            tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.cast(seed, tf.int64), epoch]))))
+    else:
+        order = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = order.batch(batch_size, drop_remainder=True)
+    ds = ds.map(lambda index: to_model_range(tf.gather(images, index), image_shape),
+                num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -20,13 +20,12 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 
 def split_cpu(replicas):
     """Split the first CPU into `replicas` logical devices (must run before TensorFlow starts)."""
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    if len(tf.config.list_logical_devices("CPU")) >= replicas:
-        return
+    cpu = tf.config.list_physical_devices("CPU")[0]  # listing physical devices does not start the runtime
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
-    except RuntimeError:
-        raise UsageError("GAN_KERAS_CPU_REPLICAS must be set before TensorFlow starts (a fresh process)") from None
+    except RuntimeError:  # the runtime already started: fine if it was split the same way before
+        if len(tf.config.list_logical_devices("CPU")) < replicas:
+            raise UsageError("GAN_KERAS_CPU_REPLICAS must be set before TensorFlow starts (a fresh process)") from None
 
 
 def _tpu():

@@ -58,6 +58,9 @@ class GAN(keras.Model):
         self.seed = int(seed)
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")}
+        # G and D are built; without this, fit() under a distribution strategy would build the GAN by
+        # calling it on a batch of images, which `call` (noise -> images) cannot take.
+        self.built = True
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss_fn=None, **kwargs):
         """Set the two optimizers (default Adam 2e-4, beta_1 0.5) and the loss (default BCE).
@@ -69,6 +72,10 @@ class GAN(keras.Model):
         self.d_optimizer = _loss_scaled_if_float16(d_optimizer or default_optimizer())
         self.g_optimizer = _loss_scaled_if_float16(g_optimizer or default_optimizer())
         self.loss_fn = loss_fn or keras.losses.BinaryCrossentropy()
+        # Create the optimizer slots now, in the strategy's scope: made lazily inside the traced
+        # step they break MirroredStrategy ("You must feed a value for placeholder tensor").
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
 
     @property
     def metrics(self):
@@ -114,7 +121,12 @@ class GAN(keras.Model):
         self.trackers["g_loss"].update_state(g_loss * replicas)
         self.trackers["d_acc_real"].update_state(tf.cast(p_real > 0.5, "float32"))
         self.trackers["d_acc_fake"].update_state(tf.cast(p_fake < 0.5, "float32"))
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3.15 averages logs under this strategy with reduce(..., axis=0), which a scalar
+            # lacks; the metrics are already reduced across workers, so a (1,) shape changes nothing.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     def get_config(self):
         return {**super().get_config(),

@@ -227,6 +227,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     from gan_keras.images import atomic_write_text, read_history
     from gan_keras.noise import latent_noise
 
+    keras.utils.set_random_seed(config.seed)  # before the dataset: its shuffle order depends on it
     previous_policy = keras.mixed_precision.global_policy()
     strategy = make_strategy(config.strategy, verbose=verbose != 0)
     if config.mixed_precision:
@@ -259,6 +260,8 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         start_epoch = 0
         if resume:
             start_epoch = checkpoint.restore()
+            for optimizer in (trainer.d_optimizer, trainer.g_optimizer):
+                optimizer.learning_rate = config.lr  # the checkpoint holds the old rate; --lr may change it
             if not chief:
                 checkpoint = RunCheckpoint(write_dir / "checkpoints", trainer)
             cb.HistoryCSV.truncate(write_dir / "history.csv", start_epoch)
@@ -277,7 +280,8 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         history_path = write_dir / "history.csv"
         evaluation = (cb.EvalMetric(images, config.dataset, config.eval_every, data_dir=config.data_dir,
                                     seed=config.seed) if config.eval_every else None)
-        grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every)
+        grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
+                              status)
         callbacks = [
             cb.StopGuard(status, deadline),
             cb.EpochTimer(global_batch),
