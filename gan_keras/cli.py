@@ -18,12 +18,14 @@ class _Parser(argparse.ArgumentParser):
 def _add_train(sub):
     p = sub.add_parser("train", help="train a GAN into a run folder")
     p.add_argument("dataset", help="mnist, fashion_mnist, anime, a folder of images or an .npz (key 'images')")
-    p.add_argument("--model", choices=["mlp", "dcgan", "tutorial"], help="network kind (default dcgan)")
+    p.add_argument("--model", choices=["auto", "mlp", "dcgan", "tutorial"],
+                   help="network kind; auto (default): mlp for grayscale images up to 32x32, else dcgan")
     p.add_argument("--trainer", choices=["fused", "classic"], help="fused train_step (default) or the classic loop")
     p.add_argument("--epochs", type=int, help="total epochs, counting those of a resumed run (default 10)")
     p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the data")
     p.add_argument("--batch-size", type=int, help="per device (default 64)")
     p.add_argument("--latent-dim", type=int, help="noise size (default 100)")
+    p.add_argument("--width", type=int, help="DCGAN filters of the outer layers, doubling inwards (default 64)")
     p.add_argument("--lr", type=float, help="Adam learning rate of D and G (default 2e-4, beta_1 0.5)")
     p.add_argument("--beta-1", type=float, help="Adam beta_1 (default 0.5)")
     p.add_argument("--image-size", type=int, help="train at this size (default: the data's own)")
@@ -142,7 +144,7 @@ def _add_bench(sub):
     p.add_argument("--json", action="store_true", help="one JSON line per model")
     p.add_argument("--models", default="mlp,dcgan,dcgan64", help="comma-separated: mlp, dcgan, dcgan64")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=30, help="timed steps per trainer (after warm-up)")
+    p.add_argument("--steps", type=int, default=50, help="timed steps per trainer (after warm-up)")
 
 
 def _bench(args):

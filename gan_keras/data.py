@@ -201,13 +201,15 @@ def to_model_range(images, image_shape=None):
     return x / 127.5 - 1.0
 
 
-def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True):
+def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True, start=0):
     """A shuffled, batched (drop_remainder), prefetched `tf.data.Dataset` of float32 in [-1, 1].
 
     With `repeat` (how training reads data, a fixed number of steps per epoch), each epoch's order
     is a stateless permutation of (seed, epoch): the same however the dataset is copied or
     distributed (a seeded `shuffle` op gives another order once `fit` distributes the dataset under
-    MirroredStrategy). Without it, the dataset is one epoch, reshuffled each time it is iterated.
+    MirroredStrategy), and `start` skips that many images of the stream, so a resumed run reads
+    on where it stopped. Without `repeat`, the dataset is one epoch, reshuffled each time it is
+    iterated.
     """
     import tensorflow as tf
 
@@ -216,8 +218,10 @@ def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True):
     n = len(images)
     images = tf.constant(images)
     if repeat:
-        order = tf.data.Dataset.counter().flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(
+        passes, skip = divmod(int(start), n)
+        order = tf.data.Dataset.counter(passes).flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(
             tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.cast(seed, tf.int64), epoch]))))
+        order = order.skip(skip)
     else:
         order = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
     ds = order.batch(batch_size, drop_remainder=True)

@@ -205,7 +205,9 @@ def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
         layers.Dropout(0.3), layers.Dense(10, activation="softmax"),
     ], name=f"classifier_{name}")
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    scale = lambda a: (a[..., None].astype("float32") / 127.5 - 1.0)  # noqa: E731  the GAN's [-1, 1]
+    def scale(digits):  # to the GAN's [-1, 1]
+        return digits[..., None].astype("float32") / 127.5 - 1.0
+
     if verbose:
         print(f"training the {name} feature classifier once (cached in {folder})", flush=True)
     model.fit(scale(x), y, batch_size=128, epochs=epochs, verbose=verbose and 2)

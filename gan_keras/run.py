@@ -28,7 +28,7 @@ class RunConfig:
     """Every setting of a run; saved as `config.json` and read back by `--resume`."""
 
     dataset: str = "mnist"
-    model: str = "dcgan"
+    model: str = "auto"  # mlp for small grayscale images (measured best there on CPU), else dcgan
     trainer: str = "fused"
     epochs: int = 10
     steps_per_epoch: int | None = None  # default: one pass over the data
@@ -129,6 +129,15 @@ def validate(config):
         raise UsageError(f"label-noise is a fraction in [0, 0.5), got {config.label_noise}")
 
 
+def auto_model(size, channels):
+    """The default network for images of this size: "mlp" for grayscale up to 32x32, else "dcgan".
+
+    On 2 CPU cores, 5 minutes of MNIST gave a domain FID of 9.7 with the MLP and 17.7-21 with DCGAN
+    variants (README, "Defaults"); the MLP cannot scale to colour faces, where DCGAN is the choice.
+    """
+    return "mlp" if channels == 1 and size <= 32 else "dcgan"
+
+
 def build_trainer(config, image_shape, strategy):
     """Generator, discriminator and trainer inside the strategy's scope."""
     import keras
@@ -187,6 +196,27 @@ def freeze_lower_layers(discriminator, blocks):
         layer.trainable = False
 
 
+def run_callbacks(config, write_dir, status, deadline, checkpoint, fixed_noise, images, global_batch):
+    """The callbacks that write a run folder, in the order they must run; also returns the grid one."""
+    from gan_keras import callbacks as cb
+
+    history_path = write_dir / "history.csv"
+    evaluation = (cb.EvalMetric(images, config.dataset, config.eval_every, data_dir=config.data_dir,
+                                seed=config.seed) if config.eval_every else None)
+    grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
+                          status)
+    callbacks = [
+        cb.StopGuard(status, deadline),
+        cb.EpochTimer(global_batch),
+        *([evaluation] if evaluation else []),
+        cb.HistoryCSV(history_path, status, [evaluation.column] if evaluation else []),
+        cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}"),
+        grids,
+        cb.Checkpointer(checkpoint, status, config.checkpoint_every_steps),
+    ]
+    return callbacks, grids
+
+
 def save_generator(generator, path):
     """`generator.keras`, written to a temporary file first so a crash never leaves half a file."""
     tmp = Path(path).with_name(".generator.tmp.keras")
@@ -217,8 +247,11 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     images = load_images(config.dataset, config.image_size, config.channels, config.data_dir)
     if config.limit:
         images = images[:config.limit]
+    if config.model == "auto":
+        config.model = auto_model((config.image_size or images.shape[1]), config.channels or images.shape[3])
 
     import keras  # TensorFlow loads here, after the checks that need none
+    import tensorflow as tf
 
     from gan_keras import callbacks as cb
     from gan_keras.checkpoints import RunCheckpoint
@@ -231,20 +264,14 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     previous_policy = keras.mixed_precision.global_policy()
     strategy = make_strategy(config.strategy, verbose=verbose != 0)
     if config.mixed_precision:
-        import tensorflow as tf
-
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
     try:
         image_shape = (config.image_size or images.shape[1], config.image_size or images.shape[2],
                        config.channels or images.shape[3])
         global_batch = config.batch_size * strategy.num_replicas_in_sync
-        if config.walk_data and config.trainer == "classic":
-            if global_batch > len(images):
-                raise UsageError(f"batch size {global_batch} is larger than the dataset ({len(images)} images)")
-            data = (to_model_range(b, image_shape).numpy() for b in walk_batches(images, global_batch))
-        else:
-            data = make_dataset(images, global_batch, image_shape, seed=config.seed, repeat=True)
+        if global_batch > len(images):
+            raise UsageError(f"batch size {global_batch} is larger than the dataset ({len(images)} images)")
         steps_per_epoch = config.steps_per_epoch or len(images) // global_batch
         trainer = build_trainer(config, image_shape, strategy)
         if config.init_from and not resume:
@@ -269,28 +296,22 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         else:
             fixed_noise = latent_noise(config.seed, 0, 64, config.latent_dim, stream=1000).numpy()
             np.save(write_dir / "fixed_noise.npy", fixed_noise)
+        consumed = int(trainer.g_optimizer.iterations.numpy()) * global_batch  # images read before a resume
+        if config.walk_data and config.trainer == "classic":
+            data = (to_model_range(b, image_shape).numpy()
+                    for b in walk_batches(images, global_batch, consumed % len(images)))
+        else:
+            data = make_dataset(images, global_batch, image_shape, seed=config.seed, repeat=True, start=consumed)
         record = {**dataclasses.asdict(config), "image_shape": list(image_shape), "images": len(images),
                   "steps_per_epoch": steps_per_epoch, "global_batch_size": global_batch,
-                  "replicas": strategy.num_replicas_in_sync, "tensorflow": __import__("tensorflow").__version__,
+                  "replicas": strategy.num_replicas_in_sync, "tensorflow": tf.__version__,
                   "keras": keras.__version__}
         atomic_write_text(write_dir / "config.json", json.dumps(record, indent=2) + "\n")
 
         status = cb.RunStatus()
         deadline = started + config.max_minutes * 60 if config.max_minutes else None
-        history_path = write_dir / "history.csv"
-        evaluation = (cb.EvalMetric(images, config.dataset, config.eval_every, data_dir=config.data_dir,
-                                    seed=config.seed) if config.eval_every else None)
-        grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
-                              status)
-        callbacks = [
-            cb.StopGuard(status, deadline),
-            cb.EpochTimer(global_batch),
-            *([evaluation] if evaluation else []),
-            cb.HistoryCSV(history_path, status, [evaluation.column] if evaluation else []),
-            cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}"),
-            grids,
-            cb.Checkpointer(checkpoint, status, config.checkpoint_every_steps),
-        ]
+        callbacks, grids = run_callbacks(config, write_dir, status, deadline, checkpoint, fixed_noise, images,
+                                         global_batch)
         if verbose is None:
             verbose = 1 if sys.stdout.isatty() else 2
         if start_epoch >= config.epochs:
@@ -316,7 +337,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
             reason = {"time": f"stopped at the {config.max_minutes}-minute budget",
                       "signal": f"stopped by {status.detail}"}.get(status.stop_reason, "done")
             print(f"{reason}: {epochs_done} epochs; run folder {out}", flush=True)
-        return RunResult(out, trainer, read_history(history_path), status.stop_reason, epochs_done)
+        return RunResult(out, trainer, read_history(write_dir / "history.csv"), status.stop_reason, epochs_done)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 

@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -165,7 +164,7 @@ def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
     process = _start_training(run)
     _wait_for(run / "history.csv", process)
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     rows = _rows(run)
     import tensorflow as tf
@@ -173,3 +172,38 @@ def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
     assert tf.train.load_checkpoint(str(run / "checkpoints")).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == len(rows)
     assert (run / "generator.keras").is_file()
     assert 1 <= len(rows) < 50
+
+
+def test_a_resumed_run_continues_exactly_like_an_uninterrupted_one(tmp_path, digits_npz):
+    """Weights, optimizer state, noise and data order all continue: the histories match."""
+    settings = dict(model="dcgan", steps_per_epoch=3, seed=5, verbose=0)
+    train(str(digits_npz), out=tmp_path / "straight", epochs=3, **settings)
+    train(str(digits_npz), out=tmp_path / "resumed", epochs=2, **settings)
+    train(out=tmp_path / "resumed", resume=True, epochs=3, verbose=0)
+    losses = [[{k: r[k] for k in ("epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake")} for r in _rows(tmp_path / n)]
+              for n in ("straight", "resumed")]
+    assert losses[0] == losses[1]
+    assert (tmp_path / "straight" / "samples" / "epoch-0003.png").read_bytes() == \
+        (tmp_path / "resumed" / "samples" / "epoch-0003.png").read_bytes()
+
+
+def test_eval_every_adds_the_metric_to_history_and_evaluate_prints_json(tmp_path):
+    run = tmp_path / "e"
+    result = train("mnist", out=run, model="mlp", epochs=2, steps_per_epoch=3, eval_every=1, verbose=0)
+    values = result.history["eval_domain_fid"]
+    assert len(values) == 2 and all(v > 0 for v in values)
+    evaluated = run_cli("evaluate", run, "--n", 500, "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    record = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert record["n"] == 500 and record["domain_fid"] > 0
+    _assert_one_line_error(run_cli("evaluate", tmp_path / "nothing"), "not a run folder")
+
+
+def test_bench_reports_all_three_loops_without_timing_assertions():
+    result = run_cli("bench", "--models", "mlp", "--steps", 2, "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("fused_images_per_s", "classic_images_per_s", "reference_images_per_s", "fused_vs_classic",
+                "input_pipeline_images_per_s", "peak_host_memory_mb"):
+        assert record[key] > 0, key
+    _assert_one_line_error(run_cli("bench", "--models", "resnet"), "unknown bench model")
