@@ -21,7 +21,8 @@ def _add_train(sub):
     p.add_argument("--model", choices=["auto", "mlp", "dcgan", "tutorial"],
                    help="network kind; auto (default): mlp for grayscale images up to 32x32, else dcgan")
     p.add_argument("--trainer", choices=["fused", "classic"], help="fused train_step (default) or the classic loop")
-    p.add_argument("--epochs", type=int, help="total epochs, counting those of a resumed run (default 10)")
+    p.add_argument("--epochs", type=int, help="total epochs, counting those of a resumed run "
+                                              "(default 10; with --max-minutes, until the time is spent)")
     p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the data")
     p.add_argument("--batch-size", type=int, help="per device (default 64)")
     p.add_argument("--latent-dim", type=int, help="noise size (default 100)")

@@ -30,7 +30,7 @@ class RunConfig:
     dataset: str = "mnist"
     model: str = "auto"  # mlp for small grayscale images (measured best there on CPU), else dcgan
     trainer: str = "fused"
-    epochs: int = 10
+    epochs: int | None = None  # default: 10, or as many as --max-minutes allows when it is given
     steps_per_epoch: int | None = None  # default: one pass over the data
     batch_size: int = 64  # per replica
     latent_dim: int = 100
@@ -103,7 +103,13 @@ def resolve_config(out, resume, settings):
     return config
 
 
+DEFAULT_EPOCHS = 10
+EPOCHS_UNTIL_BUDGET = 100_000  # "until --max-minutes runs out"
+
+
 def validate(config):
+    if config.epochs is None:
+        config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
     positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
                 "sample_every": config.sample_every, "steps_per_execution": config.steps_per_execution}
     if config.steps_per_epoch is not None:

@@ -50,6 +50,7 @@ def test_domain_fid_real_vs_real_near_zero_noise_far(digits):
     noise = extractor(np.random.default_rng(0).integers(0, 256, (2000, 28, 28, 1), dtype=np.uint8))
     assert a.shape == (2000, 128)
     real_vs_real, noise_vs_real = fid(a, b), fid(a, noise)
+    assert abs(kid(a, b)) < 0.05 * kid(a, noise)  # KID in the same feature space
     assert real_vs_real < 5.0  # about 3 at 2,000 samples (0.5 at 10,000): the small-sample bias
     assert noise_vs_real > 40 * real_vs_real
 

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,8 +88,8 @@ def test_resume_with_another_model_shape_is_refused(tmp_path, digits_npz):
 
 
 def test_time_budget_stops_cleanly(tmp_path, digits_npz):
-    result = train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=1000, steps_per_epoch=4,
-                   max_minutes=0.05, verbose=0)
+    result = train(str(digits_npz), out=tmp_path / "r", model="mlp", steps_per_epoch=4, max_minutes=0.05,
+                   verbose=0)  # no epochs given: train until the budget is spent
     assert result.stop_reason == "time"
     assert 1 <= result.epochs_done < 1000
     assert (tmp_path / "r" / "generator.keras").is_file()
@@ -159,11 +160,12 @@ def test_sigkill_after_a_checkpoint_then_resume(tmp_path):
     assert reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == epochs[-1]
 
 
-def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_save_a_checkpoint_before_exiting(tmp_path, signum):
     run = tmp_path / "t"
     process = _start_training(run)
     _wait_for(run / "history.csv", process)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     rows = _rows(run)
@@ -207,3 +209,53 @@ def test_bench_reports_all_three_loops_without_timing_assertions():
                 "input_pipeline_images_per_s", "peak_host_memory_mb"):
         assert record[key] > 0, key
     _assert_one_line_error(run_cli("bench", "--models", "resnet"), "unknown bench model")
+
+
+def test_a_vanished_data_folder_is_one_clear_error_on_resume(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(8):
+        Image.new("RGB", (20, 20), (30 * i, 0, 0)).save(folder / f"{i}.png")
+    run = tmp_path / "run"
+    train(str(folder), out=run, image_size=32, model="dcgan", batch_size=4, epochs=1, steps_per_epoch=1, verbose=0)
+    shutil.rmtree(folder)
+    _assert_one_line_error(run_cli("train", folder, "--resume", "--out", run, "--epochs", 2), "does not exist")
+
+
+def test_a_full_disk_while_saving_is_one_line_and_keeps_what_was_saved(tmp_path, digits_npz, monkeypatch, capsys):
+    import errno
+
+    from gan_keras import callbacks, cli
+
+    run = tmp_path / "r"
+    train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
+    saved = sorted(p.name for p in (run / "checkpoints").iterdir())
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(run / "samples" / "epoch-0002.png"))
+
+    monkeypatch.setattr(callbacks, "save_png", disk_full)
+    code = cli.main(["train", str(digits_npz), "--resume", "--out", str(run), "--epochs", "2", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("error: No space left on device")
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == saved  # the epoch-1 checkpoint stands
+    monkeypatch.undo()
+    result = train(out=run, resume=True, epochs=2, verbose=0)  # and the run goes on from it
+    assert [r["epoch"] for r in _rows(run)] == ["1", "2"] and result.epochs_done == 2
+
+
+def test_a_discriminator_that_wins_for_five_epochs_is_reported(capsys):
+    from gan_keras.callbacks import RunStatus, StopGuard
+
+    class Model:
+        stop_training = False
+
+    guard = StopGuard(RunStatus())
+    guard.set_model(Model())
+    for epoch in range(4):
+        guard.on_epoch_end(epoch, {"d_acc_fake": 1.0, "g_loss": 3.0 + epoch})
+    assert "won outright" not in capsys.readouterr().out
+    guard.on_epoch_end(4, {"d_acc_fake": 1.0, "g_loss": 7.0})
+    assert "won outright for 5 epochs" in capsys.readouterr().out
