@@ -83,11 +83,7 @@ def plot_history(history, path=None, title=None):
 
     `history` is a dict like `read_history` returns. Saves to `path` if given; returns the figure.
     """
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # never switch the backend here: notebooks show figures inline
 
     metric = next((k for k in history if k.startswith("eval_")), None)
     panels = 3 if metric else 2

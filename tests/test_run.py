@@ -259,3 +259,20 @@ def test_a_discriminator_that_wins_for_five_epochs_is_reported(capsys):
     assert "won outright" not in capsys.readouterr().out
     guard.on_epoch_end(4, {"d_acc_fake": 1.0, "g_loss": 7.0})
     assert "won outright for 5 epochs" in capsys.readouterr().out
+
+
+def test_saving_figures_leaves_the_matplotlib_backend_alone(tmp_path):
+    """Notebooks show figures inline: training must not switch the backend to Agg under them."""
+    import matplotlib
+
+    from gan_keras.images import plot_history
+
+    previous = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        plot_history({"epoch": [1, 2], "d_loss": [0.7, 0.6], "g_loss": [0.8, 0.9], "d_acc_real": [0.5, 0.6],
+                      "d_acc_fake": [0.5, 0.4]}, tmp_path / "losses.png")
+        assert matplotlib.get_backend() == "svg"
+        assert (tmp_path / "losses.png").stat().st_size > 1000
+    finally:
+        matplotlib.use(previous)
