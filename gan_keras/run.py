@@ -323,6 +323,9 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         if start_epoch >= config.epochs:
             print(f"{out}: already trained {start_epoch} of {config.epochs} epochs; nothing to do", flush=True)
         else:
+            if config.epochs == EPOCHS_UNTIL_BUDGET and verbose != 0:
+                print(f"training until the {config.max_minutes}-minute budget is spent "
+                      f"({steps_per_epoch} steps of {global_batch} images per epoch)", flush=True)
             restore_signals = status.handle_signals()
             try:
                 trainer.fit(data, epochs=config.epochs, steps_per_epoch=steps_per_epoch, initial_epoch=start_epoch,
