@@ -201,6 +201,12 @@ def to_model_range(images, image_shape=None):
     return x / 127.5 - 1.0
 
 
+def check_batch_size(batch_size, n_images):
+    """A batch larger than the dataset is a usage error (every batch drops the remainder)."""
+    if batch_size > n_images:
+        raise UsageError(f"batch size {batch_size} is larger than the dataset ({n_images} images)")
+
+
 def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True, start=0):
     """A shuffled, batched (drop_remainder), prefetched `tf.data.Dataset` of float32 in [-1, 1].
 
@@ -213,8 +219,7 @@ def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True, star
     """
     import tensorflow as tf
 
-    if batch_size > len(images):
-        raise UsageError(f"batch size {batch_size} is larger than the dataset ({len(images)} images)")
+    check_batch_size(batch_size, len(images))
     n = len(images)
     images = tf.constant(images)
     if repeat:

@@ -261,7 +261,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
 
     from gan_keras import callbacks as cb
     from gan_keras.checkpoints import RunCheckpoint
-    from gan_keras.data import make_dataset, to_model_range, walk_batches
+    from gan_keras.data import check_batch_size, make_dataset, to_model_range, walk_batches
     from gan_keras.distribute import is_chief, make_strategy
     from gan_keras.images import atomic_write_text, read_history
     from gan_keras.noise import latent_noise
@@ -276,8 +276,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         image_shape = (config.image_size or images.shape[1], config.image_size or images.shape[2],
                        config.channels or images.shape[3])
         global_batch = config.batch_size * strategy.num_replicas_in_sync
-        if global_batch > len(images):
-            raise UsageError(f"batch size {global_batch} is larger than the dataset ({len(images)} images)")
+        check_batch_size(global_batch, len(images))
         steps_per_epoch = config.steps_per_epoch or len(images) // global_batch
         trainer = build_trainer(config, image_shape, strategy)
         if config.init_from and not resume:
