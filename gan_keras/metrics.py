@@ -267,14 +267,23 @@ class FeatureExtractor:
         return np.concatenate(parts).astype(np.float64)
 
 
+_EXTRACTORS = {}  # built once per process: --eval-every calls this every few epochs
+
+
 def feature_extractor(space, data_dir=None, verbose=0):
     """A `FeatureExtractor`: "mnist" / "fashion_mnist" (domain features) or "inception"."""
-    if space in DIGIT_SETS:
-        model, _ = digit_classifier(space, data_dir, verbose=verbose)
-        return FeatureExtractor(model, 28, 1, verbose=verbose)
-    if space == "inception":
-        return FeatureExtractor(inception_model(), 299, 3, batch_size=100, preprocess=lambda x: x, verbose=verbose)
-    raise UsageError(f"unknown feature space {space!r}")
+    key = (space, str(data_dir))
+    if key not in _EXTRACTORS:
+        if space in DIGIT_SETS:
+            model, _ = digit_classifier(space, data_dir, verbose=verbose)
+            _EXTRACTORS[key] = FeatureExtractor(model, 28, 1)
+        elif space == "inception":
+            _EXTRACTORS[key] = FeatureExtractor(inception_model(), 299, 3, batch_size=100, preprocess=lambda x: x)
+        else:
+            raise UsageError(f"unknown feature space {space!r}")
+    extractor = _EXTRACTORS[key]
+    extractor.verbose = verbose
+    return extractor
 
 
 # ---------------------------------------------------------------------------------------------

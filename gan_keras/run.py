@@ -253,8 +253,10 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     images = load_images(config.dataset, config.image_size, config.channels, config.data_dir)
     if config.limit:
         images = images[:config.limit]
+    image_shape = (config.image_size or images.shape[1], config.image_size or images.shape[2],
+                   config.channels or images.shape[3])
     if config.model == "auto":
-        config.model = auto_model((config.image_size or images.shape[1]), config.channels or images.shape[3])
+        config.model = auto_model(image_shape[0], image_shape[2])
 
     import keras  # TensorFlow loads here, after the checks that need none
     import tensorflow as tf
@@ -273,8 +275,6 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
     try:
-        image_shape = (config.image_size or images.shape[1], config.image_size or images.shape[2],
-                       config.channels or images.shape[3])
         global_batch = config.batch_size * strategy.num_replicas_in_sync
         check_batch_size(global_batch, len(images))
         steps_per_epoch = config.steps_per_epoch or len(images) // global_batch
