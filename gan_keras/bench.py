@@ -1,10 +1,16 @@
-"""`python -m gan_keras bench`: training images/s of the fused trainer, the classic loop and a
-plain reference loop, on the same networks, batch and synthetic data, in one process; and the
-input pipeline's own images/s (far above training's: the trainer does not wait for data).
+"""`python -m gan_keras bench`: training speed of the fused trainer, the classic loop and a plain
+reference loop on the same networks, batch and data, in one process, with a step-time breakdown.
 
-The reference is the same algorithm (one D step, then one G step) written the usual way: one
-`tf.function` with two GradientTapes, as in the TensorFlow DCGAN tutorial. The fused trainer does
-the same work, so any gap between them is overhead.
+The reference is the same algorithm (one D step, then one G step) written the usual way, as in the
+TensorFlow DCGAN tutorial: one `tf.function` with two GradientTapes, called from a Python loop over
+a `tf.data` dataset. The fused trainer does the same work, so any gap between them is overhead.
+
+Example:
+    >>> result = bench_model("mlp", batch_size=64)
+    >>> result["fused_images_per_s"], result["step_ms"]["compute"]
+
+Each loop is timed in several rounds, the loops taking turns, and the median round is reported:
+on a shared or throttled machine one slow moment then cannot decide a comparison.
 """
 
 import json
@@ -14,86 +20,188 @@ import time
 import numpy as np
 
 MODELS = {"mlp": ("mlp", (28, 28, 1)), "dcgan": ("dcgan", (28, 28, 1)), "dcgan64": ("dcgan", (64, 64, 3))}
+LOOPS = ("fused", "reference", "compute", "classic")
+SECONDS_PER_MEASUREMENT = 2.0  # how long one timed loop runs when --steps is not given
 
 
-def _timed(step, steps, warmup=3):
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return time.perf_counter() - start
+def model_flops(generator, discriminator):
+    """Multiply-add FLOPs of one fused training step per image (dense and convolution layers only).
+
+    A D step runs G forward once and D forward and backward on a real and a generated image; a G
+    step runs G forward and backward and D forward and back to its input. Backward costs about
+    twice the forward pass (gradients of inputs and of weights), once for D in the G step (inputs
+    only). So per image: 4 forward passes of G and 8 of D, each counted as 2 FLOPs per multiply-add.
+    """
+    return 2 * (4 * _forward_macs(generator) + 8 * _forward_macs(discriminator))
 
 
-def reference_step(G, D, latent_dim):
+def _forward_macs(model):
+    import keras
+
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            macs += _forward_macs(layer)
+        elif isinstance(layer, keras.layers.Dense):
+            macs += int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Conv2DTranspose):  # each input pixel scatters a k x k x C_out patch
+            macs += int(np.prod(layer.input.shape[1:3])) * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Conv2D):  # each output pixel gathers a k x k x C_in patch
+            macs += int(np.prod(layer.output.shape[1:3])) * int(np.prod(layer.kernel.shape))
+    return macs
+
+
+def reference_step(G, D, latent_dim, jit_compile=False):
     """The plain tf.function training step of the same algorithm, for comparison."""
     import keras
     import tensorflow as tf
 
     bce = keras.losses.BinaryCrossentropy()
     d_opt, g_opt = keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5)
+    if keras.mixed_precision.global_policy().compute_dtype == "float16":
+        d_opt, g_opt = keras.optimizers.LossScaleOptimizer(d_opt), keras.optimizers.LossScaleOptimizer(g_opt)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def step(real):
         batch = tf.shape(real)[0]
         fake = G(tf.random.normal((batch, latent_dim)), training=True)
         with tf.GradientTape() as tape:
             p_real, p_fake = D(real, training=True), D(fake, training=True)
             d_loss = 0.5 * (bce(tf.ones_like(p_real), p_real) + bce(tf.zeros_like(p_fake), p_fake))
-        d_opt.apply_gradients(zip(tape.gradient(d_loss, D.trainable_weights), D.trainable_weights))
+            scaled = d_opt.scale_loss(d_loss)
+        d_opt.apply_gradients(zip(tape.gradient(scaled, D.trainable_weights), D.trainable_weights))
         with tf.GradientTape() as tape:
             p_gen = D(G(tf.random.normal((batch, latent_dim)), training=True), training=True)
             g_loss = bce(tf.ones_like(p_gen), p_gen)
-        g_opt.apply_gradients(zip(tape.gradient(g_loss, G.trainable_weights), G.trainable_weights))
+            scaled = g_opt.scale_loss(g_loss)
+        g_opt.apply_gradients(zip(tape.gradient(scaled, G.trainable_weights), G.trainable_weights))
         return d_loss, g_loss
 
     return step
 
 
-def bench_model(name, batch_size=64, steps=30, latent_dim=100):
-    """images/s of the three loops for one model; returns a dict."""
+class _FitTimer:
+    """Times `fit` from the start of its first step to the end of its last (not fit's set-up)."""
+
+    def __init__(self, steps):
+        import keras
+
+        self.steps, self.marks = steps, []
+        self.callback = keras.callbacks.LambdaCallback(
+            on_train_batch_begin=lambda batch, logs: self.marks.append(time.perf_counter()) if batch == 0 else None,
+            on_train_batch_end=lambda batch, logs: self.marks.append(time.perf_counter()) if batch == steps - 1 else None)
+
+    def seconds(self):
+        return self.marks[-1] - self.marks[-2]
+
+
+def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None, jit_compile=None,
+                steps_per_execution=1):
+    """Training speed of the fused, reference and classic loops for one model; returns a dict.
+
+    Args:
+        name: "mlp", "dcgan" (28x28x1) or "dcgan64" (64x64x3).
+        steps: timed steps per loop and round; default: about 2 seconds' worth of the model's step.
+        rounds: the loops take turns this many times; the median round is reported.
+        mixed_precision: None (float32), "auto", "bfloat16" or "float16", for all loops alike.
+        jit_compile: XLA for the fused and reference steps; default on with a GPU.
+        steps_per_execution: the fused trainer's steps per call into TensorFlow.
+
+    Reported `step_ms`: `input`, one batch from the tf.data pipeline alone; `compute`, the reference
+    step on a batch already in memory (the floor any loop of this algorithm can reach); `reference`,
+    `fused` and `classic`, each loop's whole step with its data. Their differences are overhead.
+    """
     import keras
     import tensorflow as tf
 
     from gan_keras.classic import ClassicGAN
-    from gan_keras.data import make_dataset
+    from gan_keras.data import make_dataset, to_model_range
+    from gan_keras.distribute import precision_policy
     from gan_keras.fused import GAN
     from gan_keras.models import Build_Disc, Build_Gen
 
     kind, shape = MODELS[name]
-    real = np.random.default_rng(0).uniform(-1, 1, (batch_size, *shape)).astype("float32")
+    latent_dim = 100
+    if jit_compile is None:
+        jit_compile = bool(tf.config.list_physical_devices("GPU"))
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision_policy(mixed_precision))
+    try:
+        keras.utils.set_random_seed(0)
+        pixels = np.random.default_rng(0).integers(0, 256, (max(4096, 4 * batch_size), *shape), dtype=np.uint8)
+        dataset = make_dataset(pixels, batch_size, shape)  # what `train` feeds: shuffled, batched, prefetched
+        in_memory = to_model_range(pixels[:batch_size])
+        as_floats = to_model_range(pixels).numpy()  # the classic scripts index a float array in [-1, 1]
+        rng = np.random.default_rng(0)
 
-    keras.utils.set_random_seed(0)
-    gan = GAN(Build_Gen(kind, latent_dim, shape), Build_Disc(kind, shape))
-    gan.compile(jit_compile=bool(tf.config.list_physical_devices("GPU")))
-    dataset = tf.data.Dataset.from_tensors(real).repeat()
-    marks = []
-    timer = keras.callbacks.LambdaCallback(  # the steps themselves, without fit()'s start and end
-        on_train_batch_begin=lambda batch, logs: marks.append(time.perf_counter()) if batch == 0 else None,
-        on_train_batch_end=lambda batch, logs: marks.append(time.perf_counter()) if batch == steps - 1 else None)
-    gan.fit(dataset, epochs=1, steps_per_epoch=3, verbose=0, shuffle=False)  # warm-up: tracing
-    gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[timer])
-    fused = marks[-1] - marks[0]
+        gan = GAN(Build_Gen(kind, latent_dim, shape), Build_Disc(kind, shape))
+        gan.compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+        classic = ClassicGAN(Build_Gen(kind, latent_dim, shape), Build_Disc(kind, shape))
+        step = reference_step(Build_Gen(kind, latent_dim, shape), Build_Disc(kind, shape), latent_dim, jit_compile)
+        batches = iter(dataset)
+        reference_batches = iter(dataset)
 
-    classic = ClassicGAN(Build_Gen(kind, latent_dim, shape), Build_Disc(kind, shape))
-    classic_s = _timed(lambda: classic.train_on_batch(real), steps)
+        def input_loop(n):
+            for _ in range(n):
+                next(batches)
 
-    step = reference_step(Build_Gen(kind, latent_dim, shape), Build_Disc(kind, shape), latent_dim)
-    real_tensor = tf.constant(real)
-    reference_s = _timed(lambda: [t.numpy() for t in step(real_tensor)], steps)
+        def reference_loop(n):  # the tutorial's `for image_batch in dataset: train_step(image_batch)`
+            for _ in range(n):
+                losses = step(next(reference_batches))
+            float(losses[0])
 
-    pixels = np.random.default_rng(0).integers(0, 256, (max(4096, batch_size), *shape), dtype=np.uint8)
-    batches = iter(make_dataset(pixels, batch_size, shape))
-    data_s = _timed(lambda: next(batches), steps * 4)
+        def compute_loop(n):
+            for _ in range(n):
+                losses = step(in_memory)
+            float(losses[0])
 
-    def rate(seconds):
-        return steps * batch_size / seconds
+        def classic_loop(n):
+            for _ in range(n):
+                classic.train_on_batch(as_floats[rng.integers(0, len(as_floats), batch_size)])
 
-    return {"model": name, "image_shape": list(shape), "batch_size": batch_size, "steps": steps,
-            "fused_images_per_s": round(rate(fused), 1), "classic_images_per_s": round(rate(classic_s), 1),
-            "reference_images_per_s": round(rate(reference_s), 1),
-            "input_pipeline_images_per_s": round(4 * rate(data_s), 1),
-            "fused_vs_classic": round(classic_s / fused, 2), "fused_vs_reference": round(reference_s / fused, 2)}
+        def fused_loop(n):
+            timer = _FitTimer(n)
+            gan.fit(dataset, epochs=1, steps_per_epoch=n, verbose=0, shuffle=False, callbacks=[timer.callback])
+            return timer.seconds()
+
+        loops = {"fused": fused_loop, "reference": reference_loop, "compute": compute_loop, "classic": classic_loop}
+        for loop in loops.values():  # warm-up: tracing, first allocations
+            loop(2 * steps_per_execution)
+        if steps is None:
+            start = time.perf_counter()
+            compute_loop(3)
+            steps = int(np.clip(SECONDS_PER_MEASUREMENT / ((time.perf_counter() - start) / 3), 5, 1000))
+        steps = -(-steps // steps_per_execution) * steps_per_execution  # whole executions
+
+        seconds = {key: [] for key in (*LOOPS, "input")}
+        for _ in range(rounds):
+            for key, loop in loops.items():
+                start = time.perf_counter()
+                inside = loop(steps)
+                seconds[key].append(inside if inside is not None else time.perf_counter() - start)
+            start = time.perf_counter()
+            input_loop(4 * steps)
+            seconds["input"].append((time.perf_counter() - start) / 4)
+
+        median = {key: float(np.median(values)) for key, values in seconds.items()}
+        flops = model_flops(gan.generator, gan.discriminator) * batch_size * steps
+        return {
+            "model": name, "image_shape": list(shape), "batch_size": batch_size, "steps": steps, "rounds": rounds,
+            "precision": keras.mixed_precision.global_policy().name, "jit_compile": bool(jit_compile),
+            "steps_per_execution": steps_per_execution,
+            **{f"{key}_images_per_s": round(steps * batch_size / median[key], 1)
+               for key in ("fused", "classic", "reference")},
+            "input_pipeline_images_per_s": round(steps * batch_size / median["input"], 1),
+            "fused_vs_classic": round(median["classic"] / median["fused"], 2),
+            "fused_vs_reference": round(median["reference"] / median["fused"], 2),
+            "step_ms": {key: round(1000 * median[key] / steps, 3) for key in ("input", *LOOPS)},
+            "step_ms_range": {key: [round(1000 * min(v) / steps, 3), round(1000 * max(v) / steps, 3)]
+                              for key, v in seconds.items()},
+            "gflop_per_step": round(flops / steps / 1e9, 3),
+            "fused_tflop_per_s": round(flops / median["fused"] / 1e12, 4),
+        }
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def machine():
@@ -103,31 +211,64 @@ def machine():
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    return {"cpus": os.cpu_count(), "gpus": len(gpus), "platform": platform.platform(terse=True),
+    info = {"cpus": os.cpu_count(), "gpus": len(gpus), "platform": platform.platform(terse=True),
             "tensorflow": tf.__version__}
+    if gpus:
+        info["gpu"] = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    return info
+
+
+def _print_tables(results, peak_tflops=None):
+    print(f"\n{'model':<9} {'fused img/s':>12} {'classic img/s':>14} {'plain img/s':>12} "
+          f"{'fused/classic':>14} {'fused/plain':>12} {'input img/s':>12}")
+    for r in results:
+        print(f"{r['model']:<9} {r['fused_images_per_s']:>12.1f} {r['classic_images_per_s']:>14.1f} "
+              f"{r['reference_images_per_s']:>12.1f} {r['fused_vs_classic']:>13.2f}x "
+              f"{r['fused_vs_reference']:>11.2f}x {r['input_pipeline_images_per_s']:>12.0f}")
+    print("\nstep-time breakdown, ms per step (median round): input = one batch from tf.data alone; "
+          "compute = the plain step on a batch in memory")
+    print(f"{'model':<9} {'input':>8} {'compute':>9} {'plain':>9} {'fused':>9} {'classic':>9} "
+          f"{'fused-compute':>14} {'classic-compute':>16} {'GFLOP/step':>11} {'TFLOP/s':>8}"
+          + (f" {'% of peak':>10}" if peak_tflops else ""))
+    for r in results:
+        ms = r["step_ms"]
+        print(f"{r['model']:<9} {ms['input']:>8.2f} {ms['compute']:>9.2f} {ms['reference']:>9.2f} "
+              f"{ms['fused']:>9.2f} {ms['classic']:>9.2f} {ms['fused'] - ms['compute']:>14.2f} "
+              f"{ms['classic'] - ms['compute']:>16.2f} {r['gflop_per_step']:>11.2f} {r['fused_tflop_per_s']:>8.3f}"
+              + (f" {100 * r['fused_tflop_per_s'] / peak_tflops:>9.1f}%" if peak_tflops else ""))
 
 
 def main(args):
+    from gan_keras.errors import UsageError
+
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in MODELS]
     if unknown:
-        from gan_keras.errors import UsageError
-
         raise UsageError(f"unknown bench model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    for option in ("batch_size", "rounds", "steps_per_execution"):
+        if getattr(args, option) < 1:
+            raise UsageError(f"--{option.replace('_', '-')} must be positive, got {getattr(args, option)}")
+    if args.steps is not None and args.steps < 1:
+        raise UsageError(f"--steps must be positive, got {args.steps}")
     info = machine()
     if not args.json:
-        print(f"machine: {info}")
-        print(f"{'model':<9} {'fused img/s':>12} {'classic img/s':>14} {'reference img/s':>16} "
-              f"{'fused/classic':>14} {'fused/reference':>16} {'input img/s':>12}")
+        print(f"machine: {info}", flush=True)
+    results = []
     for name in names:
-        result = bench_model(name, args.batch_size, args.steps)
+        if not args.json:
+            print(f"timing {name} ...", flush=True)
+        result = bench_model(name, args.batch_size, args.steps, args.rounds, args.mixed_precision,
+                             args.jit_compile, args.steps_per_execution)
         result["peak_host_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        if args.peak_tflops:
+            result["share_of_peak"] = round(result["fused_tflop_per_s"] / args.peak_tflops, 4)
+        results.append(result)
         if args.json:
             print(json.dumps({**result, "machine": info}), flush=True)
-        else:
-            print(f"{name:<9} {result['fused_images_per_s']:>12.1f} {result['classic_images_per_s']:>14.1f} "
-                  f"{result['reference_images_per_s']:>16.1f} {result['fused_vs_classic']:>13.2f}x "
-                  f"{result['fused_vs_reference']:>15.2f}x {result['input_pipeline_images_per_s']:>12.0f}", flush=True)
+    if not args.json:
+        _print_tables(results, args.peak_tflops)
+        print(f"\npeak host memory: {results[-1]['peak_host_memory_mb']:.0f} MB; precision {results[-1]['precision']}, "
+              f"XLA {'on' if results[-1]['jit_compile'] else 'off'}, steps per execution {args.steps_per_execution}")
     return 0
 
 

@@ -211,11 +211,13 @@ class Checkpointer(keras.callbacks.Callback):
         return self.status is None or self.status.stop_reason != "diverged"
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+        self._epoch, self._saved_at = epoch, 0
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.every_steps and (batch + 1) % self.every_steps == 0 and self._ok():
+        # `batch` is the last step of the call: with steps_per_execution > 1 it moves in strides.
+        if self.every_steps and batch + 1 - self._saved_at >= self.every_steps and self._ok():
             self.checkpoint.save(self._epoch)  # epochs completed so far; this epoch is redone on resume
+            self._saved_at = batch + 1
 
     def on_epoch_end(self, epoch, logs=None):
         if self._ok():

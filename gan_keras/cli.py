@@ -47,9 +47,7 @@ def _add_train(sub):
     p.add_argument("--data-dir", help="where named datasets live (default $GAN_KERAS_DATA_DIR, else data/)")
     p.add_argument("--strategy", choices=["auto", "default", "mirrored", "multiworker", "tpu"],
                    help="tf.distribute strategy (default auto)")
-    p.add_argument("--mixed-precision", action="store_true", default=None,
-                   help="float16 on GPU (loss scaling per optimizer), bfloat16 elsewhere")
-    p.add_argument("--steps-per-execution", type=int, help="train steps per call into TensorFlow (default 1)")
+    _add_speed_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -140,16 +138,30 @@ def _evaluate(args):
     return 0
 
 
+def _add_speed_options(p):
+    p.add_argument("--mixed-precision", nargs="?", const="auto", choices=["auto", "bfloat16", "float16"],
+                   help="compute in 16 bits, weights in 32; alone: float16 on GPU (loss scaling per "
+                        "optimizer), bfloat16 elsewhere (default: off)")
+    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction,
+                   help="XLA-compile the training step (default: on with a GPU, off on CPU, where it is slower)")
+    p.add_argument("--steps-per-execution", type=int, help="train steps per call into TensorFlow (default 1)")
+
+
 def _add_bench(sub):
-    p = sub.add_parser("bench", help="images/s of the fused trainer vs the classic loop")
+    p = sub.add_parser("bench", help="images/s of the fused trainer, the classic loop and a plain loop")
     p.add_argument("--json", action="store_true", help="one JSON line per model")
     p.add_argument("--models", default="mlp,dcgan,dcgan64", help="comma-separated: mlp, dcgan, dcgan64")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=50, help="timed steps per trainer (after warm-up)")
+    p.add_argument("--steps", type=int, help="timed steps per loop and round (default: about 2 s of steps)")
+    p.add_argument("--rounds", type=int, default=3, help="the loops take turns this often; median reported")
+    p.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s, to report the share reached")
+    _add_speed_options(p)
 
 
 def _bench(args):
     from gan_keras.bench import main
+
+    args.steps_per_execution = args.steps_per_execution or 1
 
     return main(args)
 

@@ -77,3 +77,26 @@ def is_chief(strategy):
     if resolver is None or not resolver.task_type:
         return True
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+PRECISIONS = ("auto", "bfloat16", "float16")
+
+
+def precision_policy(mixed_precision=None):
+    """The Keras dtype policy for a `--mixed-precision` choice.
+
+    None or False: "float32". "bfloat16" / "float16": that compute dtype with float32 weights. True or
+    "auto": float16 on a GPU (the fused trainer adds loss scaling per optimizer), bfloat16 elsewhere
+    (TPUs, and CPUs with bfloat16 instructions).
+
+    Example:
+        >>> precision_policy("bfloat16")
+        'mixed_bfloat16'
+    """
+    if mixed_precision in (None, False, "off"):
+        return "float32"
+    if mixed_precision in (True, "auto"):
+        return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+    if mixed_precision not in PRECISIONS:
+        raise UsageError(f"unknown mixed precision {mixed_precision!r}; choose one of {', '.join(PRECISIONS)}")
+    return f"mixed_{mixed_precision}"

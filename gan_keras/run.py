@@ -52,9 +52,9 @@ class RunConfig:
     seed: int = 0
     data_dir: str | None = None
     strategy: str = "auto"
-    mixed_precision: bool = False
+    mixed_precision: str | None = None  # "auto", "bfloat16" or "float16" (see distribute.precision_policy)
     jit_compile: bool | None = None  # default: on with a GPU, off on CPU (slower there)
-    steps_per_execution: int = 1
+    steps_per_execution: int | None = None  # default: 8 on GPU or TPU, 1 on CPU (see accelerator_defaults)
 
 
 # Settings that fix the shape of the networks: a resumed run must keep them.
@@ -111,14 +111,17 @@ def validate(config):
     if config.epochs is None:
         config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
     positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
-                "sample_every": config.sample_every, "steps_per_execution": config.steps_per_execution}
-    if config.steps_per_epoch is not None:
-        positive["steps_per_epoch"] = config.steps_per_epoch
+                "sample_every": config.sample_every}
+    for optional in ("steps_per_epoch", "steps_per_execution"):
+        if getattr(config, optional) is not None:
+            positive[optional] = getattr(config, optional)
     for name, value in positive.items():
         if value < 1:
             raise UsageError(f"{name.replace('_', '-')} must be a positive number, got {value}")
     if config.eval_every < 0 or config.checkpoint_every_steps < 0:
         raise UsageError("eval-every and checkpoint-every-steps must be 0 (off) or positive")
+    if config.trainer == "classic" and (config.steps_per_execution or 1) > 1:
+        raise UsageError("steps-per-execution needs the fused trainer: the classic loop calls Keras once per step")
     if config.freeze_d and config.trainer == "classic":
         raise UsageError("freeze-d needs the fused trainer: the classic loop unfreezes all of D for its step")
     if config.limit is not None and config.limit < 1:
@@ -144,10 +147,36 @@ def auto_model(size, channels):
     return "mlp" if channels == 1 and size <= 32 else "dcgan"
 
 
+def accelerator_defaults(config, strategy):
+    """A copy of `config` with `jit_compile` and `steps_per_execution`, where unset, chosen by device.
+
+    On one GPU: XLA on and 8 steps per call into TensorFlow, since a fast device idles while Python
+    starts each step. On a CPU: XLA off (the DCGAN steps ran 1.3x-1.5x slower with it on 2 cores)
+    and one step per call (8 gained no more than the run-to-run spread there; docs/BENCHMARKS.md).
+    Under a multi-replica strategy one step per call: Keras 3.15 wraps each of several steps in a
+    `tf.cond`, where the optimizer's cross-replica update fails (keras-team/keras#19246).
+    The saved config keeps unset values unset, so a run resumed elsewhere gets that machine's choice.
+    """
+    import tensorflow as tf
+
+    accelerated = bool(tf.config.list_physical_devices("GPU")) or isinstance(strategy, tf.distribute.TPUStrategy)
+    replicas = strategy.num_replicas_in_sync
+    if (config.steps_per_execution or 1) > 1 and replicas > 1:
+        raise UsageError(f"--steps-per-execution {config.steps_per_execution} fails with {replicas} replicas on "
+                         "Keras 3.15 (keras-team/keras#19246); leave it at 1 when distributing")
+    jit = accelerated if config.jit_compile is None else config.jit_compile
+    per_call = config.steps_per_execution or (8 if accelerated and replicas == 1 and config.trainer == "fused" else 1)
+    return dataclasses.replace(config, jit_compile=jit, steps_per_execution=per_call)
+
+
+def whole_executions(steps_per_epoch, steps_per_execution):
+    """Steps per epoch rounded down to whole executions (Keras would otherwise run past the epoch)."""
+    return max(steps_per_execution, steps_per_epoch - steps_per_epoch % steps_per_execution)
+
+
 def build_trainer(config, image_shape, strategy):
     """Generator, discriminator and trainer inside the strategy's scope."""
     import keras
-    import tensorflow as tf
 
     from gan_keras.classic import ClassicGAN
     from gan_keras.fused import GAN
@@ -166,8 +195,7 @@ def build_trainer(config, image_shape, strategy):
                     raise UsageError("the classic trainer runs on one device; use --trainer fused to distribute")
                 return ClassicGAN(G, D, d_opt, g_opt, **options)
             gan = GAN(G, D, **options)
-            jit = config.jit_compile if config.jit_compile is not None else bool(tf.config.list_physical_devices("GPU"))
-            gan.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=jit,
+            gan.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=config.jit_compile,
                         steps_per_execution=config.steps_per_execution)
             return gan
     except ValueError as e:
@@ -264,21 +292,21 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     from gan_keras import callbacks as cb
     from gan_keras.checkpoints import RunCheckpoint
     from gan_keras.data import check_batch_size, make_dataset, to_model_range, walk_batches
-    from gan_keras.distribute import is_chief, make_strategy
+    from gan_keras.distribute import is_chief, make_strategy, precision_policy
     from gan_keras.images import atomic_write_text, read_history
     from gan_keras.noise import latent_noise
 
     keras.utils.set_random_seed(config.seed)  # before the dataset: its shuffle order depends on it
     previous_policy = keras.mixed_precision.global_policy()
     strategy = make_strategy(config.strategy, verbose=verbose != 0)
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy(
-            "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
+    keras.mixed_precision.set_global_policy(precision_policy(config.mixed_precision))
     try:
         global_batch = config.batch_size * strategy.num_replicas_in_sync
         check_batch_size(global_batch, len(images))
-        steps_per_epoch = config.steps_per_epoch or len(images) // global_batch
-        trainer = build_trainer(config, image_shape, strategy)
+        effective = accelerator_defaults(config, strategy)
+        steps_per_epoch = whole_executions(config.steps_per_epoch or len(images) // global_batch,
+                                           effective.steps_per_execution)
+        trainer = build_trainer(effective, image_shape, strategy)
         if config.init_from and not resume:
             initialize_from(trainer, config.init_from)
         if config.freeze_d:
@@ -309,7 +337,9 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
             data = make_dataset(images, global_batch, image_shape, seed=config.seed, repeat=True, start=consumed)
         record = {**dataclasses.asdict(config), "image_shape": list(image_shape), "images": len(images),
                   "steps_per_epoch": steps_per_epoch, "global_batch_size": global_batch,
-                  "replicas": strategy.num_replicas_in_sync, "tensorflow": tf.__version__,
+                  "replicas": strategy.num_replicas_in_sync, "precision": keras.mixed_precision.global_policy().name,
+                  "jit_compile_used": effective.jit_compile, "steps_per_execution_used": effective.steps_per_execution,
+                  "tensorflow": tf.__version__,
                   "keras": keras.__version__}
         atomic_write_text(write_dir / "config.json", json.dumps(record, indent=2) + "\n")
 

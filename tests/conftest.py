@@ -24,6 +24,14 @@ def run_cli(*args, cwd=None, timeout=300, env=None):
                           capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def assert_one_line_error(result, pattern):
+    """The command failed with exit code 2 and one `error: ...` line naming `pattern`, no traceback."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and pattern in last, last
+
+
 @pytest.fixture
 def digits_npz(tmp_path):
     """A small real dataset: 512 MNIST training digits as an .npz with key 'images'."""

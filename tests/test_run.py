@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gan_keras import UsageError, train
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, assert_one_line_error, run_cli
 
 
 def _rows(run):
@@ -59,32 +59,25 @@ def test_train_resume_sample_through_the_cli(tmp_path):
     assert Image.open(tmp_path / "s.png").size == (3 * 30 + 2, 3 * 30 + 2)
 
 
-def _assert_one_line_error(result, pattern):
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and pattern in last, last
-
-
 def test_cli_errors_are_one_line_and_exit_2(tmp_path):
     (tmp_path / "empty").mkdir()
-    _assert_one_line_error(run_cli("train", "cifar11"), "unknown dataset")
-    _assert_one_line_error(run_cli("train", tmp_path / "empty"), "no images")
-    _assert_one_line_error(run_cli("train", "mnist", "--epochs", "0"), "epochs must be a positive")
-    _assert_one_line_error(run_cli("train", "mnist", "--resume", "--out", tmp_path / "nothing"), "not a run folder")
-    _assert_one_line_error(run_cli("train", "mnist", "--batch-size", "70000"), "larger than the dataset")
-    _assert_one_line_error(run_cli("train", "mnist", "--model", "vae"), "invalid choice")
-    _assert_one_line_error(run_cli("sample", tmp_path / "nothing", "--out", tmp_path / "x.png"), "does not exist")
+    assert_one_line_error(run_cli("train", "cifar11"), "unknown dataset")
+    assert_one_line_error(run_cli("train", tmp_path / "empty"), "no images")
+    assert_one_line_error(run_cli("train", "mnist", "--epochs", "0"), "epochs must be a positive")
+    assert_one_line_error(run_cli("train", "mnist", "--resume", "--out", tmp_path / "nothing"), "not a run folder")
+    assert_one_line_error(run_cli("train", "mnist", "--batch-size", "70000"), "larger than the dataset")
+    assert_one_line_error(run_cli("train", "mnist", "--model", "vae"), "invalid choice")
+    assert_one_line_error(run_cli("sample", tmp_path / "nothing", "--out", tmp_path / "x.png"), "does not exist")
 
 
 def test_resume_with_another_model_shape_is_refused(tmp_path, digits_npz):
     run = tmp_path / "run"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
-    _assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--latent-dim", 50), "latent_dim")
+    assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--latent-dim", 50), "latent_dim")
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "latent_dim": 50}))  # a checkpoint of another shape
-    _assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--epochs", 2), "does not fit")
-    _assert_one_line_error(run_cli("train", digits_npz, "--out", run), "already holds a run")
+    assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--epochs", 2), "does not fit")
+    assert_one_line_error(run_cli("train", digits_npz, "--out", run), "already holds a run")
 
 
 def test_time_budget_stops_cleanly(tmp_path, digits_npz):
@@ -198,17 +191,7 @@ def test_eval_every_adds_the_metric_to_history_and_evaluate_prints_json(tmp_path
     assert evaluated.returncode == 0, evaluated.stderr
     record = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert record["n"] == 500 and record["domain_fid"] > 0
-    _assert_one_line_error(run_cli("evaluate", tmp_path / "nothing"), "not a run folder")
-
-
-def test_bench_reports_all_three_loops_without_timing_assertions():
-    result = run_cli("bench", "--models", "mlp", "--steps", 2, "--json")
-    assert result.returncode == 0, result.stderr
-    record = json.loads(result.stdout.strip().splitlines()[-1])
-    for key in ("fused_images_per_s", "classic_images_per_s", "reference_images_per_s", "fused_vs_classic",
-                "input_pipeline_images_per_s", "peak_host_memory_mb"):
-        assert record[key] > 0, key
-    _assert_one_line_error(run_cli("bench", "--models", "resnet"), "unknown bench model")
+    assert_one_line_error(run_cli("evaluate", tmp_path / "nothing"), "not a run folder")
 
 
 def test_a_vanished_data_folder_is_one_clear_error_on_resume(tmp_path):
@@ -221,7 +204,7 @@ def test_a_vanished_data_folder_is_one_clear_error_on_resume(tmp_path):
     run = tmp_path / "run"
     train(str(folder), out=run, image_size=32, model="dcgan", batch_size=4, epochs=1, steps_per_epoch=1, verbose=0)
     shutil.rmtree(folder)
-    _assert_one_line_error(run_cli("train", folder, "--resume", "--out", run, "--epochs", 2), "does not exist")
+    assert_one_line_error(run_cli("train", folder, "--resume", "--out", run, "--epochs", 2), "does not exist")
 
 
 def test_a_full_disk_while_saving_is_one_line_and_keeps_what_was_saved(tmp_path, digits_npz, monkeypatch, capsys):
