@@ -278,11 +278,16 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         raise UsageError(f"--resume: no checkpoint in {ckpt_dir}")
     if not resume and (ckpt_dir / "checkpoint").is_file():
         raise UsageError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
+    read_start = time.perf_counter()
     images = load_images(config.dataset, config.image_size, config.channels, config.data_dir)
     if config.limit:
         images = images[:config.limit]
     image_shape = (config.image_size or images.shape[1], config.image_size or images.shape[2],
                    config.channels or images.shape[3])
+    if verbose != 0:
+        seconds = time.perf_counter() - read_start
+        print(f"data: {len(images):,} images of {'x'.join(map(str, images.shape[1:]))} from {config.dataset}, "
+              f"read in {seconds:.1f} s ({len(images) / max(seconds, 1e-9):,.0f} images/s)", flush=True)
     if config.model == "auto":
         config.model = auto_model(image_shape[0], image_shape[2])
 
