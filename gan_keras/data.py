@@ -14,6 +14,7 @@ else `$GAN_KERAS_DATA_DIR`, else `./data`); Keras's own downloader.
 """
 
 import gzip
+import hashlib
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,28 @@ DEFAULT_FOLDER_SIZE = 64
 def data_dir(explicit=None):
     """The data directory: `explicit`, else `$GAN_KERAS_DATA_DIR`, else `./data`."""
     return Path(explicit or os.environ.get("GAN_KERAS_DATA_DIR") or "data")
+
+
+def cache_dir(explicit_data_dir=None):
+    """Where derived files go (decoded folders, metric classifiers).
+
+    `$GAN_KERAS_CACHE_DIR`, else `<data dir>/gan_keras_cache` if writable, else ~/.cache/gan_keras.
+    """
+    if os.environ.get("GAN_KERAS_CACHE_DIR"):
+        folder = Path(os.environ["GAN_KERAS_CACHE_DIR"])
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    folder = data_dir(explicit_data_dir) / "gan_keras_cache"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+        return folder
+    except OSError:  # a read-only data directory (a shared one, say)
+        folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gan_keras"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,7 +105,7 @@ def _load_anime(directory):
     if (folder / "anime_faces_64.npz").is_file():
         return _read_npz(folder / "anime_faces_64.npz")
     if (folder / "anime").is_dir():
-        return read_image_folder(folder / "anime", DEFAULT_FOLDER_SIZE, 3)
+        return read_image_folder(folder / "anime", DEFAULT_FOLDER_SIZE, 3, cache=cache_dir(directory))
     raise UsageError(f"anime faces not found: put anime_faces_64.npz or a folder anime/ of images in "
                      f"{folder}/ (see README: Kaggle 'Anime Face Dataset'), or set GAN_KERAS_DATA_DIR")
 
@@ -127,11 +150,26 @@ def _decode(path, size, channels):
     return array.reshape(size, size, channels)
 
 
-def read_image_folder(folder, size=DEFAULT_FOLDER_SIZE, channels=3, workers=None):
+def _folder_cache_path(folder, files, size, channels, cache):
+    """The cache file of this folder at this size: named by a hash of every file's path, size and mtime."""
+    digest = hashlib.sha256(f"{folder.resolve()}|{size}|{channels}".encode())
+    for path in files:
+        stat = path.stat()
+        digest.update(f"|{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return Path(cache) / "folders" / f"{folder.name}-{size}x{size}x{channels}-{digest.hexdigest()[:16]}.npz"
+
+
+def read_image_folder(folder, size=DEFAULT_FOLDER_SIZE, channels=3, workers=None, cache=None):
     """All images under `folder` (recursively) as uint8 (N, size, size, channels).
 
-    Unreadable files (empty, truncated, not images) are skipped with one warning that counts them
-    and names the first few. No image at all raises `UsageError`.
+    Files are decoded in parallel threads. With `cache` (a folder), the decoded array is kept there
+    and read back while no file under `folder` changed (any added, removed or modified file
+    decodes the folder again). Unreadable files (empty, truncated, not images) are skipped with one
+    warning that counts them and names the first few. No image at all raises `UsageError`.
+
+    Example:
+        >>> read_image_folder("my_faces/", size=64, cache=cache_dir()).shape
+        (8000, 64, 64, 3)
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -139,6 +177,24 @@ def read_image_folder(folder, size=DEFAULT_FOLDER_SIZE, channels=3, workers=None
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     if not files:
         raise UsageError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {folder}")
+    cached = _folder_cache_path(folder, files, size, channels, cache) if cache is not None else None
+    if cached is not None and cached.is_file():
+        with np.load(cached) as f:
+            images, bad = f["images"], [str(name) for name in f["skipped"]]
+    else:
+        images, bad = _decode_all(files, size, channels, workers)
+    if len(bad) == len(files):
+        raise UsageError(f"none of the {len(files)} image files in {folder} could be read (e.g. {bad[0]})")
+    if bad:
+        warnings.warn(f"skipped {len(bad)} unreadable of {len(files)} files in {folder}: "
+                      f"{', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}", stacklevel=2)
+    if cached is not None and not cached.is_file():
+        _write_cache(cached, images, bad)
+    return images
+
+
+def _decode_all(files, size, channels, workers=None):
+    """(uint8 array of the readable files, names of the unreadable ones)."""
 
     def decode(path):
         try:
@@ -148,13 +204,20 @@ def read_image_folder(folder, size=DEFAULT_FOLDER_SIZE, channels=3, workers=None
 
     with ThreadPoolExecutor(workers or os.cpu_count()) as pool:
         decoded = list(pool.map(decode, files, chunksize=64))
-    bad = [f.name for f, a in zip(files, decoded) if a is None]
-    if len(bad) == len(files):
-        raise UsageError(f"none of the {len(files)} image files in {folder} could be read (e.g. {bad[0]})")
-    if bad:
-        warnings.warn(f"skipped {len(bad)} unreadable of {len(files)} files in {folder}: "
-                      f"{', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}", stacklevel=2)
-    return np.stack([a for a in decoded if a is not None])
+    good = [a for a in decoded if a is not None]
+    images = np.stack(good) if good else np.zeros((0, size, size, channels), np.uint8)
+    return images, [f.name for f, a in zip(files, decoded) if a is None]
+
+
+def _write_cache(path, images, skipped):
+    """Best effort: a cache that cannot be written (full disk, read-only) only costs time."""
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, images=images, skipped=np.array(skipped, dtype=str))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +237,7 @@ def load_images(name_or_path, image_size=None, channels=None, directory=None):
     elif source == "anime":
         images = _load_anime(directory)
     elif path.is_dir():
-        images = read_image_folder(path, image_size or DEFAULT_FOLDER_SIZE, channels or 3)
+        images = read_image_folder(path, image_size or DEFAULT_FOLDER_SIZE, channels or 3, cache=cache_dir(directory))
     elif path.suffix == ".npz" and path.is_file():
         images = _read_npz(path)
     elif os.sep in source or path.suffix:

@@ -14,8 +14,6 @@ Example:
 """
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 
@@ -158,27 +156,6 @@ def swd(real_images, fake_images, levels=None, patches_per_image=64, patch_size=
 # Feature extractors
 
 
-def _cache_dir(data_dir=None):
-    """$GAN_KERAS_CACHE_DIR, else <data dir>/gan_keras_cache if writable, else ~/.cache/gan_keras."""
-    from gan_keras.data import data_dir as resolve
-
-    if os.environ.get("GAN_KERAS_CACHE_DIR"):
-        folder = Path(os.environ["GAN_KERAS_CACHE_DIR"])
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    folder = resolve(data_dir) / "gan_keras_cache"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write_test"
-        probe.write_text("")
-        probe.unlink()
-        return folder
-    except OSError:  # a read-only data directory (a shared one, say)
-        folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gan_keras"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
-
 def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
     """The small CNN whose penultimate layer is the domain-FID feature space, trained once and cached.
 
@@ -186,11 +163,11 @@ def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
     """
     import keras
 
-    from gan_keras.data import load_digits
+    from gan_keras.data import cache_dir, load_digits
 
     if name not in DIGIT_SETS:
         raise UsageError(f"domain features exist for {', '.join(DIGIT_SETS)}, not {name!r}")
-    folder = _cache_dir(data_dir)
+    folder = cache_dir(data_dir)
     path, info_path = folder / f"classifier_{name}.keras", folder / f"classifier_{name}.json"
     if path.is_file() and info_path.is_file():
         return keras.saving.load_model(path), json.loads(info_path.read_text())

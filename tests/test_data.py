@@ -122,6 +122,31 @@ def test_bad_files_are_skipped_with_one_warning_and_modes_convert(messy_folder):
     assert tuple(by_name["tiny.bmp"][16, 16]) == (10, 20, 30)
 
 
+def test_decoded_folder_is_cached_until_a_file_changes(messy_folder, tmp_path):
+    cache = tmp_path / "cache"
+
+    def read():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            images = read_image_folder(messy_folder, size=16, channels=3, cache=cache)
+        return images, [str(w.message) for w in caught if "unreadable" in str(w.message)]
+
+    first, first_warnings = read()
+    cached = list((cache / "folders").glob("faces-16x16x3-*.npz"))
+    assert len(cached) == 1
+    second, second_warnings = read()
+    np.testing.assert_array_equal(second, first)
+    assert second_warnings == first_warnings and "skipped 3 unreadable" in second_warnings[0]  # still told
+    with np.load(cached[0]) as f:  # the second read came from the cache: poison it and read again
+        poisoned = {"images": np.zeros_like(f["images"]), "skipped": f["skipped"]}
+    np.savez(cached[0], **poisoned)
+    assert read()[0].max() == 0
+    _save(messy_folder / "tiny.bmp", Image.new("RGB", (2, 2), (200, 100, 50)))  # a changed file: decode again
+    changed, _ = read()
+    assert changed.max() > 0 and not np.array_equal(changed, first)
+    assert len(list((cache / "folders").glob("*.npz"))) == 2
+
+
 def test_folder_to_grayscale_and_dataset(messy_folder):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
