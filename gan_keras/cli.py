@@ -47,7 +47,7 @@ def _add_train(sub):
     p.add_argument("--data-dir", help="where named datasets live (default $GAN_KERAS_DATA_DIR, else data/)")
     p.add_argument("--strategy", choices=["auto", "default", "mirrored", "multiworker", "tpu"],
                    help="tf.distribute strategy (default auto)")
-    _add_speed_options(p)
+    _add_speed_options(p, "8 on one GPU, else 1")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -138,13 +138,14 @@ def _evaluate(args):
     return 0
 
 
-def _add_speed_options(p):
+def _add_speed_options(p, per_call_default):
     p.add_argument("--mixed-precision", nargs="?", const="auto", choices=["auto", "bfloat16", "float16"],
                    help="compute in 16 bits, weights in 32; alone: float16 on GPU (loss scaling per "
                         "optimizer), bfloat16 elsewhere (default: off)")
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction,
                    help="XLA-compile the training step (default: on with a GPU, off on CPU, where it is slower)")
-    p.add_argument("--steps-per-execution", type=int, help="train steps per call into TensorFlow (default 1)")
+    p.add_argument("--steps-per-execution", type=int,
+                   help=f"train steps per call into TensorFlow (default {per_call_default})")
 
 
 def _add_bench(sub):
@@ -155,14 +156,13 @@ def _add_bench(sub):
     p.add_argument("--steps", type=int, help="timed steps per loop and round (default: about 2 s of steps)")
     p.add_argument("--rounds", type=int, default=3, help="the loops take turns this often; median reported")
     p.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s, to report the share reached")
-    _add_speed_options(p)
+    _add_speed_options(p, "1")
 
 
 def _bench(args):
     from gan_keras.bench import main
 
     args.steps_per_execution = args.steps_per_execution or 1
-
     return main(args)
 
 

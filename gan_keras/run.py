@@ -54,7 +54,7 @@ class RunConfig:
     strategy: str = "auto"
     mixed_precision: str | None = None  # "auto", "bfloat16" or "float16" (see distribute.precision_policy)
     jit_compile: bool | None = None  # default: on with a GPU, off on CPU (slower there)
-    steps_per_execution: int | None = None  # default: 8 on GPU or TPU, 1 on CPU (see accelerator_defaults)
+    steps_per_execution: int | None = None  # default: 8 on one GPU, else 1 (see accelerator_defaults)
 
 
 # Settings that fix the shape of the networks: a resumed run must keep them.
