@@ -37,19 +37,30 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_two_local_workers_train_together(tmp_path, digits_npz):
+def _train_workers(run, epochs, *extra):
+    """Two local workers (TF_CONFIG on free 127.0.0.1 ports) training one run together."""
     workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
     processes = []
     for index in range(2):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": {"worker": workers},
                                                       "task": {"type": "worker", "index": index}})}
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gan_keras", "train", str(digits_npz), "--model", "mlp", "--strategy", "multiworker",
-             "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "16", "--out", str(tmp_path / "run"),
-             "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            [sys.executable, "-m", "gan_keras", "train", *map(str, extra), "--model", "mlp", "--strategy",
+             "multiworker", "--epochs", str(epochs), "--steps-per-epoch", "3", "--batch-size", "16",
+             "--out", str(run), "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True))
     results = [p.communicate(timeout=300) for p in processes]
     for p, (out, err) in zip(processes, results):
         assert p.returncode == 0, err[-3000:]
-    rows = _history(tmp_path / "run")
+
+
+def test_two_local_workers_train_together_and_resume(tmp_path, digits_npz):
+    run = tmp_path / "run"
+    _train_workers(run, 2, digits_npz)
+    rows = _history(run)
     assert rows["epoch"] == [1.0, 2.0]  # written once, by the chief (worker 0)
-    assert (tmp_path / "run" / "generator.keras").is_file()
+    assert (run / "generator.keras").is_file()
+    _train_workers(run, 3, digits_npz, "--resume")  # every worker restores from the chief's checkpoint
+    assert _history(run)["epoch"] == [1.0, 2.0, 3.0]
+    config = json.loads((run / "config.json").read_text())
+    assert config["replicas"] == 2 and config["global_batch_size"] == 32
