@@ -13,6 +13,7 @@ Example:
     >>> fid(extractor(real), extractor(fake))
 """
 
+import contextlib
 import json
 
 import numpy as np
@@ -156,6 +157,19 @@ def swd(real_images, fake_images, levels=None, patches_per_image=64, patch_size=
 # Feature extractors
 
 
+@contextlib.contextmanager
+def _float32():
+    """Metric networks compute in float32 even while a mixed-precision run is training."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
     """The small CNN whose penultimate layer is the domain-FID feature space, trained once and cached.
 
@@ -251,13 +265,15 @@ def feature_extractor(space, data_dir=None, verbose=0):
     """A `FeatureExtractor`: "mnist" / "fashion_mnist" (domain features) or "inception"."""
     key = (space, str(data_dir))
     if key not in _EXTRACTORS:
-        if space in DIGIT_SETS:
-            model, _ = digit_classifier(space, data_dir, verbose=verbose)
-            _EXTRACTORS[key] = FeatureExtractor(model, 28, 1)
-        elif space == "inception":
-            _EXTRACTORS[key] = FeatureExtractor(inception_model(), 299, 3, batch_size=100, preprocess=lambda x: x)
-        else:
-            raise UsageError(f"unknown feature space {space!r}")
+        with _float32():
+            if space in DIGIT_SETS:
+                model, _ = digit_classifier(space, data_dir, verbose=verbose)
+                _EXTRACTORS[key] = FeatureExtractor(model, 28, 1)
+            elif space == "inception":
+                _EXTRACTORS[key] = FeatureExtractor(inception_model(), 299, 3, batch_size=100,
+                                                    preprocess=lambda x: x)
+            else:
+                raise UsageError(f"unknown feature space {space!r}")
     extractor = _EXTRACTORS[key]
     extractor.verbose = verbose
     return extractor

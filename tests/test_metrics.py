@@ -88,3 +88,23 @@ def test_inception_offline_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(keras.applications, "InceptionV3", offline)
     with pytest.raises(UsageError, match=r"~/.keras/models/"):
         inception_model()
+
+
+def test_metric_features_stay_float32_during_a_mixed_precision_run(tmp_path, monkeypatch):
+    import keras
+
+    import gan_keras.data
+    from gan_keras import metrics
+
+    small = load_images("mnist")[:256, :, :, 0], np.arange(256) % 10
+    monkeypatch.setattr(gan_keras.data, "load_digits", lambda *args, **kwargs: small)
+    monkeypatch.setenv("GAN_KERAS_CACHE_DIR", str(tmp_path))  # a classifier trained afresh, not the cached one
+    monkeypatch.setattr(metrics, "_EXTRACTORS", {})
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as during `train --mixed-precision --eval-every`
+    try:
+        extractor = metrics.feature_extractor("mnist", verbose=0)
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # the run's policy is back
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert {layer.compute_dtype for layer in extractor.model.layers} == {"float32"}
+    assert extractor(small[0][:4, :, :, None]).shape == (4, 128)
