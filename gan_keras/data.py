@@ -210,10 +210,15 @@ def _decode_all(files, size, channels, workers=None):
 
 
 def _write_cache(path, images, skipped):
-    """Best effort: a cache that cannot be written (full disk, read-only) only costs time."""
+    """Best effort: a cache that cannot be written (full disk, read-only) only costs time.
+
+    The file replaces the cache of an earlier state of the same folder at the same size.
+    """
     tmp = path.with_name(f".{path.name}.tmp.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f"{path.name.rsplit('-', 1)[0]}-*.npz"):
+            stale.unlink(missing_ok=True)
         np.savez(tmp, images=images, skipped=np.array(skipped, dtype=str))
         os.replace(tmp, path)
     except OSError:
