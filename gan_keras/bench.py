@@ -116,7 +116,7 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
 
     from gan_keras.classic import ClassicGAN
     from gan_keras.data import make_dataset, to_model_range
-    from gan_keras.distribute import precision_policy
+    from gan_keras.distribute import precision_scope
     from gan_keras.fused import GAN
     from gan_keras.models import Build_Disc, Build_Gen
 
@@ -124,9 +124,7 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
     latent_dim = 100
     if jit_compile is None:
         jit_compile = bool(tf.config.list_physical_devices("GPU"))
-    previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision_policy(mixed_precision))
-    try:
+    with precision_scope(mixed_precision):
         keras.utils.set_random_seed(0)
         pixels = np.random.default_rng(0).integers(0, 256, (max(4096, 4 * batch_size), *shape), dtype=np.uint8)
         dataset = make_dataset(pixels, batch_size, shape)  # what `train` feeds: shuffled, batched, prefetched
@@ -200,8 +198,6 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
             "gflop_per_step": round(flops / steps / 1e9, 3),
             "fused_tflop_per_s": round(flops / median["fused"] / 1e12, 4),
         }
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def machine():

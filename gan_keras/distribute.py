@@ -9,6 +9,7 @@ Example:
 with N replicas on a machine without GPUs (how the tests check distributed training).
 """
 
+import contextlib
 import os
 
 import tensorflow as tf
@@ -100,3 +101,21 @@ def precision_policy(mixed_precision=None):
     if mixed_precision not in PRECISIONS:
         raise UsageError(f"unknown mixed precision {mixed_precision!r}; choose one of {', '.join(PRECISIONS)}")
     return f"mixed_{mixed_precision}"
+
+
+@contextlib.contextmanager
+def precision_scope(mixed_precision=None):
+    """Set Keras's global dtype policy to `precision_policy(mixed_precision)`; restore it on exit.
+
+    Example:
+        >>> with precision_scope("bfloat16"):
+        ...     G = Build_Gen("dcgan")      # computes in bfloat16, weights in float32
+    """
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision_policy(mixed_precision))
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

@@ -13,7 +13,6 @@ Example:
     >>> fid(extractor(real), extractor(fake))
 """
 
-import contextlib
 import json
 
 import numpy as np
@@ -157,19 +156,6 @@ def swd(real_images, fake_images, levels=None, patches_per_image=64, patch_size=
 # Feature extractors
 
 
-@contextlib.contextmanager
-def _float32():
-    """Metric networks compute in float32 even while a mixed-precision run is training."""
-    import keras
-
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
 def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
     """The small CNN whose penultimate layer is the domain-FID feature space, trained once and cached.
 
@@ -265,7 +251,9 @@ def feature_extractor(space, data_dir=None, verbose=0):
     """A `FeatureExtractor`: "mnist" / "fashion_mnist" (domain features) or "inception"."""
     key = (space, str(data_dir))
     if key not in _EXTRACTORS:
-        with _float32():
+        from gan_keras.distribute import precision_scope
+
+        with precision_scope(None):  # metric networks compute in float32, also during a mixed-precision run
             if space in DIGIT_SETS:
                 model, _ = digit_classifier(space, data_dir, verbose=verbose)
                 _EXTRACTORS[key] = FeatureExtractor(model, 28, 1)

@@ -297,15 +297,13 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     from gan_keras import callbacks as cb
     from gan_keras.checkpoints import RunCheckpoint
     from gan_keras.data import check_batch_size, make_dataset, to_model_range, walk_batches
-    from gan_keras.distribute import is_chief, make_strategy, precision_policy
+    from gan_keras.distribute import is_chief, make_strategy, precision_scope
     from gan_keras.images import atomic_write_text, read_history
     from gan_keras.noise import latent_noise
 
     keras.utils.set_random_seed(config.seed)  # before the dataset: its shuffle order depends on it
-    previous_policy = keras.mixed_precision.global_policy()
     strategy = make_strategy(config.strategy, verbose=verbose != 0)
-    keras.mixed_precision.set_global_policy(precision_policy(config.mixed_precision))
-    try:
+    with precision_scope(config.mixed_precision):
         global_batch = config.batch_size * strategy.num_replicas_in_sync
         check_batch_size(global_batch, len(images))
         effective = accelerator_defaults(config, strategy)
@@ -381,8 +379,6 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
                       "signal": f"stopped by {status.detail}"}.get(status.stop_reason, "done")
             print(f"{reason}: {epochs_done} epochs; run folder {out}", flush=True)
         return RunResult(out, trainer, read_history(write_dir / "history.csv"), status.stop_reason, epochs_done)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def load_generator(run_dir):

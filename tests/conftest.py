@@ -24,6 +24,13 @@ def run_cli(*args, cwd=None, timeout=300, env=None):
                           capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def history(run):
+    """The columns of a run folder's history.csv."""
+    from gan_keras.images import read_history
+
+    return read_history(run / "history.csv")
+
+
 def assert_one_line_error(result, pattern):
     """The command failed with exit code 2 and one `error: ...` line naming `pattern`, no traceback."""
     assert result.returncode == 2, result.stdout + result.stderr

@@ -8,13 +8,7 @@ import sys
 
 import numpy as np
 
-from tests.conftest import ROOT, run_cli
-
-
-def _history(run):
-    from gan_keras.images import read_history
-
-    return read_history(run / "history.csv")
+from tests.conftest import ROOT, history, run_cli
 
 
 def test_two_replicas_match_one_on_the_same_global_batch(tmp_path, digits_npz):
@@ -26,7 +20,7 @@ def test_two_replicas_match_one_on_the_same_global_batch(tmp_path, digits_npz):
     assert two.returncode == 0, two.stderr
     config = json.loads((tmp_path / "two" / "config.json").read_text())
     assert config["replicas"] == 2 and config["global_batch_size"] == 32
-    a, b = _history(tmp_path / "one"), _history(tmp_path / "two")
+    a, b = history(tmp_path / "one"), history(tmp_path / "two")
     for key in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake"):
         np.testing.assert_allclose(b[key], a[key], rtol=2e-3, atol=2e-3, err_msg=key)
 
@@ -57,10 +51,10 @@ def _train_workers(run, epochs, *extra):
 def test_two_local_workers_train_together_and_resume(tmp_path, digits_npz):
     run = tmp_path / "run"
     _train_workers(run, 2, digits_npz)
-    rows = _history(run)
+    rows = history(run)
     assert rows["epoch"] == [1.0, 2.0]  # written once, by the chief (worker 0)
     assert (run / "generator.keras").is_file()
     _train_workers(run, 3, digits_npz, "--resume")  # every worker restores from the chief's checkpoint
-    assert _history(run)["epoch"] == [1.0, 2.0, 3.0]
+    assert history(run)["epoch"] == [1.0, 2.0, 3.0]
     config = json.loads((run / "config.json").read_text())
     assert config["replicas"] == 2 and config["global_batch_size"] == 32

@@ -10,13 +10,7 @@ from gan_keras.bench import _forward_macs, model_flops
 from gan_keras.distribute import precision_policy
 from gan_keras.errors import UsageError
 from gan_keras.models import Build_Disc, Build_Gen
-from tests.conftest import assert_one_line_error, run_cli
-
-
-def _history(run):
-    from gan_keras.images import read_history
-
-    return read_history(run / "history.csv")
+from tests.conftest import assert_one_line_error, history, run_cli
 
 
 def test_several_steps_per_call_train_exactly_like_one(tmp_path, digits_npz):
@@ -29,7 +23,7 @@ def test_several_steps_per_call_train_exactly_like_one(tmp_path, digits_npz):
     assert four.returncode == 0, four.stderr
     config = json.loads((tmp_path / "four" / "config.json").read_text())
     assert config["steps_per_epoch"] == 8 and config["steps_per_execution_used"] == 4
-    a, b = _history(tmp_path / "one"), _history(tmp_path / "four")
+    a, b = history(tmp_path / "one"), history(tmp_path / "four")
     assert b["steps"] == [8.0, 8.0]
     for key in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake"):
         np.testing.assert_allclose(b[key], a[key], rtol=1e-5, err_msg=key)
@@ -53,7 +47,7 @@ def test_bfloat16_run_trains_and_keeps_images_float32(tmp_path, digits_npz):
                      "--batch-size", 16, "--mixed-precision", "bfloat16", "--quiet", "--out", run)
     assert result.returncode == 0, result.stderr
     assert json.loads((run / "config.json").read_text())["precision"] == "mixed_bfloat16"
-    assert all(np.isfinite(_history(run)["g_loss"]))
+    assert all(np.isfinite(history(run)["g_loss"]))
     generator = keras.saving.load_model(run / "generator.keras", compile=False)
     assert generator(np.zeros((2, 100), "float32")).dtype == "float32"
     kernel = next(v for v in generator.weights if "kernel" in v.path)
