@@ -2,9 +2,15 @@
 
 TensorFlow writes each checkpoint's files first and only then points the `checkpoint` index file
 at them (an atomic rename), so a process killed mid-save leaves the previous checkpoint intact.
-The last two are kept. The random state needs no file of its own: every random draw of training
-is a function of the seed and the optimizer step counter (see `gan_keras.noise`), which is saved.
+The last two are kept, and a damaged newest one (a copy to Drive that stopped half way) is
+skipped for the one before it. The random state needs no file of its own: every random draw of
+training is a function of the seed and the optimizer step counter (see `gan_keras.noise`), which
+is saved.
 """
+
+import re
+import warnings
+from pathlib import Path
 
 import tensorflow as tf
 
@@ -37,21 +43,67 @@ class RunCheckpoint:
         try:
             return self.manager.save()
         except tf.errors.OpError as e:
-            raise UsageError(f"cannot write a checkpoint in {self.manager.directory}: {e.message.splitlines()[0]}; "
+            raise UsageError(f"cannot write a checkpoint in {self.manager.directory}: {first_line(e)}; "
                              "the earlier checkpoints are intact") from None
 
     def restore(self):
-        """Restore the latest checkpoint; returns its epoch. Mismatched shapes raise UsageError."""
-        if self.latest is None:
-            raise UsageError(f"no checkpoint in {self.manager.directory}")
-        status = None
-        try:
-            status = self.checkpoint.restore(self.latest)
-            status.assert_existing_objects_matched()
-        except (ValueError, AssertionError, tf.errors.InvalidArgumentError) as e:
-            if status is not None:
-                status.expect_partial()  # no warnings about the values left unrestored
-            first_line = str(e).strip().splitlines()[0][:200]
-            raise UsageError(f"checkpoint {self.latest} does not fit this model (another model, image size "
-                             f"or latent size?): {first_line}") from None
+        """Restore the newest readable checkpoint (see `restore_newest`); returns its epoch."""
+        restore_newest(self.checkpoint, self.manager.directory)
         return int(self.epoch.numpy())
+
+
+def checkpoint_paths(directory):
+    """The checkpoints in `directory`, oldest first: from its `checkpoint` index file, or, when that
+    file is damaged or missing, from the `ckpt-N.index` files present."""
+    state = tf.train.get_checkpoint_state(str(directory))
+    if state is not None and state.all_model_checkpoint_paths:
+        return [str(Path(directory) / Path(p).name) for p in state.all_model_checkpoint_paths]
+    numbered = [(int(m.group(1)), p) for p in Path(directory).glob("ckpt-*.index")
+                if (m := re.fullmatch(r"ckpt-(\d+)\.index", p.name))]
+    return [str(p.with_suffix("")) for _, p in sorted(numbered)]
+
+
+def restore_newest(checkpoint, directory):
+    """Restore a `tf.train.Checkpoint` from the newest readable checkpoint in `directory`.
+
+    A damaged checkpoint (a file cut short, a missing shard) is skipped with one warning naming it,
+    and the one before it is used. Returns the path restored. Raises `UsageError` when there is no
+    readable checkpoint, or when one does not fit the model (another shape).
+    """
+    paths = checkpoint_paths(directory)
+    if not paths:
+        raise UsageError(f"no checkpoint in {directory}")
+    damaged = []
+    for path in reversed(paths):
+        problem = _restore(checkpoint, path)
+        if problem is None:
+            if damaged:
+                warnings.warn(f"checkpoint {damaged[0][0]} is damaged ({damaged[0][1]}); using {Path(path).name}",
+                              stacklevel=2)
+            return path
+        damaged.append((path, problem))
+    raise UsageError(f"no usable checkpoint in {directory}: "
+                     + "; ".join(f"{Path(p).name} is damaged ({why})" for p, why in damaged))
+
+
+def _restore(checkpoint, path):
+    """Restore one checkpoint; returns None, or why its files could not be read."""
+    status = None
+    try:
+        status = checkpoint.restore(path)
+        status.assert_existing_objects_matched()
+        status.expect_partial()  # a checkpoint may hold more than asked for (sample reads G alone)
+        return None
+    except (ValueError, AssertionError, tf.errors.InvalidArgumentError) as e:
+        if status is not None:
+            status.expect_partial()  # no warnings about the values left unrestored
+        raise UsageError(f"checkpoint {path} does not fit this model (another model, image size "
+                         f"or latent size?): {first_line(e)}") from None
+    except (IndexError, tf.errors.OpError) as e:  # truncated or missing files
+        return first_line(e, 120)
+
+
+def first_line(error, limit=200):
+    """The first line of an exception's message (TensorFlow's run to many lines)."""
+    text = getattr(error, "message", None) or str(error)
+    return (text.strip().splitlines() or [type(error).__name__])[0][:limit]

@@ -6,6 +6,7 @@ Bad input prints one line, `error: ...`, on stderr and exits with code 2.
 import argparse
 import os
 import sys
+import warnings
 
 from gan_keras.errors import UsageError
 
@@ -166,8 +167,13 @@ def _bench(args):
     return main(args)
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=file or sys.stderr, flush=True)
+
+
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.showwarning = _one_line_warning  # a damaged file, skipped images: one line each, no source echo
     parser = _Parser(prog="python -m gan_keras", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub)

@@ -47,7 +47,8 @@ def make_strategy(name="auto", verbose=True):
     if cpu_replicas > 1:
         split_cpu(cpu_replicas)
     gpus = tf.config.list_physical_devices("GPU")
-    if name == "tpu" or (name == "auto" and os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME")):
+    tpu_attached = bool(os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME"))
+    if name == "tpu" or (name == "auto" and tpu_attached):
         strategy = _tpu()
         if strategy is None and name == "tpu":
             raise UsageError("--strategy tpu: no TPU found")

@@ -81,7 +81,12 @@ def load_config(out):
     path = Path(out) / "config.json"
     if not path.is_file():
         raise UsageError(f"{out} is not a run folder (no config.json)")
-    saved = json.loads(path.read_text())
+    try:
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path} is damaged ({e}); the settings of this run cannot be read") from None
+    if not isinstance(saved, dict):
+        raise UsageError(f"{path} is damaged (not a JSON object); the settings of this run cannot be read")
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     return RunConfig(**{k: v for k, v in saved.items() if k in fields}), saved
 
@@ -206,13 +211,13 @@ def initialize_from(trainer, run_dir):
     """Copy G's and D's weights from another run's last checkpoint (optimizer state is not copied)."""
     import tensorflow as tf
 
-    latest = tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
+    from gan_keras.checkpoints import restore_newest
+
     try:
-        tf.train.Checkpoint(generator=trainer.generator, discriminator=trainer.discriminator).restore(
-            latest).expect_partial().assert_existing_objects_matched()
-    except (ValueError, AssertionError, tf.errors.InvalidArgumentError) as e:
-        raise UsageError(f"--init-from {run_dir}: its networks do not fit this model: "
-                         f"{str(e).strip().splitlines()[0][:200]}") from None
+        restore_newest(tf.train.Checkpoint(generator=trainer.generator, discriminator=trainer.discriminator),
+                       Path(run_dir) / "checkpoints")
+    except UsageError as e:
+        raise UsageError(f"--init-from {run_dir}: {e}") from None
 
 
 def freeze_lower_layers(discriminator, blocks):
@@ -382,24 +387,32 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
 
 
 def load_generator(run_dir):
-    """The generator of a run: `generator.keras`, or rebuilt from config + last checkpoint."""
+    """The generator of a run: `generator.keras`, or rebuilt from config + newest readable checkpoint.
+
+    A damaged `generator.keras` (a copy that stopped half way) is skipped with a warning.
+    """
+    import warnings
+
     import keras
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"run folder {run_dir} does not exist")
-    if (run_dir / "generator.keras").is_file():
-        return keras.saving.load_model(run_dir / "generator.keras", compile=False)
+    saved_model = run_dir / "generator.keras"
+    if saved_model.is_file():
+        try:
+            return keras.saving.load_model(saved_model, compile=False)
+        except Exception as e:  # a cut-short zip raises ValueError, BadZipFile, OSError, EOFError ...
+            warnings.warn(f"{saved_model} is damaged ({type(e).__name__}); rebuilding the generator from "
+                          "the checkpoints", stacklevel=2)
     config, saved = load_config(run_dir)
     import tensorflow as tf
 
+    from gan_keras.checkpoints import restore_newest
     from gan_keras.models import Build_Gen
 
     generator = Build_Gen(config.model, config.latent_dim, tuple(saved["image_shape"]), config.width)
-    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
-    if latest is None:
-        raise UsageError(f"{run_dir} has neither generator.keras nor a checkpoint")
-    tf.train.Checkpoint(generator=generator).restore(latest).expect_partial()
+    restore_newest(tf.train.Checkpoint(generator=generator), run_dir / "checkpoints")
     return generator
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.conftest import ROOT, history, run_cli
 
@@ -58,3 +59,41 @@ def test_two_local_workers_train_together_and_resume(tmp_path, digits_npz):
     assert history(run)["epoch"] == [1.0, 2.0, 3.0]
     config = json.loads((run / "config.json").read_text())
     assert config["replicas"] == 2 and config["global_batch_size"] == 32
+
+
+@pytest.mark.parametrize("env", [{}, {"TPU_NAME": "my-tpu"}, {"COLAB_TPU_ADDR": "10.0.0.2:8470"}])
+@pytest.mark.parametrize("name", ["auto", "default", "mirrored", "multiworker", "tpu"])
+def test_strategy_choice_under_each_tpu_variable(monkeypatch, env, name):
+    """Only "tpu", or "auto" with a TPU variable set, looks for a TPU; the others never go there."""
+    import tensorflow as tf
+
+    from gan_keras import distribute
+    from gan_keras.errors import UsageError
+
+    probes = []
+    monkeypatch.setattr(distribute, "_tpu", lambda: probes.append(name))  # None: no TPU answers
+    for variable in ("TPU_NAME", "COLAB_TPU_ADDR", "TF_CONFIG", "GAN_KERAS_CPU_REPLICAS"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    if name == "tpu":
+        with pytest.raises(UsageError, match="no TPU found"):
+            distribute.make_strategy(name, verbose=False)
+    elif name == "multiworker":
+        with pytest.raises(UsageError, match="TF_CONFIG"):
+            distribute.make_strategy(name, verbose=False)
+    else:
+        strategy = distribute.make_strategy(name, verbose=False)
+        expected = tf.distribute.MirroredStrategy if name == "mirrored" else type(tf.distribute.get_strategy())
+        assert type(strategy) is expected
+    assert probes == ([name] if name == "tpu" or (name == "auto" and env) else [])
+
+
+def test_auto_takes_the_tpu_when_one_answers(monkeypatch):
+    from gan_keras import distribute
+
+    tpu = object()
+    monkeypatch.setattr(distribute, "_tpu", lambda: tpu)
+    monkeypatch.setenv("TPU_NAME", "my-tpu")
+    assert distribute.make_strategy("auto", verbose=False) is tpu
+    assert distribute.make_strategy("tpu", verbose=False) is tpu

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,3 +260,52 @@ def test_saving_figures_leaves_the_matplotlib_backend_alone(tmp_path):
         assert (tmp_path / "losses.png").stat().st_size > 1000
     finally:
         matplotlib.use(previous)
+
+
+def _cut_short(path, fraction=0.5):
+    """Damage a file as an interrupted copy does: keep only its first part."""
+    with open(path, "r+b") as f:
+        f.truncate(int(path.stat().st_size * fraction))
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, digits_npz):
+    run = tmp_path / "r"
+    train(str(digits_npz), out=run, model="mlp", epochs=2, steps_per_epoch=3, verbose=0)
+    _cut_short(next((run / "checkpoints").glob("ckpt-2.data-*")))
+    result = run_cli("train", digits_npz, "--resume", "--out", run, "--epochs", 3, "--quiet")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "ckpt-2 is damaged" in warnings[0] and "ckpt-1" in warnings[0], result.stderr
+    assert [r["epoch"] for r in _rows(run)] == ["1", "2", "3"]  # epoch 2 redone from the epoch-1 checkpoint
+    import tensorflow as tf
+
+    assert tf.train.load_checkpoint(str(run / "checkpoints")).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 3
+
+    # sample: a damaged generator.keras and a damaged newest checkpoint still give images
+    from gan_keras.checkpoints import checkpoint_paths
+
+    older, newest = checkpoint_paths(run / "checkpoints")  # ckpt-2 (rewritten on resume) and ckpt-3
+    _cut_short(run / "generator.keras")
+    _cut_short(next((run / "checkpoints").glob(f"{Path(newest).name}.data-*")))
+    sampled = run_cli("sample", run, "--n", 4, "--out", tmp_path / "s.npz")
+    assert sampled.returncode == 0, sampled.stderr
+    assert "generator.keras is damaged" in sampled.stderr and f"{Path(newest).name} is damaged" in sampled.stderr
+    assert np.load(tmp_path / "s.npz")["images"].shape == (4, 28, 28)
+
+    # nothing usable left: one line, exit 2, for every command
+    for data in (run / "checkpoints").glob("ckpt-*.data-*"):
+        _cut_short(data)
+    assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--epochs", 4),
+                          "no usable checkpoint")
+    assert_one_line_error(run_cli("sample", run, "--out", tmp_path / "t.png"), "no usable checkpoint")
+    assert_one_line_error(run_cli("evaluate", run, "--n", 100), "no usable checkpoint")
+
+
+def test_a_damaged_config_json_is_one_line_for_every_command(tmp_path, digits_npz):
+    run = tmp_path / "r"
+    train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
+    _cut_short(run / "config.json")
+    assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--epochs", 2), "config.json is damaged")
+    assert_one_line_error(run_cli("evaluate", run, "--n", 100), "config.json is damaged")
+    (run / "generator.keras").unlink()  # sample needs the settings only to rebuild G from a checkpoint
+    assert_one_line_error(run_cli("sample", run, "--out", tmp_path / "s.png"), "config.json is damaged")
