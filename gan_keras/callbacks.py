@@ -2,7 +2,8 @@
 
 Order matters and `run.train` uses it: `StopGuard` first (it sees a NaN before anything is saved),
 then `EpochTimer` (adds seconds and images/s to the logs), `HistoryCSV`, `LossPlot`, `SampleGrid`,
-`Checkpointer` (the history row is on disk before the checkpoint that covers it).
+`TensorBoardLog` (reads the grid `SampleGrid` wrote), `Checkpointer` (the history row is on disk
+before the checkpoint that covers it).
 """
 
 import csv
@@ -197,6 +198,53 @@ class SampleGrid(keras.callbacks.Callback):
             return
         if (epoch + 1) % self.every == 0 or self.model.stop_training:
             self.save(epoch + 1)
+
+
+class TensorBoardLog(keras.callbacks.Callback):
+    """Writes each epoch's logs and both learning rates as TensorBoard scalars, and the epoch's
+    sample grid (as `SampleGrid` saved it) as an image, to `log_dir`.
+
+    The step is the 1-based epoch, as in `history.csv` and `samples/epoch-NNNN.png`, so a resumed
+    run carries on the same timeline. Open it with `tensorboard --logdir outputs` (in Colab:
+    `%load_ext tensorboard` then `%tensorboard --logdir outputs`).
+    """
+
+    def __init__(self, log_dir, samples_dir, status=None):
+        super().__init__()
+        self.log_dir, self.samples_dir, self.status = Path(log_dir), Path(samples_dir), status
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        self._writer = tf.summary.create_file_writer(str(self.log_dir))
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        if self._writer is None or (self.status is not None and self.status.stop_reason == "diverged"):
+            return
+        step = epoch + 1
+        scalars = {key: float(np.mean(value)) for key, value in (logs or {}).items()
+                   if isinstance(value, (int, float, np.number, np.ndarray))}
+        for name in ("d_optimizer", "g_optimizer"):
+            optimizer = getattr(self.model, name, None)
+            if optimizer is not None:
+                scalars[f"{name[0]}_learning_rate"] = float(np.asarray(optimizer.learning_rate))
+        grid = self.samples_dir / f"epoch-{step:04d}.png"
+        with self._writer.as_default(step=step):
+            for key, value in scalars.items():
+                tf.summary.scalar(key, value)
+            if grid.is_file():
+                from PIL import Image
+
+                tf.summary.image("samples", np.asarray(Image.open(grid).convert("RGB"))[None], max_outputs=1)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class Checkpointer(keras.callbacks.Callback):

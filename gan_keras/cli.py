@@ -40,6 +40,8 @@ def _add_train(sub):
     p.add_argument("--freeze-d", type=int, help="FreezeD: keep D's lowest N convolution blocks fixed")
     p.add_argument("--sample-every", type=int, help="save a sample grid every N epochs (default 1)")
     p.add_argument("--eval-every", type=int, help="add the cheap quality metric to history every N epochs")
+    p.add_argument("--tensorboard", action="store_true", default=None,
+                   help="also write losses, metrics, learning rates and grids to RUN/tensorboard/")
     p.add_argument("--checkpoint-every-steps", type=int, help="also checkpoint every N steps inside an epoch")
     p.add_argument("--max-minutes", type=float, help="stop cleanly (checkpoint, grid, generator) after M minutes")
     p.add_argument("--out", help="run folder (default outputs/<dataset>-<model>-<time>)")

@@ -6,7 +6,8 @@ Example:
     >>> result.history["d_loss"]
 
 A run folder holds `config.json`, `history.csv`, `samples/epoch-NNNN.png`, `losses.png`,
-`progress.gif`, `fixed_noise.npy`, `checkpoints/` and, at the end, `generator.keras`.
+`progress.gif`, `fixed_noise.npy`, `checkpoints/`, with `tensorboard=True` a `tensorboard/` log, and at
+the end `generator.keras`.
 """
 
 import dataclasses
@@ -48,6 +49,7 @@ class RunConfig:
     sample_every: int = 1
     checkpoint_every_steps: int = 0
     eval_every: int = 0
+    tensorboard: bool = False  # also write scalars and grids to RUN/tensorboard/
     max_minutes: float | None = None
     seed: int = 0
     data_dir: str | None = None
@@ -251,6 +253,7 @@ def run_callbacks(config, write_dir, status, deadline, checkpoint, fixed_noise, 
         cb.HistoryCSV(history_path, status, [evaluation.column] if evaluation else []),
         cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}"),
         grids,
+        *([cb.TensorBoardLog(write_dir / "tensorboard", write_dir / "samples", status)] if config.tensorboard else []),
         cb.Checkpointer(checkpoint, status, config.checkpoint_every_steps),
     ]
     return callbacks, grids

@@ -309,3 +309,40 @@ def test_a_damaged_config_json_is_one_line_for_every_command(tmp_path, digits_np
     assert_one_line_error(run_cli("evaluate", run, "--n", 100), "config.json is damaged")
     (run / "generator.keras").unlink()  # sample needs the settings only to rebuild G from a checkpoint
     assert_one_line_error(run_cli("sample", run, "--out", tmp_path / "s.png"), "config.json is damaged")
+
+
+def _tensorboard_events(folder):
+    """{tag: [(step, value)]} of every event file under `folder`; images as their (height, width)."""
+    import tensorflow as tf
+
+    events = {}
+    for path in sorted(folder.rglob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tensor = tf.make_ndarray(value.tensor)
+                if value.metadata.plugin_data.plugin_name == "images":
+                    width, height = int(tensor[0]), int(tensor[1])  # [width, height, png bytes...]
+                    events.setdefault(value.tag, []).append((event.step, (height, width)))
+                else:
+                    events.setdefault(value.tag, []).append((event.step, float(tensor)))
+    return events
+
+
+def test_tensorboard_logs_scalars_and_grids_at_their_epochs_and_resume_appends(tmp_path, digits_npz):
+    run = tmp_path / "tb"
+    result = run_cli("train", digits_npz, "--model", "mlp", "--epochs", 2, "--steps-per-epoch", 3, "--tensorboard",
+                     "--sample-every", 2, "--lr", "3e-4", "--quiet", "--out", run)
+    assert result.returncode == 0, result.stderr
+    events = _tensorboard_events(run / "tensorboard")
+    rows = _rows(run)
+    for tag in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "images_per_s"):
+        assert [step for step, _ in events[tag]] == [1, 2], tag
+        np.testing.assert_allclose([v for _, v in events[tag]], [float(r[tag]) for r in rows], rtol=1e-5)
+    assert events["d_learning_rate"] == events["g_learning_rate"] == [(1, pytest.approx(3e-4)), (2, pytest.approx(3e-4))]
+    assert events["samples"] == [(2, (8 * 30 + 2, 8 * 30 + 2))]  # the 8x8 grid, written with the epoch-2 PNG
+
+    resumed = run_cli("train", digits_npz, "--resume", "--epochs", 3, "--sample-every", 1, "--quiet", "--out", run)
+    assert resumed.returncode == 0, resumed.stderr
+    events = _tensorboard_events(run / "tensorboard")
+    assert [step for step, _ in events["d_loss"]] == [1, 2, 3]  # the same timeline, on from epoch 3
+    assert [step for step, _ in events["samples"]] == [2, 3]
