@@ -1,4 +1,4 @@
-"""Command line: `python -m gan_keras train|sample|evaluate|bench`.
+"""Command line: `python -m gan_keras train|sample|evaluate|bench|download`.
 
 Bad input prints one line, `error: ...`, on stderr and exits with code 2.
 """
@@ -141,6 +141,22 @@ def _evaluate(args):
     return 0
 
 
+def _add_download(sub):
+    p = sub.add_parser("download", help="fetch a named dataset into the data folder (with a progress bar)")
+    p.add_argument("dataset", choices=["anime", "mnist", "fashion_mnist"])
+    p.add_argument("--data-dir", help="where named datasets live (default $GAN_KERAS_DATA_DIR, else data/)")
+    p.add_argument("--force", action="store_true", help="download again even if the files are there")
+
+
+def _download(args):
+    from gan_keras.data import data_dir
+    from gan_keras.download import download
+
+    path = download(args.dataset, data_dir(args.data_dir), force=args.force)
+    print(f"{args.dataset}: {path}")
+    return 0
+
+
 def _add_speed_options(p, per_call_default):
     p.add_argument("--mixed-precision", nargs="?", const="auto", choices=["auto", "bfloat16", "float16"],
                    help="compute in 16 bits, weights in 32; alone: float16 on GPU (loss scaling per "
@@ -182,7 +198,8 @@ def main(argv=None):
     _add_sample(sub)
     _add_evaluate(sub)
     _add_bench(sub)
-    commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "bench": _bench}
+    _add_download(sub)
+    commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "bench": _bench, "download": _download}
     try:
         args = parser.parse_args(argv)
         return commands[args.command](args)

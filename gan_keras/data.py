@@ -9,8 +9,8 @@ Example:
     >>> next(iter(ds)).shape
     TensorShape([64, 64, 64, 3])
 
-Where a named set is looked for, in order: an explicit path; the data directory (`data_dir`,
-else `$GAN_KERAS_DATA_DIR`, else `./data`); Keras's own downloader.
+Named sets are read from the data directory (`data_dir`, else `$GAN_KERAS_DATA_DIR`, else
+`./data`), and downloaded there first when absent (`gan_keras.download`).
 """
 
 import gzip
@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_keras.download import download
 from gan_keras.errors import UsageError
 
 NAMES = ("mnist", "fashion_mnist", "anime")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 DEFAULT_FOLDER_SIZE = 64
 
 
@@ -78,36 +77,28 @@ def load_digits(name, split="train", directory=None):
     """(images uint8 (N, 28, 28), labels uint8 (N,)) of "mnist" or "fashion_mnist".
 
     Reads `mnist.npz` with numpy (Keras's loader would reject a copy whose sha256 differs) or the
-    four Fashion-MNIST gz files from the data directory; falls back to `keras.datasets`.
+    four Fashion-MNIST gz files from the data directory, downloading them there first if absent.
     """
     folder = data_dir(directory)
-    if name == "mnist" and (folder / "mnist.npz").is_file():
-        with np.load(folder / "mnist.npz") as f:
-            return f[f"x_{split}"], f[f"y_{split}"]
     prefix = "train" if split == "train" else "t10k"
-    fashion = folder / "fashion-mnist"
-    if name == "fashion_mnist" and (fashion / f"{prefix}-images-idx3-ubyte.gz").is_file():
-        return (_read_idx_images(fashion / f"{prefix}-images-idx3-ubyte.gz"),
-                _read_idx_labels(fashion / f"{prefix}-labels-idx1-ubyte.gz"))
-    import keras
-
-    try:
-        train, test = getattr(keras.datasets, name).load_data()
-    except Exception as e:  # offline, or a blocked download
-        wanted = "mnist.npz" if name == "mnist" else "fashion-mnist/" + ", ".join(FASHION_FILES)
-        raise UsageError(f"{name} is not in {folder}/ ({wanted}) and Keras could not download it "
-                         f"({type(e).__name__}); put the files there or set GAN_KERAS_DATA_DIR") from None
-    return train if split == "train" else test
+    files = ([folder / "mnist.npz"] if name == "mnist" else
+             [folder / "fashion-mnist" / f"{prefix}-{kind}-idx{dims}-ubyte.gz" for kind, dims in (("images", 3), ("labels", 1))])
+    if not all(file.is_file() for file in files):
+        download(name, folder)
+    if name == "mnist":
+        with np.load(files[0]) as f:
+            return f[f"x_{split}"], f[f"y_{split}"]
+    return _read_idx_images(files[0]), _read_idx_labels(files[1])
 
 
 def _load_anime(directory):
+    """`anime_faces_64.npz`, else the folder `anime/` (the Kaggle set, downloaded there if absent)."""
     folder = data_dir(directory)
     if (folder / "anime_faces_64.npz").is_file():
         return _read_npz(folder / "anime_faces_64.npz")
-    if (folder / "anime").is_dir():
-        return read_image_folder(folder / "anime", DEFAULT_FOLDER_SIZE, 3, cache=cache_dir(directory))
-    raise UsageError(f"anime faces not found: put anime_faces_64.npz or a folder anime/ of images in "
-                     f"{folder}/ (see README: Kaggle 'Anime Face Dataset'), or set GAN_KERAS_DATA_DIR")
+    if not (folder / "anime").is_dir() or not any((folder / "anime").iterdir()):
+        download("anime", folder)
+    return read_image_folder(folder / "anime", DEFAULT_FOLDER_SIZE, 3, cache=cache_dir(directory))
 
 
 def _read_npz(path):

@@ -1,6 +1,8 @@
 import gzip
 import shutil
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ from PIL import Image
 
 from gan_keras import UsageError, load_dataset, load_images
 from gan_keras.data import load_digits, read_image_folder, walk_batches
+from tests.conftest import assert_one_line_error, run_cli
 
 
 def test_mnist_from_the_data_dir():
@@ -31,17 +34,92 @@ def test_anime_npz():
     assert images.shape == (8000, 64, 64, 3) and images.dtype == np.uint8
 
 
-def test_data_dir_argument_wins_and_missing_data_is_one_clear_error(tmp_path, monkeypatch):
+def _online():
+    import socket
+
+    try:
+        socket.create_connection(("www.kaggle.com", 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_missing_data_offline_is_one_line_saying_what_to_download_and_where(tmp_path):
+    """For real: this machine has no network, so the downloads fail as they would offline."""
+    if _online():
+        pytest.skip("online: the offline message is tested on machines without network")
+    empty = tmp_path / "empty"
+    for name, hint in (("anime", "kaggle.com/datasets/splcher/animefacedataset"), ("mnist", "mnist.npz"),
+                       ("fashion_mnist", "t10k-labels-idx1-ubyte.gz")):
+        with pytest.raises(UsageError, match="could not be downloaded") as error:
+            load_images(name, directory=empty)
+        assert hint in str(error.value) and str(empty) in str(error.value) and "\n" not in str(error.value)
+    result = run_cli("train", "anime", "--data-dir", empty)
+    assert_one_line_error(result, "unzip its images/ folder as")
+    assert_one_line_error(run_cli("download", "anime", "--data-dir", empty), "could not be downloaded")
+
+
+def test_without_kagglehub_the_message_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "kagglehub", None)  # import kagglehub -> ImportError
+    with pytest.raises(UsageError, match="pip install kagglehub"):
+        load_images("anime", directory=tmp_path)
+
+
+def _fake_kaggle_download(handle, output_dir=None, force_download=False):
+    """What kagglehub leaves in output_dir for the Anime Face Dataset: images/N_YEAR.jpg."""
+    assert handle == "splcher/animefacedataset"
+    images = Path(output_dir) / "images"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(images / f"{i}_2000.jpg")
+    return output_dir
+
+
+def test_after_the_download_anime_is_read_as_an_image_folder_and_trains(tmp_path, monkeypatch):
+    import kagglehub
+
+    from gan_keras import train
+
+    calls = []
+    monkeypatch.setattr(kagglehub, "dataset_download", lambda *a, **k: calls.append(1) or _fake_kaggle_download(*a, **k))
+    faces = load_images("anime", directory=tmp_path)
+    assert faces.shape == (12, 64, 64, 3) and faces.dtype == np.uint8 and calls == [1]
+    assert (tmp_path / "anime" / "images" / "0_2000.jpg").is_file()
+    np.testing.assert_array_equal(load_images("anime", directory=tmp_path), faces)  # read again, no download
+    assert calls == [1]
+    result = train("anime", data_dir=str(tmp_path), out=tmp_path / "run", width=8, batch_size=4, epochs=1,
+                   steps_per_epoch=2, verbose=0)
+    assert result.epochs_done == 1 and (tmp_path / "run" / "generator.keras").is_file()
+
+
+def test_download_command_puts_digits_where_the_loader_reads_them(tmp_path, monkeypatch):
+    """keras.utils.get_file stands in for the network: it is handed the shared copy."""
     import keras
 
-    def offline(*args, **kwargs):
-        raise OSError("no network")
+    from gan_keras import download
+    from gan_keras.data import data_dir
 
-    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
-    with pytest.raises(UsageError, match="GAN_KERAS_DATA_DIR"):
-        load_images("mnist", directory=tmp_path)
-    with pytest.raises(UsageError, match="anime_faces_64.npz"):
-        load_images("anime", directory=tmp_path)
+    source = data_dir()
+    asked = []
+
+    def get_file(name, origin, file_hash=None, cache_dir=None, cache_subdir=None):
+        asked.append(origin)
+        target = Path(cache_dir) / cache_subdir / name
+        shutil.copy(source / ("mnist.npz" if name == "mnist.npz" else f"fashion-mnist/{name}"), target)
+        return str(target)
+
+    monkeypatch.setattr(keras.utils, "get_file", get_file)
+    assert download.download("mnist", tmp_path) == tmp_path / "mnist.npz"
+    assert download.download("fashion_mnist", tmp_path) == tmp_path / "fashion-mnist"
+    assert asked[0].endswith("/mnist.npz") and len(asked) == 5
+    x, y = load_digits("fashion_mnist", "test", directory=tmp_path)
+    assert x.shape == (10000, 28, 28) and y.shape == (10000,)
+    assert load_digits("mnist", directory=tmp_path)[0].shape == (60000, 28, 28)
+    download.download("mnist", tmp_path)  # already there: nothing fetched
+    assert len(asked) == 5
+    with pytest.raises(UsageError, match="read-only|writable"):
+        download.download("mnist", "/proc/gan_keras_cannot_write_here")
 
 
 def test_shuffled_batches_differ_between_epochs(digits_npz):
