@@ -179,3 +179,34 @@ def show_progress(run_dir, count=5, path=None):
     if path is not None:
         fig.savefig(path, dpi=90)
     return fig
+
+
+def human_size(n_bytes):
+    """1536 -> '1.5 KB'."""
+    size = float(n_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+
+
+def folder_listing(folder, max_files=6):
+    """What a run folder holds, as text: a line per file with its size; a sub-folder of more than
+    `max_files` files (the grids of every epoch) in one line with its count and total size.
+
+    Example:
+        >>> print(folder_listing("outputs/01_mnist_gan"))
+    """
+    folder = Path(folder)
+    groups = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            groups.setdefault(path.parent.relative_to(folder), []).append(path)
+    lines = [f"{folder}/  ({sum(p.stat().st_size for files in groups.values() for p in files) / 2**20:.1f} MB)"]
+    for parent, files in sorted(groups.items(), key=lambda item: (len(item[0].parts), str(item[0]))):
+        if parent != Path(".") and len(files) > max_files:
+            total = human_size(sum(p.stat().st_size for p in files))
+            lines.append(f"  {str(parent) + '/':<40} {len(files)} files, {total} ({files[0].name} ... {files[-1].name})")
+        else:
+            lines += [f"  {str(p.relative_to(folder)):<40} {human_size(p.stat().st_size):>9}" for p in files]
+    return "\n".join(lines)
