@@ -1,8 +1,9 @@
 """gan_keras: GANs on Keras 3 / TensorFlow, from the classic MNIST GAN to DCGANs on anime faces.
 
-Flow of data: `data` (datasets) -> `models` (Build_Gen, Build_Disc) -> trainers (`fused.GAN`,
-`classic.ClassicGAN`) -> `callbacks` (grids, history, checkpoints) -> `run` (run folders)
--> `metrics` -> `cli`.
+Flow of data: `config` (settings) -> `data` (datasets, `download`) -> `networks` / `models`
+(Build_Gen, Build_Disc) -> `losses`, `augment`, `ema` -> trainers (`fused.GAN`, `classic.ClassicGAN`)
+-> `sampling` (the images of a trained generator) -> `callbacks` (grids, history, checkpoints)
+-> `metrics` -> `run` (run folders) -> `cli`.
 
 Example:
     >>> import gan_keras as gk
@@ -20,7 +21,7 @@ _EXPORTS = {
     "Build_Gen": "gan_keras.models", "Build_Disc": "gan_keras.models",
     "build_combined": "gan_keras.classic", "ClassicGAN": "gan_keras.classic",
     "GAN": "gan_keras.fused", "load_dataset": "gan_keras.data", "load_images": "gan_keras.data",
-    "train": "gan_keras.run", "load_generator": "gan_keras.run", "generate": "gan_keras.run",
+    "train": "gan_keras.run", "load_generator": "gan_keras.sampling", "generate": "gan_keras.sampling",
     "make_strategy": "gan_keras.distribute", "UsageError": "gan_keras.errors",
 }
 __all__ = list(_EXPORTS)

@@ -187,7 +187,7 @@ class SampleGrid(keras.callbacks.Callback):
 
     def save(self, epoch):
         """Write the grid of (1-based) `epoch` and the GIF; returns the PNG path."""
-        images = self.model.generator(self.fixed_noise, training=False)
+        images = self.model.sampler(self.fixed_noise, training=False)
         path = self.directory / f"epoch-{epoch:04d}.png"
         save_png(image_grid(np.asarray(images), cols=8), path)
         write_gif(sorted(self.directory.glob("epoch-*.png")), self.gif_path)
@@ -294,6 +294,6 @@ class EvalMetric(keras.callbacks.Callback):
             return
         from gan_keras.metrics import evaluate
 
-        scores = evaluate(self.model.generator, self.real, self.dataset, self.metric, n=len(self.real),
+        scores = evaluate(self.model.sampler, self.real, self.dataset, self.metric, n=len(self.real),
                           seed=self.seed, data_dir=self.data_dir)
         logs[self.column] = scores["domain_fid" if self.metric == "fid" else "swd"]

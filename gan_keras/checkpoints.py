@@ -18,7 +18,9 @@ from gan_keras.errors import UsageError
 
 
 class RunCheckpoint:
-    """Save and restore a trainer (`GAN` or `ClassicGAN`) in `directory`.
+    """Save and restore a trainer (`GAN` or `ClassicGAN`) in `directory`: everything its
+    `checkpoint_items()` lists (G, D, both optimizers, and the EMA generator and ADA's state when
+    used) and the epoch.
 
     Example:
         >>> ckpt = RunCheckpoint("outputs/run/checkpoints", gan)
@@ -28,9 +30,7 @@ class RunCheckpoint:
 
     def __init__(self, directory, trainer, max_to_keep=2):
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.checkpoint = tf.train.Checkpoint(
-            generator=trainer.generator, discriminator=trainer.discriminator,
-            d_optimizer=trainer.d_optimizer, g_optimizer=trainer.g_optimizer, epoch=self.epoch)
+        self.checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items(), epoch=self.epoch)
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep)
 
     @property

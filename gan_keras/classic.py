@@ -77,6 +77,19 @@ class ClassicGAN:
         self.combined = build_combined(generator, discriminator, g_optimizer)
 
     @property
+    def sampler(self):
+        """The generator that draws every image outside training (the classic loop keeps no average)."""
+        return self.generator
+
+    def checkpoint_items(self):
+        """What a checkpoint must hold to resume this trainer exactly."""
+        return {"generator": self.generator, "discriminator": self.discriminator,
+                "d_optimizer": self.d_optimizer, "g_optimizer": self.g_optimizer}
+
+    def log_columns(self):
+        return ()
+
+    @property
     def d_optimizer(self):
         return self.discriminator.optimizer
 

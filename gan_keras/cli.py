@@ -31,6 +31,15 @@ def _add_train(sub):
     p.add_argument("--lr", type=float, help="Adam learning rate of D and G (default 2e-4, beta_1 0.5)")
     p.add_argument("--beta-1", type=float, help="Adam beta_1 (default 0.5)")
     p.add_argument("--image-size", type=int, help="train at this size (default: the data's own)")
+    p.add_argument("--loss", choices=["nonsaturating", "hinge", "lsgan", "wgan-gp"],
+                   help="GAN loss on D's logits (default nonsaturating)")
+    p.add_argument("--n-critic", type=int, help="D steps per G step (default 1; WGAN-GP uses 5)")
+    p.add_argument("--r1", type=float, help="R1 penalty gamma on real images, lazily every 16 steps (default 0: off)")
+    p.add_argument("--augment", choices=["none", "diffaug", "ada"],
+                   help="augment what D sees: DiffAugment, or ADA with an adaptive probability (default none)")
+    p.add_argument("--ada-target", type=float, help="ADA: target of E[sign(D(real))] (default 0.6)")
+    p.add_argument("--ema", type=float, help="decay of the generator's moving average, e.g. 0.999; the average "
+                                             "draws the grids, samples and metrics (default: off)")
     p.add_argument("--real-label", type=float, help="target for real images; 0.9 = one-sided label smoothing")
     p.add_argument("--label-noise", type=float, help="fraction of D labels flipped at random (default 0)")
     p.add_argument("--walk-data", action="store_true", default=None,
@@ -83,7 +92,7 @@ def _sample(args):
     import numpy as np
 
     from gan_keras.images import image_grid, save_png, to_uint8
-    from gan_keras.run import generate, load_generator
+    from gan_keras.sampling import generate, load_generator
 
     out = Path(args.out)
     if out.suffix not in (".png", ".npz"):
@@ -118,7 +127,8 @@ def _evaluate(args):
     import time
 
     from gan_keras.data import load_images
-    from gan_keras.run import load_config, load_generator
+    from gan_keras.config import load_config
+    from gan_keras.sampling import load_generator
 
     if args.n < 2:
         raise UsageError(f"--n must be at least 2, got {args.n}")

@@ -1,22 +1,33 @@
 """The fast trainer: one `keras.Model` whose `train_step` updates D, then G, in one traced step.
 
 Example:
-    >>> gan = GAN(Build_Gen("dcgan"), Build_Disc("dcgan"))
+    >>> gan = GAN(Build_Gen("dcgan"), Build_Disc("dcgan"), loss="hinge", augment="diffaug", ema=0.999)
     >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
     ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
     >>> gan.fit(load_dataset("mnist", repeat=True), epochs=1, steps_per_epoch=100)
+    >>> gan.sampler(z)            # the averaged generator (the raw one without `ema`)
 
-Read `d_acc_fake`, the discriminator's accuracy on generated images: near 1.0 the discriminator
-wins outright and G learns little; near 0.5 it cannot tell real from generated, the balance
-training aims for.
+The step works on D's logits (float32, see `models.discriminator_logits`). D sees every image,
+real or generated, through the augmenter (`gan_keras.augment`); its loss and G's come from a loss
+object (`gan_keras.losses`), to which the regularizers (R1, WGAN-GP's penalty) add.
+
+Read `d_acc_fake`, the discriminator's accuracy on generated images (logits < 0): near 1.0 the
+discriminator wins outright and G learns little; near 0.5 it cannot tell real from generated, the
+balance training aims for.
 """
 
 import keras
 import tensorflow as tf
 
+from gan_keras.augment import get_augment
+from gan_keras.ema import GeneratorEMA
+from gan_keras.losses import R1, get_loss
+from gan_keras.models import discriminator_logits
 from gan_keras.noise import replica_noise, replica_uniform
 
 STREAM_D, STREAM_G, STREAM_FLIP_REAL, STREAM_FLIP_FAKE = range(4)
+STREAM_AUGMENT_REAL, STREAM_AUGMENT_FAKE, STREAM_AUGMENT_G, STREAM_AUGMENT_PENALTY = 10, 11, 12, 13
+STREAMS_PER_D_STEP = 100  # D step i of --n-critic draws from streams shifted by 100 * i
 
 
 def _loss_scaled_if_float16(optimizer):
@@ -34,36 +45,74 @@ def default_optimizer(learning_rate=2e-4):
 
 @keras.saving.register_keras_serializable(package="gan_keras")
 class GAN(keras.Model):
-    """Generator + discriminator trained with explicit gradients, one D step then one G step.
+    """Generator + discriminator trained with explicit gradients: `n_critic` D steps, then one G step.
 
     Args:
         generator: maps (batch, latent_dim) noise to images in [-1, 1].
-        discriminator: maps images to P(real), shape (batch, 1).
+        discriminator: maps images to logits, or to P(real) through a layer named `logits` (as
+            `Build_Disc` builds it); the step trains on the logits either way.
+        loss: "nonsaturating", "hinge", "lsgan" or "wgan-gp" (see `gan_keras.losses`).
         real_label: target for real images in the D step; 0.9 is one-sided label smoothing.
         label_noise: fraction of D's labels flipped at random in each step.
-        seed: seed of the latent noise and label flips (see `gan_keras.noise`).
+        augment: "none", "diffaug" or "ada" (see `gan_keras.augment`); `ada_target` steers ADA.
+        r1: R1 penalty weight gamma on real images, lazily every 16 steps (0: off).
+        n_critic: D steps per G step (5 is WGAN-GP's choice), all on the same real batch.
+        ema: decay of the generator's moving average (e.g. 0.999), which then draws every image
+            (`sampler`); None or 0: off.
+        seed: seed of the latent noise, label flips and augmentation (see `gan_keras.noise`).
 
-    Losses follow Keras's reduction, which under `tf.distribute` already divides by the number of
-    replicas (Keras >= 3.8); the reported losses are multiplied back, so they read the same on any
-    number of devices.
+    Losses are divided by the number of replicas before the gradients, which `tf.distribute` sums;
+    the reported losses are per batch, so they read the same on any number of devices.
     """
 
-    def __init__(self, generator, discriminator, real_label=1.0, label_noise=0.0, seed=0, **kwargs):
+    def __init__(self, generator, discriminator, loss="nonsaturating", real_label=1.0, label_noise=0.0,
+                 augment="none", ada_target=0.6, r1=0.0, n_critic=1, ema=None, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(generator.inputs[0].shape[-1])
-        self.real_label = float(real_label)
-        self.label_noise = float(label_noise)
+        self.loss_name, self.augment_name = loss, augment
+        self.real_label, self.label_noise = float(real_label), float(label_noise)
+        self.ada_target, self.r1, self.n_critic = float(ada_target), float(r1), int(n_critic)
+        self.ema_decay = float(ema) if ema else None
         self.seed = int(seed)
-        self.trackers = {name: keras.metrics.Mean(name=name)
-                         for name in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")}
+        self.gan_loss = get_loss(loss)
+        if not self.gan_loss.uses_targets and (self.real_label != 1.0 or self.label_noise > 0):
+            raise ValueError(f"label smoothing and label noise need a loss with targets (nonsaturating, lsgan), "
+                             f"not {loss}")
+        if self.n_critic < 1:
+            raise ValueError(f"n_critic must be at least 1, got {n_critic}")
+        self.regularizers = [r for r in (self.gan_loss.penalty, R1(self.r1) if self.r1 > 0 else None) if r]
+        self.augmenter = get_augment(augment, target=self.ada_target) if augment == "ada" else get_augment(augment)
+        self.ema = GeneratorEMA(generator, self.ema_decay) if self.ema_decay else None
+        self._d_logits = discriminator_logits(discriminator)
+        names = ["d_loss", "g_loss", "d_acc_real", "d_acc_fake"] + (["d_penalty"] if self.regularizers else [])
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # G and D are built; without this, fit() under a distribution strategy would build the GAN by
         # calling it on a batch of images, which `call` (noise -> images) cannot take.
         self.built = True
 
-    def compile(self, d_optimizer=None, g_optimizer=None, loss_fn=None, **kwargs):
-        """Set the two optimizers (default Adam 2e-4, beta_1 0.5) and the loss (default BCE).
+    @property
+    def sampler(self):
+        """The generator that draws every image outside training: the moving average, or G itself."""
+        return self.ema.average if self.ema else self.generator
+
+    def checkpoint_items(self):
+        """What a checkpoint must hold to resume this trainer exactly."""
+        items = {"generator": self.generator, "discriminator": self.discriminator,
+                 "d_optimizer": self.d_optimizer, "g_optimizer": self.g_optimizer}
+        if self.ema:
+            items["generator_ema"] = self.ema.average
+        if self.augmenter.trainable_variables or self.augmenter.variables:
+            items["augment"] = self.augmenter
+        return items
+
+    def log_columns(self):
+        """The columns this trainer adds to the four of every run's history."""
+        return tuple(k for k in self.trackers if k == "d_penalty") + tuple(self.augmenter.logs())
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Set the two optimizers (default Adam 2e-4, beta_1 0.5).
 
         Other keyword arguments (`jit_compile`, `steps_per_execution`) go to `keras.Model.compile`.
         Under a float16 policy each optimizer gets its own LossScaleOptimizer.
@@ -71,7 +120,6 @@ class GAN(keras.Model):
         super().compile(**kwargs)
         self.d_optimizer = _loss_scaled_if_float16(d_optimizer or default_optimizer())
         self.g_optimizer = _loss_scaled_if_float16(g_optimizer or default_optimizer())
-        self.loss_fn = loss_fn or keras.losses.BinaryCrossentropy()
         # Create the optimizer slots now, in the strategy's scope: made lazily inside the traced
         # step they break MirroredStrategy ("You must feed a value for placeholder tensor").
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -82,7 +130,11 @@ class GAN(keras.Model):
         return list(self.trackers.values())
 
     def call(self, z, training=False):
-        return self.generator(z, training=training)
+        return self.sampler(z, training=training)
+
+    def run_discriminator(self, images, step, stream):
+        """D's logits on `images` as D sees them: through the augmenter."""
+        return self._d_logits(self.augmenter(images, step, stream, self.seed), training=True)
 
     def _targets(self, step, batch):
         real = tf.fill((batch, 1), self.real_label)
@@ -93,35 +145,55 @@ class GAN(keras.Model):
             real, fake = tf.where(flip_real, 0.0, real), tf.where(flip_fake, self.real_label, fake)
         return real, fake
 
-    def train_step(self, real_images):
+    def _d_step(self, real_images, step, shift, replicas):
+        D = self.discriminator
         batch = tf.shape(real_images)[0]
-        step = self.d_optimizer.iterations
-        D, G = self.discriminator, self.generator
-        target_real, target_fake = self._targets(step, batch)
-
-        fake_images = G(replica_noise(self.seed, step, batch, self.latent_dim, STREAM_D), training=True)
+        fake_images = self.generator(replica_noise(self.seed, step, batch, self.latent_dim, STREAM_D + shift),
+                                     training=True)
+        target_real, target_fake = self._targets(step + shift, batch)
         with tf.GradientTape() as tape:
-            p_real = D(real_images, training=True)
-            p_fake = D(fake_images, training=True)
-            d_loss = 0.5 * (self.loss_fn(target_real, p_real) + self.loss_fn(target_fake, p_fake))
-            scaled = self.d_optimizer.scale_loss(d_loss)
+            real_logits = self.run_discriminator(real_images, step, STREAM_AUGMENT_REAL + shift)
+            fake_logits = self.run_discriminator(fake_images, step, STREAM_AUGMENT_FAKE + shift)
+            d_loss = self.gan_loss.d_loss(real_logits, fake_logits, target_real, target_fake)
+            penalty = tf.constant(0.0)
+            for regularizer in self.regularizers:
+                penalty += regularizer(lambda x: self.run_discriminator(x, step, STREAM_AUGMENT_PENALTY + shift),
+                                       real_images, fake_images, step, self.seed)
+            scaled = self.d_optimizer.scale_loss((d_loss + penalty) / replicas)
         grads = tape.gradient(scaled, D.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, D.trainable_weights))
+        return d_loss, penalty, real_logits, fake_logits
 
+    def _g_step(self, step, batch, replicas):
+        G = self.generator
         z = replica_noise(self.seed, step, batch, self.latent_dim, STREAM_G)
         with tf.GradientTape() as tape:
-            p_gen = D(G(z, training=True), training=True)
-            g_loss = self.loss_fn(tf.ones_like(p_gen), p_gen)
-            scaled = self.g_optimizer.scale_loss(g_loss)
+            g_loss = self.gan_loss.g_loss(self.run_discriminator(G(z, training=True), step, STREAM_AUGMENT_G))
+            scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         grads = tape.gradient(scaled, G.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, G.trainable_weights))
+        return g_loss
 
+    def train_step(self, real_images):
+        batch = tf.shape(real_images)[0]
+        step = tf.cast(self.g_optimizer.iterations, tf.int64)  # this step's number, read before the updates
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self.trackers["d_loss"].update_state(d_loss * replicas)
-        self.trackers["g_loss"].update_state(g_loss * replicas)
-        self.trackers["d_acc_real"].update_state(tf.cast(p_real > 0.5, "float32"))
-        self.trackers["d_acc_fake"].update_state(tf.cast(p_fake < 0.5, "float32"))
+        for d_step in range(self.n_critic):
+            d_loss, penalty, real_logits, fake_logits = self._d_step(real_images, step, d_step * STREAMS_PER_D_STEP,
+                                                                     replicas)
+        g_loss = self._g_step(step, batch, replicas)
+        self.augmenter.update(real_logits, batch * replicas)
+        if self.ema:
+            self.ema.update(step + 1)
+
+        self.trackers["d_loss"].update_state(d_loss)
+        self.trackers["g_loss"].update_state(g_loss)
+        self.trackers["d_acc_real"].update_state(tf.cast(real_logits > 0, "float32"))
+        self.trackers["d_acc_fake"].update_state(tf.cast(fake_logits < 0, "float32"))
+        if "d_penalty" in self.trackers:
+            self.trackers["d_penalty"].update_state(penalty)
         results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        results.update({name: tf.convert_to_tensor(value) for name, value in self.augmenter.logs().items()})
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3.15 averages logs under this strategy with reduce(..., axis=0), which a scalar
             # lacks; the metrics are already reduced across workers, so a (1,) shape changes nothing.
@@ -132,7 +204,9 @@ class GAN(keras.Model):
         return {**super().get_config(),
                 "generator": keras.saving.serialize_keras_object(self.generator),
                 "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-                "real_label": self.real_label, "label_noise": self.label_noise, "seed": self.seed}
+                "loss": self.loss_name, "real_label": self.real_label, "label_noise": self.label_noise,
+                "augment": self.augment_name, "ada_target": self.ada_target, "r1": self.r1,
+                "n_critic": self.n_critic, "ema": self.ema_decay, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):

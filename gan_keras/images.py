@@ -96,6 +96,8 @@ def plot_history(history, path=None, title=None):
     axes[0].legend()
     axes[1].plot(epochs, history.get("d_acc_real", []), label="D acc, real")
     axes[1].plot(epochs, history.get("d_acc_fake", []), label="D acc, generated")
+    if "ada_p" in history:
+        axes[1].plot(epochs, history["ada_p"], "--", color="C3", label="ADA p")
     axes[1].axhline(0.5, color="grey", lw=0.8, ls="--")
     axes[1].set_ylim(-0.02, 1.02)
     axes[1].set_xlabel("epoch")

@@ -283,7 +283,7 @@ def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data
     fid, kid and pr use domain features for digits and InceptionV3 features otherwise.
     """
     from gan_keras.images import to_uint8
-    from gan_keras.run import generate
+    from gan_keras.sampling import generate
 
     metric = metric or default_metric(dataset)
     rng = np.random.default_rng(seed)

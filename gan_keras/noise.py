@@ -31,7 +31,7 @@ def replica_noise(seed, step, local_batch, latent_dim, stream=0):
     return z[start:start + local_batch]
 
 
-def replica_uniform(seed, step, local_batch, stream):
-    """Uniform [0, 1) numbers (local_batch, 1), split across replicas like `replica_noise`."""
-    z = replica_noise(seed, step, local_batch, 1, stream)
+def replica_uniform(seed, step, local_batch, stream, size=1):
+    """Uniform [0, 1) numbers (local_batch, size), split across replicas like `replica_noise`."""
+    z = replica_noise(seed, step, local_batch, size, stream)
     return 0.5 * (1.0 + tf.math.erf(z / 2**0.5))  # the normal CDF maps N(0, 1) to U(0, 1)

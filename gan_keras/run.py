@@ -21,51 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_keras.config import EPOCHS_UNTIL_BUDGET, resolve_config, validate
 from gan_keras.errors import UsageError
 
 
 @dataclass
-class RunConfig:
-    """Every setting of a run; saved as `config.json` and read back by `--resume`."""
-
-    dataset: str = "mnist"
-    model: str = "auto"  # mlp for small grayscale images (measured best there on CPU), else dcgan
-    trainer: str = "fused"
-    epochs: int | None = None  # default: 10, or as many as --max-minutes allows when it is given
-    steps_per_epoch: int | None = None  # default: one pass over the data
-    batch_size: int = 64  # per replica
-    latent_dim: int = 100
-    width: int = 64
-    lr: float = 2e-4
-    beta_1: float = 0.5
-    image_size: int | None = None  # default: the data's own
-    channels: int | None = None  # default: the data's own
-    real_label: float = 1.0
-    label_noise: float = 0.0
-    walk_data: bool = False  # classic trainer: walk the data by a moving start index, unshuffled
-    limit: int | None = None  # train on the first N images only (a small target set)
-    init_from: str | None = None  # start from the G and D weights of another run (transfer learning)
-    freeze_d: int = 0  # FreezeD: keep the lowest N convolution blocks of D fixed
-    sample_every: int = 1
-    checkpoint_every_steps: int = 0
-    eval_every: int = 0
-    tensorboard: bool = False  # also write scalars and grids to RUN/tensorboard/
-    max_minutes: float | None = None
-    seed: int = 0
-    data_dir: str | None = None
-    strategy: str = "auto"
-    mixed_precision: str | None = None  # "auto", "bfloat16" or "float16" (see distribute.precision_policy)
-    jit_compile: bool | None = None  # default: on with a GPU, off on CPU (slower there)
-    steps_per_execution: int | None = None  # default: 8 on one GPU, else 1 (see accelerator_defaults)
-
-
-# Settings that fix the shape of the networks: a resumed run must keep them.
-SHAPE_SETTINGS = ("dataset", "model", "latent_dim", "width", "image_size", "channels", "trainer", "freeze_d")
-
-
-@dataclass
 class RunResult:
-    """What `train` returns: the folder, the trainer (with `.generator`), history and why it stopped."""
+    """What `train` returns: the folder, the trainer (`.sampler` draws its images), history and why it stopped."""
 
     out: Path
     trainer: object
@@ -77,72 +39,6 @@ class RunResult:
 def default_out(config):
     name = Path(config.dataset).stem if config.dataset not in ("mnist", "fashion_mnist", "anime") else config.dataset
     return Path("outputs") / f"{name}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def load_config(out):
-    path = Path(out) / "config.json"
-    if not path.is_file():
-        raise UsageError(f"{out} is not a run folder (no config.json)")
-    try:
-        saved = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path} is damaged ({e}); the settings of this run cannot be read") from None
-    if not isinstance(saved, dict):
-        raise UsageError(f"{path} is damaged (not a JSON object); the settings of this run cannot be read")
-    fields = {f.name for f in dataclasses.fields(RunConfig)}
-    return RunConfig(**{k: v for k, v in saved.items() if k in fields}), saved
-
-
-def resolve_config(out, resume, settings):
-    """The run's config: defaults + `settings`, or on resume the saved config + compatible `settings`."""
-    settings = {k: v for k, v in settings.items() if v is not None}
-    unknown = set(settings) - {f.name for f in dataclasses.fields(RunConfig)}
-    if unknown:
-        raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    if not resume:
-        return RunConfig(**settings)
-    config, _ = load_config(out)
-    for key, value in settings.items():
-        if key in SHAPE_SETTINGS and value != getattr(config, key):
-            raise UsageError(f"--resume: this run was trained with {key}={getattr(config, key)!r}, "
-                             f"not {value!r}; use another --out for a new run")
-        setattr(config, key, value)
-    return config
-
-
-DEFAULT_EPOCHS = 10
-EPOCHS_UNTIL_BUDGET = 100_000  # "until --max-minutes runs out"
-
-
-def validate(config):
-    if config.epochs is None:
-        config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
-    positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
-                "sample_every": config.sample_every}
-    for optional in ("steps_per_epoch", "steps_per_execution"):
-        if getattr(config, optional) is not None:
-            positive[optional] = getattr(config, optional)
-    for name, value in positive.items():
-        if value < 1:
-            raise UsageError(f"{name.replace('_', '-')} must be a positive number, got {value}")
-    if config.eval_every < 0 or config.checkpoint_every_steps < 0:
-        raise UsageError("eval-every and checkpoint-every-steps must be 0 (off) or positive")
-    if config.trainer == "classic" and (config.steps_per_execution or 1) > 1:
-        raise UsageError("steps-per-execution needs the fused trainer: the classic loop calls Keras once per step")
-    if config.freeze_d and config.trainer == "classic":
-        raise UsageError("freeze-d needs the fused trainer: the classic loop unfreezes all of D for its step")
-    if config.limit is not None and config.limit < 1:
-        raise UsageError(f"limit must be positive, got {config.limit}")
-    if config.init_from and not Path(config.init_from, "checkpoints", "checkpoint").is_file():
-        raise UsageError(f"--init-from {config.init_from}: no checkpoint there")
-    if config.lr <= 0:
-        raise UsageError(f"lr must be positive, got {config.lr}")
-    if config.max_minutes is not None and config.max_minutes <= 0:
-        raise UsageError(f"max-minutes must be positive, got {config.max_minutes}")
-    if config.trainer not in ("fused", "classic"):
-        raise UsageError(f"unknown trainer {config.trainer!r}; choose fused or classic")
-    if not 0 <= config.label_noise < 0.5:
-        raise UsageError(f"label-noise is a fraction in [0, 0.5), got {config.label_noise}")
 
 
 def auto_model(size, channels):
@@ -201,7 +97,8 @@ def build_trainer(config, image_shape, strategy):
                 if strategy.num_replicas_in_sync > 1:
                     raise UsageError("the classic trainer runs on one device; use --trainer fused to distribute")
                 return ClassicGAN(G, D, d_opt, g_opt, **options)
-            gan = GAN(G, D, **options)
+            gan = GAN(G, D, loss=config.loss, augment=config.augment, ada_target=config.ada_target, r1=config.r1,
+                      n_critic=config.n_critic, ema=config.ema, **options)
             gan.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=config.jit_compile,
                         steps_per_execution=config.steps_per_execution)
             return gan
@@ -237,7 +134,7 @@ def freeze_lower_layers(discriminator, blocks):
         layer.trainable = False
 
 
-def run_callbacks(config, write_dir, status, deadline, checkpoint, fixed_noise, images, global_batch):
+def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise, images, global_batch):
     """The callbacks that write a run folder, in the order they must run; also returns the grid one."""
     from gan_keras import callbacks as cb
 
@@ -250,7 +147,7 @@ def run_callbacks(config, write_dir, status, deadline, checkpoint, fixed_noise, 
         cb.StopGuard(status, deadline),
         cb.EpochTimer(global_batch),
         *([evaluation] if evaluation else []),
-        cb.HistoryCSV(history_path, status, [evaluation.column] if evaluation else []),
+        cb.HistoryCSV(history_path, status, [*trainer.log_columns(), *([evaluation.column] if evaluation else [])]),
         cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}"),
         grids,
         *([cb.TensorBoardLog(write_dir / "tensorboard", write_dir / "samples", status)] if config.tensorboard else []),
@@ -356,8 +253,8 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
 
         status = cb.RunStatus()
         deadline = started + config.max_minutes * 60 if config.max_minutes else None
-        callbacks, grids = run_callbacks(config, write_dir, status, deadline, checkpoint, fixed_noise, images,
-                                         global_batch)
+        callbacks, grids = run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise,
+                                         images, global_batch)
         if verbose is None:
             verbose = 1 if sys.stdout.isatty() else 2
         if start_epoch >= config.epochs:
@@ -381,7 +278,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         grids.set_model(trainer)
         if not (write_dir / "samples" / f"epoch-{epochs_done:04d}.png").is_file():
             grids.save(epochs_done)
-        save_generator(trainer.generator, write_dir / "generator.keras")
+        save_generator(trainer.sampler, write_dir / "generator.keras")
         if verbose != 0:
             reason = {"time": f"stopped at the {config.max_minutes}-minute budget",
                       "signal": f"stopped by {status.detail}"}.get(status.stop_reason, "done")
@@ -389,41 +286,3 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         return RunResult(out, trainer, read_history(write_dir / "history.csv"), status.stop_reason, epochs_done)
 
 
-def load_generator(run_dir):
-    """The generator of a run: `generator.keras`, or rebuilt from config + newest readable checkpoint.
-
-    A damaged `generator.keras` (a copy that stopped half way) is skipped with a warning.
-    """
-    import warnings
-
-    import keras
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UsageError(f"run folder {run_dir} does not exist")
-    saved_model = run_dir / "generator.keras"
-    if saved_model.is_file():
-        try:
-            return keras.saving.load_model(saved_model, compile=False)
-        except Exception as e:  # a cut-short zip raises ValueError, BadZipFile, OSError, EOFError ...
-            warnings.warn(f"{saved_model} is damaged ({type(e).__name__}); rebuilding the generator from "
-                          "the checkpoints", stacklevel=2)
-    config, saved = load_config(run_dir)
-    import tensorflow as tf
-
-    from gan_keras.checkpoints import restore_newest
-    from gan_keras.models import Build_Gen
-
-    generator = Build_Gen(config.model, config.latent_dim, tuple(saved["image_shape"]), config.width)
-    restore_newest(tf.train.Checkpoint(generator=generator), run_dir / "checkpoints")
-    return generator
-
-
-def generate(generator, n, seed=0, batch_size=256):
-    """`n` images in [-1, 1] from a generator, in batches, seeded."""
-    from gan_keras.noise import latent_noise
-
-    latent_dim = int(generator.inputs[0].shape[-1])
-    parts = [np.asarray(generator(latent_noise(seed, i, min(batch_size, n - i), latent_dim, stream=2000),
-                                  training=False)) for i in range(0, n, batch_size)]
-    return np.concatenate(parts)[:n]

@@ -39,6 +39,15 @@ def assert_one_line_error(result, pattern):
     assert last.startswith("error: ") and pattern in last, last
 
 
+def constant_discriminator(logit, image_shape=(28, 28, 1)):
+    """A discriminator whose logit is `logit` for every image (zero kernel, bias `logit`)."""
+    import keras
+
+    return keras.Sequential([keras.Input(image_shape), keras.layers.Flatten(),
+                             keras.layers.Dense(1, kernel_initializer="zeros",
+                                                bias_initializer=keras.initializers.Constant(logit))])
+
+
 @pytest.fixture
 def digits_npz(tmp_path):
     """A small real dataset: 512 MNIST training digits as an .npz with key 'images'."""

@@ -1,0 +1,170 @@
+"""Differentiable augmentation between the data and D, applied to real and generated images alike.
+
+    "none":     the identity.
+    "diffaug":  DiffAugment (Zhao et al. 2020), policy color, translation, cutout, on every image.
+    "ada":      adaptive augmentation (Karras et al. 2020): each transform is applied to each image
+                with probability p, and p is steered by the sign of D's logits on real images:
+                above `target` (0.6) D is overconfident on the reals it has seen, and p rises.
+                The transforms are a subset of StyleGAN2-ADA's "bgc" pipeline that needs no
+                interpolation: x-flip, 90-degree rotations, integer translation, brightness,
+                contrast and saturation.
+
+Every random draw is a function of (seed, step, stream), like the rest of training's noise, so a
+resumed run augments exactly as the uninterrupted one; ADA's p and its running sum are variables
+the checkpoint holds. Gradients flow through every transform to G.
+
+Example:
+    >>> augment = get_augment("diffaug")
+    >>> seen_by_d = augment(images, step=7, stream=10, seed=0)   # same shape, same range
+"""
+
+import math
+
+import tensorflow as tf
+
+from gan_keras.noise import replica_uniform
+
+
+class Augment(tf.Module):
+    """The identity; subclasses transform. `update` sees D's logits on real images each step."""
+
+    name = "none"
+
+    def __call__(self, images, step, stream, seed=0):
+        return images
+
+    def update(self, real_logits, global_batch):
+        pass
+
+    def logs(self):
+        return {}
+
+
+def shift(images, dy, dx):
+    """Move each image by integer (dy, dx) pixels, filling with zeros (mid grey in [-1, 1]).
+
+    Written as two shift-matrix products so that the gradient reaches every input pixel.
+    """
+    height, width = images.shape[1], images.shape[2]
+
+    def matrix(size, offset):
+        index = tf.range(size)
+        return tf.cast(tf.equal(index[None, None, :], index[None, :, None] - offset[:, None, None]), images.dtype)
+
+    images = tf.einsum("bij,bjwc->biwc", matrix(height, dy), images)
+    return tf.einsum("bkl,bhlc->bhkc", matrix(width, dx), images)
+
+
+def _to_int(uniform, low, high):
+    """Uniform [0, 1) -> integers in [low, high]."""
+    return tf.cast(tf.floor(uniform * (high - low + 1)), tf.int32) + low
+
+
+def _mean(images, axes):
+    return tf.reduce_mean(images, axis=axes, keepdims=True)
+
+
+class DiffAugment(Augment):
+    """DiffAugment's color, translation (1/8 of the size) and cutout (half the size), on every image."""
+
+    name = "diffaug"
+
+    def __init__(self, translation=0.125, cutout=0.5):
+        super().__init__()
+        self.translation, self.cutout = translation, cutout
+
+    def __call__(self, images, step, stream, seed=0):
+        batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+        u = replica_uniform(seed, step, batch, stream, 7)
+        # color: brightness, saturation, contrast (as in DiffAugment)
+        x = images + (u[:, 0, None, None, None] - 0.5)
+        grey = _mean(x, [3])
+        x = (x - grey) * (2.0 * u[:, 1, None, None, None]) + grey
+        mean = _mean(x, [1, 2, 3])
+        x = (x - mean) * (u[:, 2, None, None, None] + 0.5) + mean
+        # translation
+        max_dy, max_dx = int(height * self.translation + 0.5), int(width * self.translation + 0.5)
+        x = shift(x, _to_int(u[:, 3], -max_dy, max_dy), _to_int(u[:, 4], -max_dx, max_dx))
+        # cutout: a (height/2, width/2) square of zeros at a random place, partly outside the image
+        cut_h, cut_w = int(height * self.cutout + 0.5), int(width * self.cutout + 0.5)
+        top = _to_int(u[:, 5], 0, height + (1 - cut_h % 2) - 1) - cut_h // 2
+        left = _to_int(u[:, 6], 0, width + (1 - cut_w % 2) - 1) - cut_w // 2
+        rows, cols = tf.range(height)[None, :], tf.range(width)[None, :]
+        inside_rows = (rows >= top[:, None]) & (rows < top[:, None] + cut_h)
+        inside_cols = (cols >= left[:, None]) & (cols < left[:, None] + cut_w)
+        keep = 1.0 - tf.cast(inside_rows[:, :, None] & inside_cols[:, None, :], x.dtype)
+        return x * keep[..., None]
+
+
+class ADA(Augment):
+    """Adaptive augmentation: every transform with probability `p`, steered towards `target`.
+
+    Every `interval` steps p moves by sign(E[sign(D(real))] - target) * images seen / (kimg * 1000):
+    it can go from 0 to 1 in `kimg` thousand images (StyleGAN2-ADA's rule; 100k here, for the short
+    runs of a single machine, where StyleGAN2-ADA used 500k).
+    """
+
+    name = "ada"
+
+    def __init__(self, target=0.6, interval=4, kimg=100, p=0.0):
+        super().__init__()
+        self.target, self.interval, self.kimg = float(target), int(interval), float(kimg)
+        only_first = tf.VariableAggregation.ONLY_FIRST_REPLICA  # every replica computes the same value
+        self.p = tf.Variable(float(p), trainable=False, name="ada_p", aggregation=only_first)
+        self.sign_sum = tf.Variable(0.0, trainable=False, name="ada_sign_sum", aggregation=only_first)
+        self.sign_count = tf.Variable(0.0, trainable=False, name="ada_sign_count", aggregation=only_first)
+
+    def __call__(self, images, step, stream, seed=0):
+        batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+        u = replica_uniform(seed, step, batch, stream, 12)
+        p = tf.cast(self.p, images.dtype)
+
+        def maybe(index, transformed, current):
+            chosen = u[:, index] < p
+            return tf.where(tf.reshape(chosen, [-1, 1, 1, 1]), transformed, current)
+
+        x = maybe(0, tf.reverse(images, axis=[2]), images)  # x-flip
+        if height == width:  # 90-degree rotations by 1, 2 or 3 quarters
+            quarters = _to_int(u[:, 1], 1, 3)
+            rotated = [tf.image.rot90(x, k) for k in (1, 2, 3)]
+            turned = tf.where(tf.reshape(quarters == 1, [-1, 1, 1, 1]), rotated[0],
+                              tf.where(tf.reshape(quarters == 2, [-1, 1, 1, 1]), rotated[1], rotated[2]))
+            x = maybe(2, turned, x)
+        max_dy, max_dx = int(height * 0.125 + 0.5), int(width * 0.125 + 0.5)
+        x = maybe(3, shift(x, _to_int(u[:, 4], -max_dy, max_dy), _to_int(u[:, 5], -max_dx, max_dx)), x)
+        normal = self._normal(u[:, 6:9])
+        x = maybe(9, x + 0.2 * normal[:, 0, None, None, None], x)  # brightness
+        mean = _mean(x, [1, 2, 3])
+        x = maybe(10, (x - mean) * tf.exp(0.5 * math.log(2) * normal[:, 1, None, None, None]) + mean, x)  # contrast
+        grey = _mean(x, [3])
+        return maybe(11, (x - grey) * tf.exp(math.log(2) * normal[:, 2, None, None, None]) + grey, x)  # saturation
+
+    @staticmethod
+    def _normal(uniform):
+        return math.sqrt(2.0) * tf.math.erfinv(2.0 * tf.clip_by_value(uniform, 1e-6, 1 - 1e-6) - 1.0)
+
+    def update(self, real_logits, global_batch):
+        sign = tf.reduce_mean(tf.sign(tf.cast(real_logits, tf.float32)))
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            sign = context.all_reduce(tf.distribute.ReduceOp.MEAN, sign)
+        # Branch-free (no tf.cond): assigning a variable is a cross-replica sync point under
+        # tf.distribute, which cannot sit inside a control-flow branch.
+        total, count = self.sign_sum + sign, self.sign_count + 1.0
+        due = tf.cast(count >= self.interval, tf.float32)
+        speed = tf.cast(global_batch * self.interval, tf.float32) / (self.kimg * 1000.0)
+        self.p.assign(tf.clip_by_value(self.p + due * tf.sign(total / count - self.target) * speed, 0.0, 1.0))
+        self.sign_sum.assign(total * (1.0 - due))
+        self.sign_count.assign(count * (1.0 - due))
+
+    def logs(self):
+        return {"ada_p": self.p}
+
+
+AUGMENTS = {cls.name: cls for cls in (Augment, DiffAugment, ADA)}
+
+
+def get_augment(name, **options):
+    if name not in AUGMENTS:
+        raise ValueError(f"unknown augmentation {name!r}; choose one of {', '.join(AUGMENTS)}")
+    return AUGMENTS[name](**options) if name == "ada" else AUGMENTS[name]()

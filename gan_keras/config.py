@@ -1,0 +1,155 @@
+"""The settings of a run (`RunConfig`), saved as `config.json`, read back on `--resume`, checked
+once before anything is built.
+
+Example:
+    >>> config = resolve_config("outputs/run", resume=False, settings={"dataset": "anime", "ema": 0.999})
+    >>> validate(config)       # one UsageError line for a bad combination, before TensorFlow loads
+"""
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from gan_keras.errors import UsageError
+
+LOSSES = ("nonsaturating", "hinge", "lsgan", "wgan-gp")  # gan_keras.losses; listed here to check before TF loads
+AUGMENTS = ("none", "diffaug", "ada")  # gan_keras.augment
+TARGET_LOSSES = ("nonsaturating", "lsgan")  # the losses where label smoothing and label noise apply
+
+
+@dataclass
+class RunConfig:
+    """Every setting of a run; saved as `config.json` and read back by `--resume`."""
+
+    dataset: str = "mnist"
+    model: str = "auto"  # mlp for small grayscale images (measured best there on CPU), else dcgan
+    trainer: str = "fused"
+    epochs: int | None = None  # default: 10, or as many as --max-minutes allows when it is given
+    steps_per_epoch: int | None = None  # default: one pass over the data
+    batch_size: int = 64  # per replica
+    latent_dim: int = 100
+    width: int = 64
+    lr: float = 2e-4
+    beta_1: float = 0.5
+    image_size: int | None = None  # default: the data's own
+    channels: int | None = None  # default: the data's own
+    loss: str = "nonsaturating"  # see gan_keras.losses
+    n_critic: int = 1  # D steps per G step
+    r1: float = 0.0  # R1 penalty gamma, lazily every 16 steps (0: off)
+    augment: str = "none"  # "diffaug" or "ada" (see gan_keras.augment)
+    ada_target: float = 0.6  # ADA's target for E[sign(D(real))]
+    ema: float | None = None  # decay of the generator's moving average, e.g. 0.999 (None: off)
+    real_label: float = 1.0
+    label_noise: float = 0.0
+    walk_data: bool = False  # classic trainer: walk the data by a moving start index, unshuffled
+    limit: int | None = None  # train on the first N images only (a small target set)
+    init_from: str | None = None  # start from the G and D weights of another run (transfer learning)
+    freeze_d: int = 0  # FreezeD: keep the lowest N convolution blocks of D fixed
+    sample_every: int = 1
+    checkpoint_every_steps: int = 0
+    eval_every: int = 0
+    tensorboard: bool = False  # also write scalars and grids to RUN/tensorboard/
+    max_minutes: float | None = None
+    seed: int = 0
+    data_dir: str | None = None
+    strategy: str = "auto"
+    mixed_precision: str | None = None  # "auto", "bfloat16" or "float16" (see distribute.precision_policy)
+    jit_compile: bool | None = None  # default: on with a GPU, off on CPU (slower there)
+    steps_per_execution: int | None = None  # default: 8 on one GPU, else 1 (see accelerator_defaults)
+
+
+# Settings that fix what the checkpoint holds: a resumed run must keep them.
+SHAPE_SETTINGS = ("dataset", "model", "latent_dim", "width", "image_size", "channels", "trainer", "freeze_d",
+                  "augment")
+DEFAULT_EPOCHS = 10
+EPOCHS_UNTIL_BUDGET = 100_000  # "until --max-minutes runs out"
+
+
+def load_config(out):
+    """(RunConfig, the whole saved record) of a run folder; one UsageError line if it is missing or damaged."""
+    path = Path(out) / "config.json"
+    if not path.is_file():
+        raise UsageError(f"{out} is not a run folder (no config.json)")
+    try:
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path} is damaged ({e}); the settings of this run cannot be read") from None
+    if not isinstance(saved, dict):
+        raise UsageError(f"{path} is damaged (not a JSON object); the settings of this run cannot be read")
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    return RunConfig(**{k: v for k, v in saved.items() if k in fields}), saved
+
+
+def resolve_config(out, resume, settings):
+    """The run's config: defaults + `settings`, or on resume the saved config + compatible `settings`."""
+    settings = {k: v for k, v in settings.items() if v is not None}
+    unknown = set(settings) - {f.name for f in dataclasses.fields(RunConfig)}
+    if unknown:
+        raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    if not resume:
+        return RunConfig(**settings)
+    config, _ = load_config(out)
+    for key, value in settings.items():
+        if key in SHAPE_SETTINGS and value != getattr(config, key):
+            raise UsageError(f"--resume: this run was trained with {key}={getattr(config, key)!r}, "
+                             f"not {value!r}; use another --out for a new run")
+        if key == "ema" and bool(value) != bool(config.ema):
+            raise UsageError(f"--resume: this run was trained {'with' if config.ema else 'without'} --ema; "
+                             "its checkpoint cannot switch the moving average on or off")
+        setattr(config, key, value)
+    return config
+
+
+def validate(config):
+    """Check a config (and fill in the epochs); raises UsageError with one line saying what is wrong."""
+    if config.epochs is None:
+        config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
+    positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
+                "sample_every": config.sample_every, "n_critic": config.n_critic}
+    for optional in ("steps_per_epoch", "steps_per_execution"):
+        if getattr(config, optional) is not None:
+            positive[optional] = getattr(config, optional)
+    for name, value in positive.items():
+        if value < 1:
+            raise UsageError(f"{name.replace('_', '-')} must be a positive number, got {value}")
+    if config.eval_every < 0 or config.checkpoint_every_steps < 0:
+        raise UsageError("eval-every and checkpoint-every-steps must be 0 (off) or positive")
+    if config.trainer not in ("fused", "classic"):
+        raise UsageError(f"unknown trainer {config.trainer!r}; choose fused or classic")
+    if config.trainer == "classic":
+        _refuse_for_classic(config)
+    if config.loss not in LOSSES:
+        raise UsageError(f"unknown loss {config.loss!r}; choose one of {', '.join(LOSSES)}")
+    if config.augment not in AUGMENTS:
+        raise UsageError(f"unknown augmentation {config.augment!r}; choose one of {', '.join(AUGMENTS)}")
+    if config.loss not in TARGET_LOSSES and (config.real_label != 1.0 or config.label_noise > 0):
+        raise UsageError(f"--real-label and --label-noise set targets, which the {config.loss} loss has none of; "
+                         f"use them with {' or '.join(TARGET_LOSSES)}")
+    if config.r1 < 0:
+        raise UsageError(f"r1 must be 0 (off) or positive, got {config.r1}")
+    if config.ema is not None and config.ema != 0 and not 0 < config.ema < 1:
+        raise UsageError(f"ema is a decay in (0, 1), e.g. 0.999, got {config.ema}")
+    if not 0 < config.ada_target < 1:
+        raise UsageError(f"ada-target must be in (0, 1), got {config.ada_target}")
+    if config.limit is not None and config.limit < 1:
+        raise UsageError(f"limit must be positive, got {config.limit}")
+    if config.init_from and not Path(config.init_from, "checkpoints", "checkpoint").is_file():
+        raise UsageError(f"--init-from {config.init_from}: no checkpoint there")
+    if config.lr <= 0:
+        raise UsageError(f"lr must be positive, got {config.lr}")
+    if config.max_minutes is not None and config.max_minutes <= 0:
+        raise UsageError(f"max-minutes must be positive, got {config.max_minutes}")
+    if not 0 <= config.label_noise < 0.5:
+        raise UsageError(f"label-noise is a fraction in [0, 0.5), got {config.label_noise}")
+
+
+def _refuse_for_classic(config):
+    """The classic loop is the faithful Keras-2-style reference: BCE on P(real), nothing added."""
+    modern = {"loss": config.loss != "nonsaturating", "n-critic": config.n_critic != 1, "r1": config.r1 > 0,
+              "augment": config.augment != "none", "ema": bool(config.ema),
+              "steps-per-execution": (config.steps_per_execution or 1) > 1, "freeze-d": bool(config.freeze_d)}
+    used = [name for name, on in modern.items() if on]
+    if used:
+        raise UsageError(f"--{', --'.join(used)} need{'s' if len(used) == 1 else ''} the fused trainer: the classic "
+                         "loop is the Keras 2 reference (binary cross-entropy on P(real), one D and one G call)")

@@ -1,0 +1,59 @@
+"""DCGAN (Radford et al. 2016) sized from the image shape: a Dense projection to a small map,
+Conv2DTranspose stride-2 upsampling with BatchNormalization and ReLU, N(0, 0.02) weights; a
+mirrored strided-convolution discriminator with LeakyReLU 0.2, no pooling and no batch norm on
+its input layer. `width` is the filters of the outer layers, doubling inwards up to 512."""
+
+from keras import layers
+
+from gan_keras.networks import batch_norm, dcgan_init, register
+
+MAX_FILTERS = 512
+
+
+def upsampling_plan(image_shape):
+    """Start size and number of stride-2 upsamplings for a DCGAN of this image shape.
+
+    28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4), 128 -> (4, 5).
+    """
+    height, width, _ = image_shape
+    if height != width:
+        raise ValueError(f"dcgan needs square images, got {height}x{width}")
+    size, steps = height, 0
+    while size % 2 == 0 and size > 4:
+        size //= 2
+        steps += 1
+    if steps < 2 or size > 7:
+        raise ValueError(f"dcgan supports sizes like 28, 32, 64, 128 (a power of two times 4 to 7), got {height}")
+    return size, steps
+
+
+def filters(width, level):
+    return min(width * 2**level, MAX_FILTERS)
+
+
+def generator(z, image_shape, width):
+    start, steps = upsampling_plan(image_shape)
+    x = layers.Dense(start * start * filters(width, steps - 1), use_bias=False, kernel_initializer=dcgan_init())(z)
+    x = layers.ReLU()(batch_norm()(x))
+    x = layers.Reshape((start, start, filters(width, steps - 1)))(x)
+    for level in range(steps - 2, -1, -1):
+        x = layers.Conv2DTranspose(filters(width, level), 4, strides=2, padding="same", use_bias=False,
+                                   kernel_initializer=dcgan_init())(x)
+        x = layers.ReLU()(batch_norm()(x))
+    x = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", kernel_initializer=dcgan_init())(x)
+    return layers.Activation("tanh")(x)
+
+
+def discriminator(images, image_shape, width):
+    _, steps = upsampling_plan(image_shape)
+    x = images
+    for level in range(steps):
+        x = layers.Conv2D(filters(width, level), 4, strides=2, padding="same", use_bias=level == 0,
+                          kernel_initializer=dcgan_init())(x)
+        if level > 0:  # DCGAN: no batch norm on the discriminator's input layer
+            x = batch_norm()(x)
+        x = layers.LeakyReLU(0.2)(x)
+    return layers.Dense(1, kernel_initializer=dcgan_init())(layers.Flatten()(x))
+
+
+register("dcgan", generator, discriminator, upsampling_plan)

@@ -1,0 +1,29 @@
+"""The classic fully connected MNIST GAN (Goodfellow et al. 2014, as in the classic Keras scripts):
+generator Dense 256-512-1024 with LeakyReLU 0.2 and BatchNormalization momentum 0.8; discriminator
+Dense 512-256 with LeakyReLU 0.2. `width` is not used."""
+
+import math
+
+from keras import layers
+
+from gan_keras.networks import batch_norm, register
+
+
+def generator(z, image_shape, width):
+    x = z
+    for units in (256, 512, 1024):
+        x = layers.Dense(units)(x)
+        x = layers.LeakyReLU(0.2)(x)
+        x = batch_norm(momentum=0.8)(x)
+    x = layers.Dense(math.prod(image_shape), activation="tanh")(x)
+    return layers.Reshape(image_shape)(x)
+
+
+def discriminator(images, image_shape, width):
+    x = layers.Flatten()(images)
+    for units in (512, 256):
+        x = layers.LeakyReLU(0.2)(layers.Dense(units)(x))
+    return layers.Dense(1)(x)
+
+
+register("mlp", generator, discriminator)

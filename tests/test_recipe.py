@@ -1,0 +1,216 @@
+"""The modern recipe: losses, penalties, augmentation, ADA, EMA, and their exact resume."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_keras import GAN, Build_Disc, Build_Gen, UsageError, train
+from gan_keras.augment import ADA, DiffAugment, get_augment, shift
+from gan_keras.ema import GeneratorEMA
+from gan_keras.losses import LOSSES, R1, GradientPenalty
+from tests.conftest import assert_one_line_error, constant_discriminator, history, run_cli, weights
+
+REAL = tf.constant([[2.0], [-1.0], [0.5]])
+FAKE = tf.constant([[0.3], [-2.0], [1.5]])
+
+
+def _softplus(x):
+    return np.log1p(np.exp(x))
+
+
+def _bce(target, logits):  # -(t log s(x) + (1 - t) log(1 - s(x)))
+    return _softplus(logits) - target * logits
+
+
+def test_each_loss_matches_its_closed_form_on_fixed_logits():
+    r, f = REAL.numpy()[:, 0], FAKE.numpy()[:, 0]
+    expected = {
+        "nonsaturating": (0.5 * (_bce(1, r).mean() + _bce(0, f).mean()), _softplus(-f).mean()),
+        "hinge": (np.maximum(0, 1 - r).mean() + np.maximum(0, 1 + f).mean(), -f.mean()),
+        "lsgan": (0.5 * (((r - 1) ** 2).mean() + (f ** 2).mean()), 0.5 * ((f - 1) ** 2).mean()),
+        "wgan-gp": (f.mean() - r.mean(), -f.mean()),
+    }
+    assert set(expected) == set(LOSSES)
+    for name, (d, g) in expected.items():
+        loss = LOSSES[name]()
+        np.testing.assert_allclose(float(loss.d_loss(REAL, FAKE)), d, rtol=1e-6, err_msg=name)
+        np.testing.assert_allclose(float(loss.g_loss(FAKE)), g, rtol=1e-6, err_msg=name)
+
+
+def test_label_smoothing_sets_a_floor_under_d_loss_equal_to_the_targets_entropy():
+    """With target 1 a surer D always costs less (0 in the limit); with target 0.9 the least D can
+    pay on reals is H(0.9), at P(real) = 0.9, and being surer costs more: D stops short of certainty."""
+    loss = LOSSES["nonsaturating"]()
+    sure_fake = tf.fill((4, 1), -30.0)
+    assert float(loss.d_loss(tf.fill((4, 1), 30.0), sure_fake)) < 1e-9
+    entropy = -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))
+    at = {logit: float(loss.d_loss(tf.fill((4, 1), logit), sure_fake, real_target=0.9))
+          for logit in (math.log(9) - 0.5, math.log(9), math.log(9) + 0.5, 30.0)}
+    np.testing.assert_allclose(at[math.log(9)], 0.5 * entropy, rtol=1e-5)
+    assert min(at, key=at.get) == math.log(9) and at[30.0] == pytest.approx(0.5 * 0.1 * 30, rel=1e-4)
+    # lsgan: the floor is the squared distance to the target
+    np.testing.assert_allclose(float(LOSSES["lsgan"]().d_loss(tf.ones((4, 1)), tf.zeros((4, 1)), 0.9, 0.0)),
+                               0.5 * 0.01, rtol=1e-5)
+
+
+def _linear_d(image_shape=(4, 4, 1), seed=0):
+    D = keras.Sequential([keras.Input(image_shape), keras.layers.Flatten(), keras.layers.Dense(1)])
+    w = np.random.default_rng(seed).normal(size=(math.prod(image_shape), 1)).astype("float32")
+    D.layers[-1].set_weights([w, np.array([0.3], "float32")])
+    return D, w
+
+
+def test_r1_is_the_analytic_gradient_norm_of_a_linear_d_and_lazy():
+    D, w = _linear_d()
+    real = tf.random.normal((5, 4, 4, 1))
+    r1 = R1(gamma=2.0, every=16)
+    expected = 0.5 * 2.0 * 16 * float((w ** 2).sum())  # grad_x (w.x + b) = w for every image
+    np.testing.assert_allclose(float(r1(D, real, real, tf.constant(32, tf.int64), 0)), expected, rtol=1e-5)
+    assert float(r1(D, real, real, tf.constant(33, tf.int64), 0)) == 0.0  # not a regularization step
+    np.testing.assert_allclose(float(R1(2.0, every=1)(D, real, real, 5, 0)), expected / 16, rtol=1e-5)
+    gp = GradientPenalty(10.0)(D, real, tf.zeros_like(real), tf.constant(3, tf.int64), 0)
+    np.testing.assert_allclose(float(gp), 10.0 * (np.sqrt((w ** 2).sum()) - 1.0) ** 2, rtol=1e-4)
+
+
+def _images(n=6, size=16, channels=3, seed=0):
+    return tf.constant(np.random.default_rng(seed).uniform(-1, 1, (n, size, size, channels)).astype("float32"))
+
+
+@pytest.mark.parametrize("augment", [DiffAugment(), ADA(p=1.0), ADA(p=0.5)])
+def test_augmentations_keep_shape_are_finite_and_let_gradients_through(augment):
+    x = _images()
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = augment(x, tf.constant(3, tf.int64), stream=10, seed=1)
+        total = tf.reduce_sum(y * tf.random.stateless_normal(tf.shape(y), seed=[1, 2]))
+    grad = tape.gradient(total, x)
+    assert y.shape == x.shape and y.dtype == x.dtype and np.all(np.isfinite(y))
+    assert grad is not None and np.all(np.isfinite(grad)) and float(tf.reduce_sum(tf.abs(grad))) > 0
+    assert not np.allclose(y, x)  # something happened
+    np.testing.assert_array_equal(y, augment(x, tf.constant(3, tf.int64), stream=10, seed=1))  # keyed draws
+    assert not np.allclose(y, augment(x, tf.constant(4, tf.int64), stream=10, seed=1))  # another step, other draws
+
+
+def test_geometric_transforms_keep_the_range_and_the_pixels():
+    x = _images()
+    moved = shift(x, tf.constant([2, 0, -1, 0, 0, 0]), tf.constant([0, 3, -1, 0, 0, 0]))
+    assert float(tf.reduce_max(tf.abs(moved))) <= 1.0
+    np.testing.assert_array_equal(moved[0, 2:], x[0, :-2])  # down 2: rows move, the top fills with 0
+    np.testing.assert_array_equal(moved[0, :2], np.zeros_like(moved[0, :2]))
+    np.testing.assert_array_equal(moved[1, :, 3:], x[1, :, :-3])
+    np.testing.assert_array_equal(moved[3:], x[3:])  # no shift: unchanged
+
+
+def test_ada_is_the_identity_at_p_zero():
+    x = _images()
+    np.testing.assert_array_equal(ADA(p=0.0)(x, tf.constant(5, tf.int64), 10, 0), x)
+    np.testing.assert_array_equal(get_augment("none")(x, 5, 10, 0), x)
+
+
+def test_ada_p_rises_when_d_is_sure_of_the_reals_and_falls_otherwise():
+    ada = ADA(target=0.6, interval=4, kimg=1)
+    sure = tf.fill((64, 1), 3.0)
+    for _ in range(8):
+        ada.update(sure, 64)
+    assert float(ada.p) == pytest.approx(2 * 64 * 4 / 1000)  # two adjustments of batch * interval / 1000
+    unsure = tf.constant([[1.0]] * 32 + [[-1.0]] * 32)  # E[sign] = 0 < 0.6
+    for _ in range(4):
+        ada.update(unsure, 64)
+    assert float(ada.p) == pytest.approx(64 * 4 / 1000)
+    for _ in range(100):
+        ada.update(-sure, 64)
+    assert float(ada.p) == 0.0  # clipped at 0
+
+
+def test_ema_after_k_steps_is_the_closed_form_mix():
+    keras.utils.set_random_seed(0)
+    G = Build_Gen("mlp", 8)
+    ema = GeneratorEMA(G, decay=0.9)
+    expected = [w.copy() for w in weights(G)]
+    trainable = {id(v) for v in G.trainable_weights}
+    rng = np.random.default_rng(0)
+    for step in range(1, 5):
+        for v in G.weights:
+            v.assign(v + rng.normal(size=v.shape).astype("float32") * 0.1)
+        ema.update(step)
+        beta = min(0.9, 0.5 ** (1 / (0.05 * step)))
+        expected = [beta * e + (1 - beta) * np.array(v) if id(v) in trainable else np.array(v)
+                    for e, v in zip(expected, G.weights)]
+    for got, want in zip(weights(ema.average), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert float(ema.beta(20)) == pytest.approx(0.5) and float(ema.beta(10**6)) == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("logit,acc_real,acc_fake", [(5.0, 1.0, 0.0), (-5.0, 0.0, 1.0)])
+def test_accuracies_read_the_sign_of_the_logits(logit, acc_real, acc_fake):
+    gan = GAN(Build_Gen("mlp", 8), constant_discriminator(logit))
+    gan.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    data = tf.data.Dataset.from_tensors(tf.zeros((16, 28, 28, 1))).repeat()
+    logs = gan.fit(data, epochs=1, steps_per_epoch=2, verbose=0).history
+    assert logs["d_acc_real"] == [acc_real] and logs["d_acc_fake"] == [acc_fake]
+
+
+def test_grids_samples_and_generator_keras_come_from_the_ema_generator(tmp_path, digits_npz):
+    from PIL import Image
+
+    from gan_keras.images import image_grid
+
+    run = tmp_path / "ema"
+    result = train(str(digits_npz), out=run, model="mlp", ema=0.9, epochs=1, steps_per_epoch=4, verbose=0)
+    gan = result.trainer
+    assert gan.sampler is gan.ema.average
+    saved = keras.saving.load_model(run / "generator.keras", compile=False)
+    for a, b in zip(weights(saved), weights(gan.sampler)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.allclose(a, b) for a, b in zip(weights(gan.sampler), weights(gan.generator)))
+    grid = np.asarray(Image.open(run / "samples" / "epoch-0001.png"))
+    expected = image_grid(np.asarray(gan.sampler(np.load(run / "fixed_noise.npy"), training=False)), cols=8)
+    np.testing.assert_array_equal(grid, expected[..., 0])
+    reader = tf.train.load_checkpoint(str(run / "checkpoints"))
+    names = reader.get_variable_to_shape_map()
+    assert any(n.startswith("generator_ema/") for n in names) and any(n.startswith("generator/") for n in names)
+
+
+RECIPES = {
+    "ada+ema+r1": dict(augment="ada", ada_target=0.3, ema=0.99, r1=1.0, real_label=0.9, label_noise=0.05),
+    "wgan-gp+diffaug": dict(loss="wgan-gp", n_critic=2, augment="diffaug"),
+    "hinge": dict(loss="hinge"),
+}
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_a_resumed_run_with_the_new_options_equals_the_uninterrupted_one(tmp_path, digits_npz, recipe):
+    settings = dict(model="dcgan", width=8, batch_size=16, steps_per_epoch=5, seed=2, verbose=0, **RECIPES[recipe])
+    train(str(digits_npz), out=tmp_path / "straight", epochs=3, **settings)
+    train(str(digits_npz), out=tmp_path / "resumed", epochs=2, **settings)
+    train(out=tmp_path / "resumed", resume=True, epochs=3, verbose=0)
+    a, b = history(tmp_path / "straight"), history(tmp_path / "resumed")
+    columns = [c for c in a if c not in ("seconds", "images_per_s")]
+    assert {c: a[c] for c in columns} == {c: b[c] for c in columns}
+    assert (tmp_path / "straight" / "samples" / "epoch-0003.png").read_bytes() == \
+        (tmp_path / "resumed" / "samples" / "epoch-0003.png").read_bytes()
+    if recipe.startswith("ada"):
+        assert a["ada_p"][-1] > 0  # target 0.3 is below E[sign(D(real))] of a D that learns: p rose
+        reader = tf.train.load_checkpoint(str(tmp_path / "resumed" / "checkpoints"))
+        p = [n for n in reader.get_variable_to_shape_map() if n.startswith("augment/p")]
+        assert p and reader.get_tensor(p[0]) == pytest.approx(a["ada_p"][-1], rel=1e-5)
+        assert "d_penalty" in a
+    if recipe.startswith("wgan"):
+        assert all(v > 0 for v in a["d_penalty"])
+        config = json.loads((tmp_path / "straight" / "config.json").read_text())
+        assert config["loss"] == "wgan-gp" and config["n_critic"] == 2
+
+
+def test_classic_refuses_the_new_options_and_targets_need_a_loss_with_targets(tmp_path, digits_npz):
+    from gan_keras.config import RunConfig, validate
+
+    with pytest.raises(UsageError, match="--augment, --ema need the fused trainer"):
+        validate(RunConfig(trainer="classic", augment="ada", ema=0.999))
+    assert_one_line_error(run_cli("train", digits_npz, "--trainer", "classic", "--loss", "hinge"), "--loss needs the fused")
+    assert_one_line_error(run_cli("train", digits_npz, "--loss", "hinge", "--real-label", "0.9"),
+                          "which the hinge loss has none of")
+    assert_one_line_error(run_cli("train", digits_npz, "--ema", "1.5"), "ema is a decay in (0, 1)")
