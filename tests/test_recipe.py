@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_keras import GAN, Build_Disc, Build_Gen, UsageError, train
+from gan_keras import GAN, Build_Gen, UsageError, train
 from gan_keras.augment import ADA, DiffAugment, get_augment, shift
 from gan_keras.ema import GeneratorEMA
 from gan_keras.losses import LOSSES, R1, GradientPenalty
