@@ -164,7 +164,8 @@ class ADA(Augment):
 AUGMENTS = {cls.name: cls for cls in (Augment, DiffAugment, ADA)}
 
 
-def get_augment(name, **options):
+def get_augment(name, ada_target=0.6):
+    """The augmenter of this name; `ada_target` only matters for "ada"."""
     if name not in AUGMENTS:
         raise ValueError(f"unknown augmentation {name!r}; choose one of {', '.join(AUGMENTS)}")
-    return AUGMENTS[name](**options) if name == "ada" else AUGMENTS[name]()
+    return ADA(target=ada_target) if name == "ada" else AUGMENTS[name]()

@@ -83,7 +83,7 @@ class GAN(keras.Model):
         if self.n_critic < 1:
             raise ValueError(f"n_critic must be at least 1, got {n_critic}")
         self.regularizers = [r for r in (self.gan_loss.penalty, R1(self.r1) if self.r1 > 0 else None) if r]
-        self.augmenter = get_augment(augment, target=self.ada_target) if augment == "ada" else get_augment(augment)
+        self.augmenter = get_augment(augment, self.ada_target)
         self.ema = GeneratorEMA(generator, self.ema_decay) if self.ema_decay else None
         self._d_logits = discriminator_logits(discriminator)
         names = ["d_loss", "g_loss", "d_acc_real", "d_acc_fake"] + (["d_penalty"] if self.regularizers else [])
@@ -103,7 +103,7 @@ class GAN(keras.Model):
                  "d_optimizer": self.d_optimizer, "g_optimizer": self.g_optimizer}
         if self.ema:
             items["generator_ema"] = self.ema.average
-        if self.augmenter.trainable_variables or self.augmenter.variables:
+        if self.augmenter.variables:
             items["augment"] = self.augmenter
         return items
 
