@@ -277,17 +277,39 @@ class EvalMetric(keras.callbacks.Callback):
 
     Domain FID for digits, SWD otherwise (see `gan_keras.metrics.default_metric`). Put it after
     `EpochTimer` so that epoch times leave out the evaluation.
+
+    With `heldout` images (real images training never sees, e.g. those beyond `--limit`), the metric
+    compares with them instead, and D's accuracy on them and on the training images is logged too
+    (`eval_d_acc_train`, `eval_d_acc_heldout`): a gap opening between the two is D memorising its
+    small training set, the overfitting that augmentation is for.
     """
 
-    def __init__(self, real_images, dataset, every, n=2000, data_dir=None, seed=0):
+    def __init__(self, real_images, dataset, every, n=2000, data_dir=None, seed=0, heldout=None):
         super().__init__()
         from gan_keras.metrics import default_metric
 
         rng = np.random.default_rng(seed)
-        self.real = real_images[rng.choice(len(real_images), min(n, len(real_images)), replace=False)]
+
+        def pick(images):
+            return images[rng.choice(len(images), min(n, len(images)), replace=False)]
+
+        self.train_real = pick(real_images)
+        self.heldout = pick(heldout) if heldout is not None and len(heldout) else None
+        self.real = self.heldout if self.heldout is not None else self.train_real
         self.dataset, self.every, self.data_dir, self.seed = dataset, every, data_dir, seed
         self.metric = default_metric(dataset)
         self.column = "eval_domain_fid" if self.metric == "fid" else "eval_swd"
+        self.columns = [self.column] + (["eval_d_acc_train", "eval_d_acc_heldout"] if self.heldout is not None else [])
+
+    def _d_accuracy(self, images):
+        from gan_keras.data import to_model_range
+        from gan_keras.models import discriminator_logits
+
+        D = discriminator_logits(self.model.discriminator)
+        shape = tuple(D.inputs[0].shape[1:])
+        hits = [np.asarray(D(to_model_range(images[i:i + 500], shape), training=False)) > 0
+                for i in range(0, len(images), 500)]
+        return float(np.concatenate(hits).mean())
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or ((epoch + 1) % self.every and not self.model.stop_training):
@@ -297,3 +319,6 @@ class EvalMetric(keras.callbacks.Callback):
         scores = evaluate(self.model.sampler, self.real, self.dataset, self.metric, n=len(self.real),
                           seed=self.seed, data_dir=self.data_dir)
         logs[self.column] = scores["domain_fid" if self.metric == "fid" else "swd"]
+        if self.heldout is not None:
+            logs["eval_d_acc_train"] = self._d_accuracy(self.train_real)
+            logs["eval_d_acc_heldout"] = self._d_accuracy(self.heldout)

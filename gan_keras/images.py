@@ -85,7 +85,7 @@ def plot_history(history, path=None, title=None):
     """
     import matplotlib.pyplot as plt  # never switch the backend here: notebooks show figures inline
 
-    metric = next((k for k in history if k.startswith("eval_")), None)
+    metric = next((k for k in history if k.startswith("eval_") and not k.startswith("eval_d_acc")), None)
     panels = 3 if metric else 2
     fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.4))
     epochs = history.get("epoch", [])
@@ -96,6 +96,10 @@ def plot_history(history, path=None, title=None):
     axes[0].legend()
     axes[1].plot(epochs, history.get("d_acc_real", []), label="D acc, real")
     axes[1].plot(epochs, history.get("d_acc_fake", []), label="D acc, generated")
+    for key, label in (("eval_d_acc_train", "D acc, training reals (eval)"), ("eval_d_acc_heldout", "D acc, held-out reals (eval)")):
+        if key in history:
+            points = [(e, v) for e, v in zip(epochs, history[key]) if not math.isnan(v)]
+            axes[1].plot([p[0] for p in points], [p[1] for p in points], "o:", ms=3, label=label)
     if "ada_p" in history:
         axes[1].plot(epochs, history["ada_p"], "--", color="C3", label="ADA p")
     axes[1].axhline(0.5, color="grey", lw=0.8, ls="--")

@@ -134,20 +134,21 @@ def freeze_lower_layers(discriminator, blocks):
         layer.trainable = False
 
 
-def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise, images, global_batch):
+def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise, images, global_batch,
+                  heldout=None):
     """The callbacks that write a run folder, in the order they must run; also returns the grid one."""
     from gan_keras import callbacks as cb
 
     history_path = write_dir / "history.csv"
     evaluation = (cb.EvalMetric(images, config.dataset, config.eval_every, data_dir=config.data_dir,
-                                seed=config.seed) if config.eval_every else None)
+                                seed=config.seed, heldout=heldout) if config.eval_every else None)
     grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
                           status)
     callbacks = [
         cb.StopGuard(status, deadline),
         cb.EpochTimer(global_batch),
         *([evaluation] if evaluation else []),
-        cb.HistoryCSV(history_path, status, [*trainer.log_columns(), *([evaluation.column] if evaluation else [])]),
+        cb.HistoryCSV(history_path, status, [*trainer.log_columns(), *(evaluation.columns if evaluation else [])]),
         cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}"),
         grids,
         *([cb.TensorBoardLog(write_dir / "tensorboard", write_dir / "samples", status)] if config.tensorboard else []),
@@ -185,8 +186,9 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         raise UsageError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
     read_start = time.perf_counter()
     images = load_images(config.dataset, config.image_size, config.channels, config.data_dir)
+    heldout = None
     if config.limit:
-        images = images[:config.limit]
+        images, heldout = images[:config.limit], images[config.limit:]
     image_shape = (config.image_size or images.shape[1], config.image_size or images.shape[2],
                    config.channels or images.shape[3])
     if verbose != 0:
@@ -254,7 +256,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         status = cb.RunStatus()
         deadline = started + config.max_minutes * 60 if config.max_minutes else None
         callbacks, grids = run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise,
-                                         images, global_batch)
+                                         images, global_batch, heldout)
         if verbose is None:
             verbose = 1 if sys.stdout.isatty() else 2
         if start_epoch >= config.epochs:

@@ -214,3 +214,23 @@ def test_classic_refuses_the_new_options_and_targets_need_a_loss_with_targets(tm
     assert_one_line_error(run_cli("train", digits_npz, "--loss", "hinge", "--real-label", "0.9"),
                           "which the hinge loss has none of")
     assert_one_line_error(run_cli("train", digits_npz, "--ema", "1.5"), "ema is a decay in (0, 1)")
+
+
+def test_a_small_training_set_is_scored_against_held_out_reals_with_d_accuracy_on_both(tmp_path, digits_npz):
+    """--limit N leaves the images beyond N unseen: the metric compares with them, and D's accuracy
+    on training and held-out reals (the overfitting gap) goes to history.csv."""
+    result = train(str(digits_npz), out=tmp_path / "small", model="mlp", limit=100, eval_every=1, epochs=2,
+                   steps_per_epoch=3, verbose=0)
+    rows = history(tmp_path / "small")
+    assert len(rows["eval_swd"]) == 2  # an .npz of digits is scored with SWD
+    for key in ("eval_d_acc_train", "eval_d_acc_heldout"):
+        assert all(0.0 <= v <= 1.0 for v in rows[key]), key
+    from gan_keras.callbacks import EvalMetric
+
+    probe = EvalMetric(np.zeros((5, 28, 28, 1), np.uint8), "mnist", 1, heldout=np.full((7, 28, 28, 1), 255, np.uint8))
+    probe.set_model(result.trainer)
+    # A D fixed to say "real" for bright images only: all held-out (white) right, all training (black) wrong.
+    result.trainer.discriminator = constant_discriminator(0.0)
+    dense = result.trainer.discriminator.layers[-1]
+    dense.set_weights([np.full((784, 1), 1.0, np.float32), np.array([-1.0], np.float32)])
+    assert probe._d_accuracy(probe.heldout) == 1.0 and probe._d_accuracy(probe.train_real) == 0.0
