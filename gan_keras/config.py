@@ -7,6 +7,7 @@ Example:
 """
 
 import dataclasses
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,8 @@ def validate(config):
     if config.loss not in TARGET_LOSSES and (config.real_label != 1.0 or config.label_noise > 0):
         raise UsageError(f"--real-label and --label-noise set targets, which the {config.loss} loss has none of; "
                          f"use them with {' or '.join(TARGET_LOSSES)}")
+    if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("--tensorboard needs the tensorboard package: pip install tensorboard")
     if config.r1 < 0:
         raise UsageError(f"r1 must be 0 (off) or positive, got {config.r1}")
     if config.ema is not None and config.ema != 0 and not 0 < config.ema < 1:
