@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 
+from gan_keras.config import AUGMENTS, LOSSES
 from gan_keras.errors import UsageError
 
 
@@ -27,19 +28,21 @@ def _add_train(sub):
     p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the data")
     p.add_argument("--batch-size", type=int, help="per device (default 64)")
     p.add_argument("--latent-dim", type=int, help="noise size (default 100)")
-    p.add_argument("--width", type=int, help="DCGAN filters of the outer layers, doubling inwards (default 64)")
+    p.add_argument("--width", type=int, help="DCGAN filters of the outer layers, doubling inwards "
+                                             "(default: 16 for 64x64 and larger on a CPU, else 64)")
     p.add_argument("--lr", type=float, help="Adam learning rate of D and G (default 2e-4, beta_1 0.5)")
     p.add_argument("--beta-1", type=float, help="Adam beta_1 (default 0.5)")
     p.add_argument("--image-size", type=int, help="train at this size (default: the data's own)")
-    p.add_argument("--loss", choices=["nonsaturating", "hinge", "lsgan", "wgan-gp"],
+    p.add_argument("--loss", choices=LOSSES,
                    help="GAN loss on D's logits (default nonsaturating)")
     p.add_argument("--n-critic", type=int, help="D steps per G step (default 1; WGAN-GP uses 5)")
     p.add_argument("--r1", type=float, help="R1 penalty gamma on real images, lazily every 16 steps (default 0: off)")
-    p.add_argument("--augment", choices=["none", "diffaug", "ada"],
+    p.add_argument("--augment", choices=AUGMENTS,
                    help="augment what D sees: DiffAugment, or ADA with an adaptive probability (default none)")
     p.add_argument("--ada-target", type=float, help="ADA: target of E[sign(D(real))] (default 0.6)")
     p.add_argument("--ema", type=float, help="decay of the generator's moving average, e.g. 0.999; the average "
-                                             "draws the grids, samples and metrics (default: off)")
+                                             "draws the grids, samples and metrics (default: 0.999 for DCGAN "
+                                             "at 64x64 and larger, else 0: off)")
     p.add_argument("--real-label", type=float, help="target for real images; 0.9 = one-sided label smoothing")
     p.add_argument("--label-noise", type=float, help="fraction of D labels flipped at random (default 0)")
     p.add_argument("--walk-data", action="store_true", default=None,
@@ -112,7 +115,8 @@ def _sample(args):
 
 
 def _add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="score a run's generator against the real data of its dataset")
+    p = sub.add_parser("evaluate", help="score a run's generator against the real data of its dataset "
+                                        "(the held-out part when the run used --limit)")
     p.add_argument("run", help="run folder")
     p.add_argument("--metric", choices=["fid", "kid", "swd", "pr"],
                    help="default: domain FID for digits, SWD for other images")
@@ -135,13 +139,17 @@ def _evaluate(args):
     config, saved = load_config(args.run)
     shape = saved.get("image_shape", [None, None, None])
     images = load_images(config.dataset, shape[0], shape[2], args.data_dir or config.data_dir)
+    against = "training images"
+    if config.limit and len(images) > config.limit:  # the run never saw these: compare with them
+        images, against = images[config.limit:], f"held-out images (after the first {config.limit:,})"
     generator = load_generator(args.run)
     from gan_keras.metrics import evaluate
 
     start = time.perf_counter()
     scores = evaluate(generator, images, config.dataset, args.metric, n=args.n, seed=args.seed,
                       data_dir=args.data_dir or config.data_dir, verbose=0 if args.json else 1)
-    record = {"run": str(args.run), "dataset": config.dataset, "n": min(args.n, len(images)), **scores,
+    record = {"run": str(args.run), "dataset": config.dataset, "against": against, "n": min(args.n, len(images)),
+              **scores,
               "seconds": round(time.perf_counter() - start, 2)}
     if args.json:
         print(json.dumps(record))
@@ -168,9 +176,10 @@ def _download(args):
 
 
 def _add_speed_options(p, per_call_default):
-    p.add_argument("--mixed-precision", nargs="?", const="auto", choices=["auto", "bfloat16", "float16"],
+    p.add_argument("--mixed-precision", nargs="?", const="auto", choices=["off", "auto", "bfloat16", "float16"],
                    help="compute in 16 bits, weights in 32; alone: float16 on GPU (loss scaling per "
-                        "optimizer), bfloat16 elsewhere (default: off)")
+                        "optimizer), bfloat16 elsewhere (default: bfloat16 for DCGAN on a CPU with bfloat16 "
+                        "instructions, else off)")
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction,
                    help="XLA-compile the training step (default: on with a GPU, off on CPU, where it is slower)")
     p.add_argument("--steps-per-execution", type=int,

@@ -25,12 +25,13 @@ class RunConfig:
 
     dataset: str = "mnist"
     model: str = "auto"  # mlp for small grayscale images (measured best there on CPU), else dcgan
+    # None below: chosen by gan_keras.recipe for the images and the device, with the reason in config.json
     trainer: str = "fused"
     epochs: int | None = None  # default: 10, or as many as --max-minutes allows when it is given
     steps_per_epoch: int | None = None  # default: one pass over the data
     batch_size: int = 64  # per replica
     latent_dim: int = 100
-    width: int = 64
+    width: int | None = None  # DCGAN width; 16 for 64x64+ on a CPU, else 64
     lr: float = 2e-4
     beta_1: float = 0.5
     image_size: int | None = None  # default: the data's own
@@ -40,7 +41,7 @@ class RunConfig:
     r1: float = 0.0  # R1 penalty gamma, lazily every 16 steps (0: off)
     augment: str = "none"  # "diffaug" or "ada" (see gan_keras.augment)
     ada_target: float = 0.6  # ADA's target for E[sign(D(real))]
-    ema: float | None = None  # decay of the generator's moving average, e.g. 0.999 (None: off)
+    ema: float | None = None  # decay of the generator's moving average, e.g. 0.999 (0: off)
     real_label: float = 1.0
     label_noise: float = 0.0
     walk_data: bool = False  # classic trainer: walk the data by a moving start index, unshuffled
@@ -55,9 +56,9 @@ class RunConfig:
     seed: int = 0
     data_dir: str | None = None
     strategy: str = "auto"
-    mixed_precision: str | None = None  # "auto", "bfloat16" or "float16" (see distribute.precision_policy)
+    mixed_precision: str | None = None  # "off", "auto", "bfloat16" or "float16" (see distribute.precision_policy)
     jit_compile: bool | None = None  # default: on with a GPU, off on CPU (slower there)
-    steps_per_execution: int | None = None  # default: 8 on one GPU, else 1 (see accelerator_defaults)
+    steps_per_execution: int | None = None  # default: 8 on one GPU, else 1
 
 
 # Settings that fix what the checkpoint holds: a resumed run must keep them.
@@ -108,7 +109,7 @@ def validate(config):
         config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
     positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
                 "sample_every": config.sample_every, "n_critic": config.n_critic}
-    for optional in ("steps_per_epoch", "steps_per_execution"):
+    for optional in ("steps_per_epoch", "steps_per_execution", "width"):
         if getattr(config, optional) is not None:
             positive[optional] = getattr(config, optional)
     for name, value in positive.items():

@@ -81,7 +81,7 @@ def is_chief(strategy):
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
-PRECISIONS = ("auto", "bfloat16", "float16")
+PRECISIONS = ("off", "auto", "bfloat16", "float16")
 
 
 def precision_policy(mixed_precision=None):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_keras import recipe
 from gan_keras.config import EPOCHS_UNTIL_BUDGET, resolve_config, validate
 from gan_keras.errors import UsageError
 
@@ -39,37 +40,6 @@ class RunResult:
 def default_out(config):
     name = Path(config.dataset).stem if config.dataset not in ("mnist", "fashion_mnist", "anime") else config.dataset
     return Path("outputs") / f"{name}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def auto_model(size, channels):
-    """The default network for images of this size: "mlp" for grayscale up to 32x32, else "dcgan".
-
-    On 2 CPU cores, 5 minutes of MNIST gave a domain FID of 9.7 with the MLP and 17.7-21 with DCGAN
-    variants (README, "Defaults"); the MLP cannot scale to colour faces, where DCGAN is the choice.
-    """
-    return "mlp" if channels == 1 and size <= 32 else "dcgan"
-
-
-def accelerator_defaults(config, strategy):
-    """A copy of `config` with `jit_compile` and `steps_per_execution`, where unset, chosen by device.
-
-    On one GPU: XLA on and 8 steps per call into TensorFlow, since a fast device idles while Python
-    starts each step. On a CPU: XLA off (the DCGAN steps ran 1.3x-1.5x slower with it on 2 cores)
-    and one step per call (8 gained no more than the run-to-run spread there; docs/BENCHMARKS.md).
-    Under a multi-replica strategy one step per call: Keras 3.15 wraps each of several steps in a
-    `tf.cond`, where the optimizer's cross-replica update fails (keras-team/keras#19246).
-    The saved config keeps unset values unset, so a run resumed elsewhere gets that machine's choice.
-    """
-    import tensorflow as tf
-
-    accelerated = bool(tf.config.list_physical_devices("GPU")) or isinstance(strategy, tf.distribute.TPUStrategy)
-    replicas = strategy.num_replicas_in_sync
-    if (config.steps_per_execution or 1) > 1 and replicas > 1:
-        raise UsageError(f"--steps-per-execution {config.steps_per_execution} fails with {replicas} replicas on "
-                         "Keras 3.15 (keras-team/keras#19246); leave it at 1 when distributing")
-    jit = accelerated if config.jit_compile is None else config.jit_compile
-    per_call = config.steps_per_execution or (8 if accelerated and replicas == 1 and config.trainer == "fused" else 1)
-    return dataclasses.replace(config, jit_compile=jit, steps_per_execution=per_call)
 
 
 def whole_executions(steps_per_epoch, steps_per_execution):
@@ -195,8 +165,6 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         seconds = time.perf_counter() - read_start
         print(f"data: {len(images):,} images of {'x'.join(map(str, images.shape[1:]))} from {config.dataset}, "
               f"read in {seconds:.1f} s ({len(images) / max(seconds, 1e-9):,.0f} images/s)", flush=True)
-    if config.model == "auto":
-        config.model = auto_model(image_shape[0], image_shape[2])
 
     import keras  # TensorFlow loads here, after the checks that need none
     import tensorflow as tf
@@ -210,10 +178,12 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
 
     keras.utils.set_random_seed(config.seed)  # before the dataset: its shuffle order depends on it
     strategy = make_strategy(config.strategy, verbose=verbose != 0)
-    with precision_scope(config.mixed_precision):
+    effective, why_chosen = recipe.choose(config, image_shape, recipe.Device.of(strategy))
+    for name in recipe.KEPT_ON_RESUME:  # they fix what the checkpoint holds
+        setattr(config, name, getattr(effective, name))
+    with precision_scope(effective.mixed_precision):
         global_batch = config.batch_size * strategy.num_replicas_in_sync
         check_batch_size(global_batch, len(images))
-        effective = accelerator_defaults(config, strategy)
         steps_per_epoch = whole_executions(config.steps_per_epoch or len(images) // global_batch,
                                            effective.steps_per_execution)
         trainer = build_trainer(effective, image_shape, strategy)
@@ -249,6 +219,8 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
                   "steps_per_epoch": steps_per_epoch, "global_batch_size": global_batch,
                   "replicas": strategy.num_replicas_in_sync, "precision": keras.mixed_precision.global_policy().name,
                   "jit_compile_used": effective.jit_compile, "steps_per_execution_used": effective.steps_per_execution,
+                  "chosen": {name: {"value": getattr(effective, name), "why": why}
+                             for name, why in why_chosen.items()},
                   "tensorflow": tf.__version__,
                   "keras": keras.__version__}
         atomic_write_text(write_dir / "config.json", json.dumps(record, indent=2) + "\n")

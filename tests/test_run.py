@@ -185,13 +185,14 @@ def test_a_resumed_run_continues_exactly_like_an_uninterrupted_one(tmp_path, dig
 
 def test_eval_every_adds_the_metric_to_history_and_evaluate_prints_json(tmp_path):
     run = tmp_path / "e"
-    result = train("mnist", out=run, model="mlp", epochs=2, steps_per_epoch=3, eval_every=1, verbose=0)
+    result = train("mnist", out=run, model="mlp", epochs=2, steps_per_epoch=3, eval_every=1, limit=59_700, verbose=0)
     values = result.history["eval_domain_fid"]
     assert len(values) == 2 and all(v > 0 for v in values)
     evaluated = run_cli("evaluate", run, "--n", 500, "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     record = json.loads(evaluated.stdout.strip().splitlines()[-1])
-    assert record["n"] == 500 and record["domain_fid"] > 0
+    assert record["domain_fid"] > 0
+    assert record["n"] == 300 and record["against"].startswith("held-out")  # only 300 images were never trained on
     assert_one_line_error(run_cli("evaluate", tmp_path / "nothing"), "not a run folder")
 
 

@@ -1,0 +1,107 @@
+"""Defaults chosen by measurement, per device and image size (docs/BENCHMARKS.md has the runs).
+
+A setting left unset (`None`) is chosen here. `choose` returns the config to train with and why
+each value was picked; `train` writes the reasons to `config.json` under `"chosen"`. Settings that
+fix what the checkpoint holds (the model, its width, the EMA generator) are written into the saved
+config, so a resumed run keeps them; the speed settings (precision, XLA, steps per call) stay
+unset there, so a run resumed on another machine gets that machine's choice.
+
+Example:
+    >>> effective, why = choose(RunConfig(dataset="anime"), (64, 64, 3), Device(accelerated=False))
+    >>> effective.width, effective.ema
+    (16, 0.999)
+    >>> print(why["width"])      # the reason, also in the run's config.json
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the defaults depend on: an accelerator (GPU or TPU), replicas, bfloat16 in the CPU."""
+
+    accelerated: bool
+    replicas: int = 1
+    native_bfloat16: bool = False
+
+    @classmethod
+    def of(cls, strategy):
+        import tensorflow as tf
+
+        accelerated = bool(tf.config.list_physical_devices("GPU")) or isinstance(strategy, tf.distribute.TPUStrategy)
+        return cls(accelerated, strategy.num_replicas_in_sync, cpu_has_bfloat16())
+
+
+def cpu_has_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """Whether the CPU computes bfloat16 natively (AVX-512 BF16 or AMX); elsewhere it is emulated and slower."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+
+
+def auto_model(size, channels):
+    """The default network for images of this size: "mlp" for grayscale up to 32x32, else "dcgan".
+
+    On 2 CPU cores, 5 minutes of MNIST gave a domain FID of 9.7 with the MLP and 17.7-21 with DCGAN
+    variants (README, "Defaults"); the MLP cannot scale to colour faces, where DCGAN is the choice.
+    """
+    return "mlp" if channels == 1 and size <= 32 else "dcgan"
+
+
+# On a CPU a convolutional step is compute-bound and quality is bought with steps: the 64x64
+# DCGAN at width 64 took 8.7 s a step on one core of the 2-core test machine, width 16 0.43 s.
+CPU_WIDTH_64PX = 16
+EMA_DECAY = 0.999
+
+
+def choose(config, image_shape, device):
+    """(config with every unset setting chosen, {setting: why}) for these images on this device."""
+    from gan_keras.errors import UsageError
+
+    if (config.steps_per_execution or 1) > 1 and device.replicas > 1:
+        raise UsageError(f"--steps-per-execution {config.steps_per_execution} fails with {device.replicas} replicas "
+                         "on Keras 3.15 (keras-team/keras#19246); leave it at 1 when distributing")
+    size, channels = image_shape[0], image_shape[2]
+    why, chosen = {}, {}
+    model = config.model
+    if model == "auto":
+        model = chosen["model"] = auto_model(size, channels)
+        why["model"] = ("the MLP: fastest to clean digits on a CPU (5 minutes of MNIST: domain FID 6.58 vs 19.5 "
+                        "for DCGAN)" if model == "mlp" else "DCGAN: colour or larger than 32x32")
+    big_on_cpu = model == "dcgan" and size >= 64 and not device.accelerated
+    if config.width is None:
+        chosen["width"] = CPU_WIDTH_64PX if big_on_cpu else 64
+        why["width"] = (f"on a CPU, 64x64 and larger: width {CPU_WIDTH_64PX} makes ~20x the steps of width 64 in "
+                        "the same minutes, and steps are what a short run needs (docs/BENCHMARKS.md)"
+                        if big_on_cpu else "DCGAN's own width")
+    if config.ema is None:
+        use_ema = model == "dcgan" and size >= 64 and config.trainer == "fused"
+        chosen["ema"] = EMA_DECAY if use_ema else 0.0
+        why["ema"] = (f"{EMA_DECAY} with StyleGAN's ramp-up for 64x64 faces: smoother grids at no cost in steps"
+                      if use_ema else "off (not measured to help here)")
+    if config.mixed_precision is None:
+        bf16 = device.native_bfloat16 and not device.accelerated and model == "dcgan"
+        chosen["mixed_precision"] = "bfloat16" if bf16 else "off"
+        why["mixed_precision"] = ("bfloat16: this CPU has bfloat16 instructions (1.34x the DCGAN steps, better "
+                                  "faces in the same 5 minutes)" if bf16 else
+                                  "float32" + ("" if device.accelerated else ": this CPU has no bfloat16 "
+                                               "instructions (or the model is not DCGAN)"))
+    if config.jit_compile is None:
+        chosen["jit_compile"] = device.accelerated
+        why["jit_compile"] = ("XLA on an accelerator" if device.accelerated else
+                              "XLA off on a CPU (the DCGAN steps ran 1.3x-1.5x slower with it)")
+    if config.steps_per_execution is None:
+        several = device.accelerated and device.replicas == 1 and config.trainer == "fused"
+        chosen["steps_per_execution"] = 8 if several else 1
+        why["steps_per_execution"] = ("8: a fast device idles while Python starts each step" if several else
+                                      "1 (8 gained nothing on a CPU; several fail with replicas, keras#19246)")
+    return dataclasses.replace(config, **chosen), why
+
+
+# Chosen settings that fix the checkpoint's contents: written into the saved config.
+KEPT_ON_RESUME = ("model", "width", "ema")

@@ -1,0 +1,66 @@
+"""Defaults chosen per device and image size (gan_keras.recipe), and how a run records them."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gan_keras.config import RunConfig
+from gan_keras.recipe import Device, choose, cpu_has_bfloat16
+
+CPU = Device(accelerated=False)
+GPU = Device(accelerated=True)
+
+
+@pytest.mark.parametrize("flags, expected", [("fpu avx2 fma", False), ("fpu avx512f avx512_bf16", True),
+                                             ("fpu amx_bf16 amx_tile", True)])
+def test_bfloat16_is_read_from_the_cpu_flags(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n")
+    assert cpu_has_bfloat16(cpuinfo) is expected
+    assert cpu_has_bfloat16(tmp_path / "missing") is False
+
+
+def test_faces_on_a_cpu_get_the_narrow_dcgan_with_ema():
+    config, why = choose(RunConfig(dataset="anime"), (64, 64, 3), CPU)
+    assert (config.model, config.width, config.ema) == ("dcgan", 16, 0.999)
+    assert (config.mixed_precision, config.jit_compile, config.steps_per_execution) == ("off", False, 1)
+    assert set(why) == {"model", "width", "ema", "mixed_precision", "jit_compile", "steps_per_execution"}
+    assert all(isinstance(reason, str) and reason for reason in why.values())
+
+
+def test_bfloat16_only_where_the_cpu_has_it_and_wide_networks_on_an_accelerator():
+    assert choose(RunConfig(), (64, 64, 3), Device(False, native_bfloat16=True))[0].mixed_precision == "bfloat16"
+    config, _ = choose(RunConfig(), (64, 64, 3), GPU)
+    assert (config.width, config.mixed_precision, config.jit_compile, config.steps_per_execution) == \
+        (64, "off", True, 8)
+    assert choose(RunConfig(), (64, 64, 3), Device(True, replicas=2))[0].steps_per_execution == 1
+
+
+def test_digits_keep_the_measured_mnist_default():
+    config, _ = choose(RunConfig(), (28, 28, 1), CPU)
+    assert (config.model, config.width, config.ema, config.mixed_precision) == ("mlp", 64, 0.0, "off")
+    assert choose(RunConfig(model="dcgan"), (28, 28, 1), CPU)[0].width == 64  # measured: 64 beat 32 on MNIST
+
+
+def test_what_the_user_set_is_never_overridden():
+    config, why = choose(RunConfig(model="dcgan", width=32, ema=0.0, mixed_precision="bfloat16", jit_compile=True),
+                         (64, 64, 3), CPU)
+    assert (config.width, config.ema, config.mixed_precision, config.jit_compile) == (32, 0.0, "bfloat16", True)
+    assert not {"model", "width", "ema", "mixed_precision", "jit_compile"} & set(why)
+
+
+def test_a_run_records_the_choices_and_a_resume_keeps_the_shape(tmp_path):
+    from gan_keras.run import train
+
+    faces = np.random.default_rng(0).integers(0, 256, (70, 64, 64, 3), dtype=np.uint8)
+    np.savez(tmp_path / "faces.npz", images=faces)
+    run = tmp_path / "run"
+    train(str(tmp_path / "faces.npz"), out=run, epochs=1, steps_per_epoch=1, verbose=0)
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["model"], saved["width"], saved["ema"]) == ("dcgan", 16, 0.999)  # kept for the resume
+    assert saved["mixed_precision"] is None and saved["jit_compile"] is None  # chosen again on the next machine
+    assert saved["chosen"]["width"]["value"] == 16 and "CPU" in saved["chosen"]["width"]["why"]
+    result = train(out=run, resume=True, epochs=2, verbose=0)
+    assert result.epochs_done == 2 and result.trainer.generator.count_params() > 0
+    assert json.loads((run / "config.json").read_text())["width"] == 16
