@@ -300,12 +300,15 @@ class EvalMetric(keras.callbacks.Callback):
         self.metric = default_metric(dataset)
         self.column = "eval_domain_fid" if self.metric == "fid" else "eval_swd"
         self.columns = [self.column] + (["eval_d_acc_train", "eval_d_acc_heldout"] if self.heldout is not None else [])
+        self._logits = None
 
     def _d_accuracy(self, images):
         from gan_keras.data import to_model_range
         from gan_keras.models import discriminator_logits
 
-        D = discriminator_logits(self.model.discriminator)
+        if self._logits is None:  # built once: a functional view of D that shares its weights
+            self._logits = discriminator_logits(self.model.discriminator)
+        D = self._logits
         shape = tuple(D.inputs[0].shape[1:])
         hits = [np.asarray(D(to_model_range(images[i:i + 500], shape), training=False)) > 0
                 for i in range(0, len(images), 500)]

@@ -123,6 +123,43 @@ def plot_history(history, path=None, title=None):
     return fig
 
 
+def plot_recipes(histories, metric="eval_swd", path=None, title=None):
+    """Several runs side by side against training steps: the quality metric, and D's accuracy on
+    training vs held-out reals (solid vs dotted; the gap is D memorising its training set).
+
+    `histories` maps a name to a history dict (`read_history`) of a run trained with
+    `eval_every` and `limit`. Saves to `path` if given; returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for i, (name, history) in enumerate(histories.items()):
+        steps = np.cumsum(history["steps"])
+        color = f"C{i}"
+
+        def points(key):
+            return [(s, v) for s, v in zip(steps, history.get(key, [])) if not math.isnan(v)]
+
+        axes[0].plot(*zip(*points(metric)), "o-", color=color, ms=3, label=name)
+        for key, style in (("eval_d_acc_train", "-"), ("eval_d_acc_heldout", ":")):
+            if points(key):
+                axes[1].plot(*zip(*points(key)), style, color=color, label=f"{name}, {key.split('_')[-1]}")
+    axes[0].set_title(metric.removeprefix("eval_") + " vs held-out reals (lower is better)")
+    axes[1].set_title("D accuracy on reals: training (solid) vs held-out (dotted)")
+    axes[1].set_ylim(-0.02, 1.02)
+    for ax in axes:
+        ax.set_xlabel("training steps")
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        tmp = atomic_path(path)
+        fig.savefig(tmp, dpi=90, format="png")
+        os.replace(tmp, path)
+    return fig
+
+
 def show_images(rows, labels=None, title=None, path=None, scale=1.6):
     """Show rows of images side by side with matplotlib (and save the figure to `path`).
 

@@ -263,6 +263,21 @@ def test_saving_figures_leaves_the_matplotlib_backend_alone(tmp_path):
         matplotlib.use(previous)
 
 
+def test_recipes_are_plotted_against_cumulative_steps(tmp_path):
+    from gan_keras.images import plot_recipes
+
+    nan = float("nan")
+    histories = {name: {"epoch": [1, 2, 3], "steps": [100, 100, 50], "eval_swd": [90.0, nan, 40.0 + i],
+                        "eval_d_acc_train": [0.5, nan, 0.9], "eval_d_acc_heldout": [0.4, nan, 0.2]}
+                 for i, name in enumerate(("plain", "ada"))}
+    fig = plot_recipes(histories, path=tmp_path / "curves.png")
+    swd_lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in swd_lines] == ["plain", "ada"]
+    assert list(swd_lines[1].get_xdata()) == [100, 250] and list(swd_lines[1].get_ydata()) == [90.0, 41.0]
+    assert len(fig.axes[1].get_lines()) == 4  # training and held-out accuracy per run
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
 def _cut_short(path, fraction=0.5):
     """Damage a file as an interrupted copy does: keep only its first part."""
     with open(path, "r+b") as f:
