@@ -3,7 +3,7 @@ import pytest
 import scipy.linalg
 
 from gan_keras import load_images
-from gan_keras.metrics import feature_extractor, fid, frechet_distance, kid, precision_recall, score, swd
+from gan_keras.metrics import at_common_size, feature_extractor, fid, frechet_distance, kid, precision_recall, score, swd
 
 
 def test_frechet_distance_closed_form_for_diagonal_gaussians():
@@ -108,3 +108,16 @@ def test_metric_features_stay_float32_during_a_mixed_precision_run(tmp_path, mon
         keras.mixed_precision.set_global_policy("float32")
     assert {layer.compute_dtype for layer in extractor.model.layers} == {"float32"}
     assert extractor(small[0][:4, :, :, None]).shape == (4, 128)
+
+
+def test_a_smaller_run_is_judged_at_its_own_size():
+    rng = np.random.default_rng(3)
+    real = rng.integers(0, 256, size=(4, 8, 8, 3)).astype(np.uint8)
+    fake = rng.integers(0, 256, size=(5, 4, 4, 3)).astype(np.uint8)
+    real_small, fake_same = at_common_size(real, fake)
+    block_means = real.astype(np.float64).reshape(4, 4, 2, 4, 2, 3).mean(axis=(2, 4))
+    assert real_small.shape == (4, 4, 4, 3) and real_small.dtype == np.uint8
+    np.testing.assert_allclose(real_small, np.round(block_means), atol=1)
+    assert fake_same is fake
+    first, second = at_common_size(fake, real)  # either argument may be the larger one
+    assert first is fake and second.shape == (4, 4, 4, 3)
