@@ -78,6 +78,19 @@ def read_history(path):
             for key in (rows[0].keys() if rows else [])}
 
 
+def _finite_points(xs, ys):
+    """(xs, ys) without the entries whose y is NaN (epochs where a metric was not computed)."""
+    kept = [(x, y) for x, y in zip(xs, ys) if not math.isnan(y)]
+    return [x for x, _ in kept], [y for _, y in kept]
+
+
+def _save_figure(fig, path):
+    """Write the figure as a PNG atomically (a reader never sees half a file)."""
+    tmp = atomic_path(path)
+    fig.savefig(tmp, dpi=90, format="png")
+    os.replace(tmp, path)
+
+
 def plot_history(history, path=None, title=None):
     """Loss curves (D, G), D accuracy on real and generated images, and any quality metric.
 
@@ -98,8 +111,7 @@ def plot_history(history, path=None, title=None):
     axes[1].plot(epochs, history.get("d_acc_fake", []), label="D acc, generated")
     for key, label in (("eval_d_acc_train", "D acc, training reals (eval)"), ("eval_d_acc_heldout", "D acc, held-out reals (eval)")):
         if key in history:
-            points = [(e, v) for e, v in zip(epochs, history[key]) if not math.isnan(v)]
-            axes[1].plot([p[0] for p in points], [p[1] for p in points], "o:", ms=3, label=label)
+            axes[1].plot(*_finite_points(epochs, history[key]), "o:", ms=3, label=label)
     if "ada_p" in history:
         axes[1].plot(epochs, history["ada_p"], "--", color="C3", label="ADA p")
     axes[1].axhline(0.5, color="grey", lw=0.8, ls="--")
@@ -108,17 +120,14 @@ def plot_history(history, path=None, title=None):
     axes[1].set_title("discriminator accuracy (0.5 = fooled)")
     axes[1].legend()
     if metric:
-        points = [(e, v) for e, v in zip(epochs, history[metric]) if not math.isnan(v)]
-        axes[2].plot([p[0] for p in points], [p[1] for p in points], "o-", color="C2")
+        axes[2].plot(*_finite_points(epochs, history[metric]), "o-", color="C2")
         axes[2].set_xlabel("epoch")
         axes[2].set_title(metric.removeprefix("eval_") + " (lower is better)")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        tmp = atomic_path(path)
-        fig.savefig(tmp, dpi=90, format="png")
-        os.replace(tmp, path)
+        _save_figure(fig, path)
         plt.close(fig)
     return fig
 
@@ -136,14 +145,13 @@ def plot_recipes(histories, metric="eval_swd", path=None, title=None):
     for i, (name, history) in enumerate(histories.items()):
         steps = np.cumsum(history["steps"])
         color = f"C{i}"
-
-        def points(key):
-            return [(s, v) for s, v in zip(steps, history.get(key, [])) if not math.isnan(v)]
-
-        axes[0].plot(*zip(*points(metric)), "o-", color=color, ms=3, label=name)
+        xs, ys = _finite_points(steps, history.get(metric, []))
+        if xs:
+            axes[0].plot(xs, ys, "o-", color=color, ms=3, label=name)
         for key, style in (("eval_d_acc_train", "-"), ("eval_d_acc_heldout", ":")):
-            if points(key):
-                axes[1].plot(*zip(*points(key)), style, color=color, label=f"{name}, {key.split('_')[-1]}")
+            xs, ys = _finite_points(steps, history.get(key, []))
+            if xs:
+                axes[1].plot(xs, ys, style, color=color, label=f"{name}, {key.split('_')[-1]}")
     axes[0].set_title(metric.removeprefix("eval_") + " vs held-out reals (lower is better)")
     axes[1].set_title("D accuracy on reals: training (solid) vs held-out (dotted)")
     axes[1].set_ylim(-0.02, 1.02)
@@ -154,9 +162,7 @@ def plot_recipes(histories, metric="eval_swd", path=None, title=None):
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        tmp = atomic_path(path)
-        fig.savefig(tmp, dpi=90, format="png")
-        os.replace(tmp, path)
+        _save_figure(fig, path)
     return fig
 
 
