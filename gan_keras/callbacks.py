@@ -19,6 +19,8 @@ import keras
 import numpy as np
 
 from gan_keras.images import image_grid, plot_history, read_history, save_png, write_gif
+from gan_keras.models import num_classes
+from gan_keras.sampling import class_grid_inputs, draw
 
 HISTORY_COLUMNS = ("epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "images_per_s", "steps")
 
@@ -176,7 +178,9 @@ class LossPlot(keras.callbacks.Callback):
 class SampleGrid(keras.callbacks.Callback):
     """Every `every` epochs, an 8x8 grid of the generator on one fixed noise batch, plus a GIF.
 
-    Writes `samples/epoch-NNNN.png` and redraws `progress.gif` from all grids so far.
+    A conditional generator draws one row per class instead (up to 10), the same 10 noise vectors
+    in every row (`sampling.class_grid_inputs`). Writes `samples/epoch-NNNN.png` and redraws
+    `progress.gif` from all grids so far.
     """
 
     def __init__(self, fixed_noise, directory, gif_path, every=1, status=None):
@@ -187,9 +191,14 @@ class SampleGrid(keras.callbacks.Callback):
 
     def save(self, epoch):
         """Write the grid of (1-based) `epoch` and the GIF; returns the PNG path."""
-        images = self.model.sampler(self.fixed_noise, training=False)
+        classes = num_classes(self.model.sampler)
+        if classes:
+            z, labels = class_grid_inputs(self.fixed_noise, classes)
+            images, cols = draw(self.model.sampler, z, labels), 10
+        else:
+            images, cols = draw(self.model.sampler, self.fixed_noise), 8
         path = self.directory / f"epoch-{epoch:04d}.png"
-        save_png(image_grid(np.asarray(images), cols=8), path)
+        save_png(image_grid(np.asarray(images), cols=cols), path)
         write_gif(sorted(self.directory.glob("epoch-*.png")), self.gif_path)
         return path
 
@@ -282,27 +291,36 @@ class EvalMetric(keras.callbacks.Callback):
     compares with them instead, and D's accuracy on them and on the training images is logged too
     (`eval_d_acc_train`, `eval_d_acc_heldout`): a gap opening between the two is D memorising its
     small training set, the overfitting that augmentation is for.
+
+    With `labels` (a conditional run), the generator draws the classes of the real images it is
+    compared with, and on digits `eval_cond_acc` logs the share drawn as the class asked for.
     """
 
-    def __init__(self, real_images, dataset, every, n=2000, data_dir=None, seed=0, heldout=None):
+    def __init__(self, real_images, dataset, every, n=2000, data_dir=None, seed=0, heldout=None, labels=None,
+                 heldout_labels=None):
         super().__init__()
-        from gan_keras.metrics import default_metric
+        from gan_keras.metrics import DIGIT_SETS, default_metric
 
         rng = np.random.default_rng(seed)
 
-        def pick(images):
-            return images[rng.choice(len(images), min(n, len(images)), replace=False)]
+        def pick(images, labels):
+            index = rng.choice(len(images), min(n, len(images)), replace=False)
+            return images[index], None if labels is None else np.asarray(labels)[index]
 
-        self.train_real = pick(real_images)
-        self.heldout = pick(heldout) if heldout is not None and len(heldout) else None
-        self.real = self.heldout if self.heldout is not None else self.train_real
+        self.train_real, self.train_labels = pick(real_images, labels)
+        self.heldout = None
+        if heldout is not None and len(heldout):
+            self.heldout, self.heldout_labels = pick(heldout, heldout_labels)
+        self.real, self.labels = ((self.heldout, self.heldout_labels) if self.heldout is not None
+                                  else (self.train_real, self.train_labels))
         self.dataset, self.every, self.data_dir, self.seed = dataset, every, data_dir, seed
         self.metric = default_metric(dataset)
         self.column = "eval_domain_fid" if self.metric == "fid" else "eval_swd"
-        self.columns = [self.column] + (["eval_d_acc_train", "eval_d_acc_heldout"] if self.heldout is not None else [])
+        self.columns = ([self.column] + (["eval_cond_acc"] if labels is not None and dataset in DIGIT_SETS else [])
+                        + (["eval_d_acc_train", "eval_d_acc_heldout"] if self.heldout is not None else []))
         self._logits = None
 
-    def _d_accuracy(self, images):
+    def _d_accuracy(self, images, labels=None):
         from gan_keras.data import to_model_range
         from gan_keras.models import discriminator_logits
 
@@ -310,8 +328,11 @@ class EvalMetric(keras.callbacks.Callback):
             self._logits = discriminator_logits(self.model.discriminator)
         D = self._logits
         shape = tuple(D.inputs[0].shape[1:])
-        hits = [np.asarray(D(to_model_range(images[i:i + 500], shape), training=False)) > 0
-                for i in range(0, len(images), 500)]
+        def logits(i):
+            x = to_model_range(images[i:i + 500], shape)
+            return D(x if labels is None else [x, keras.ops.convert_to_tensor(labels[i:i + 500])], training=False)
+
+        hits = [np.asarray(logits(i)) > 0 for i in range(0, len(images), 500)]
         return float(np.concatenate(hits).mean())
 
     def on_epoch_end(self, epoch, logs=None):
@@ -320,8 +341,10 @@ class EvalMetric(keras.callbacks.Callback):
         from gan_keras.metrics import evaluate
 
         scores = evaluate(self.model.sampler, self.real, self.dataset, self.metric, n=len(self.real),
-                          seed=self.seed, data_dir=self.data_dir)
+                          seed=self.seed, data_dir=self.data_dir, real_labels=self.labels)
         logs[self.column] = scores["domain_fid" if self.metric == "fid" else "swd"]
+        if "eval_cond_acc" in self.columns:
+            logs["eval_cond_acc"] = scores["conditional_accuracy"]
         if self.heldout is not None:
-            logs["eval_d_acc_train"] = self._d_accuracy(self.train_real)
-            logs["eval_d_acc_heldout"] = self._d_accuracy(self.heldout)
+            logs["eval_d_acc_train"] = self._d_accuracy(self.train_real, self.train_labels)
+            logs["eval_d_acc_heldout"] = self._d_accuracy(self.heldout, self.heldout_labels)

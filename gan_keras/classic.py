@@ -64,6 +64,8 @@ class ClassicGAN:
 
     def __init__(self, generator, discriminator, d_optimizer=None, g_optimizer=None, real_label=1.0,
                  label_noise=0.0, seed=0):
+        if len(generator.inputs) > 1:
+            raise ValueError("ClassicGAN is the unconditional Keras 2 reference; train a conditional pair with GAN")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(generator.inputs[0].shape[-1])

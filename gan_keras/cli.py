@@ -22,6 +22,9 @@ def _add_train(sub):
     p.add_argument("dataset", help="mnist, fashion_mnist, anime, a folder of images or an .npz (key 'images')")
     p.add_argument("--model", choices=["auto", "mlp", "dcgan", "tutorial"],
                    help="network kind; auto (default): mlp for grayscale images up to 32x32, else dcgan")
+    p.add_argument("--conditional", action="store_true", default=None,
+                   help="class-conditional: G draws the class asked for, D is a projection discriminator; "
+                        "needs labels (mnist, fashion_mnist, a folder of class sub-folders, an .npz with 'labels')")
     p.add_argument("--trainer", choices=["fused", "classic"], help="fused train_step (default) or the classic loop")
     p.add_argument("--epochs", type=int, help="total epochs, counting those of a resumed run "
                                               "(default 10; with --max-minutes, until the time is spent)")
@@ -85,7 +88,10 @@ def _add_sample(sub):
     p = sub.add_parser("sample", help="generate images from a run's generator")
     p.add_argument("run", help="run folder")
     p.add_argument("--n", type=int, default=64, help="number of images (default 64)")
-    p.add_argument("--out", required=True, help=".png for a grid, .npz for an array 'images' (uint8)")
+    p.add_argument("--out", required=True, help=".png for a grid, .npz for an array 'images' (uint8) "
+                                                "and, for a conditional run, 'labels'")
+    p.add_argument("--class", dest="label", type=int,
+                   help="conditional runs: draw only this class (default: the classes in turn)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -95,7 +101,8 @@ def _sample(args):
     import numpy as np
 
     from gan_keras.images import image_grid, save_png, to_uint8
-    from gan_keras.sampling import generate, load_generator
+    from gan_keras.models import num_classes
+    from gan_keras.sampling import NOT_CONDITIONAL, class_labels, generate, load_generator
 
     out = Path(args.out)
     if out.suffix not in (".png", ".npz"):
@@ -104,12 +111,18 @@ def _sample(args):
         raise UsageError(f"--n must be positive, got {args.n}")
     if not out.parent.is_dir():
         raise UsageError(f"folder {out.parent} does not exist")
-    images = generate(load_generator(args.run), args.n, seed=args.seed)
+    generator = load_generator(args.run)
+    classes = num_classes(generator)
+    if args.label is not None and not classes:
+        raise UsageError(f"--class: {NOT_CONDITIONAL}")
+    labels = class_labels(generator, args.n, args.label) if classes else None
+    images = generate(generator, args.n, seed=args.seed, labels=labels)
     if out.suffix == ".npz":
         array = to_uint8(images)
-        np.savez_compressed(out, images=array[..., 0] if array.shape[-1] == 1 else array)
-    else:
-        save_png(image_grid(images), out)
+        arrays = {"images": array[..., 0] if array.shape[-1] == 1 else array}
+        np.savez_compressed(out, **arrays, **({} if labels is None else {"labels": labels}))
+    else:  # the classes in turn: one column per class
+        save_png(image_grid(images, cols=classes if classes and args.label is None and classes <= 16 else None), out)
     print(f"wrote {args.n} images to {out}")
     return 0
 
@@ -130,24 +143,29 @@ def _evaluate(args):
     import json
     import time
 
-    from gan_keras.data import load_images
     from gan_keras.config import load_config
+    from gan_keras.data import load_images, load_labeled_images
     from gan_keras.sampling import load_generator
 
     if args.n < 2:
         raise UsageError(f"--n must be at least 2, got {args.n}")
     config, saved = load_config(args.run)
     shape = saved.get("image_shape", [None, None, None])
-    images = load_images(config.dataset, shape[0], shape[2], args.data_dir or config.data_dir)
+    labels = None
+    if config.conditional:
+        images, labels, _ = load_labeled_images(config.dataset, shape[0], shape[2], args.data_dir or config.data_dir)
+    else:
+        images = load_images(config.dataset, shape[0], shape[2], args.data_dir or config.data_dir)
     against = "training images"
     if config.limit and len(images) > config.limit:  # the run never saw these: compare with them
         images, against = images[config.limit:], f"held-out images (after the first {config.limit:,})"
+        labels = None if labels is None else labels[config.limit:]
     generator = load_generator(args.run)
     from gan_keras.metrics import evaluate
 
     start = time.perf_counter()
     scores = evaluate(generator, images, config.dataset, args.metric, n=args.n, seed=args.seed,
-                      data_dir=args.data_dir or config.data_dir, verbose=0 if args.json else 1)
+                      data_dir=args.data_dir or config.data_dir, verbose=0 if args.json else 1, real_labels=labels)
     record = {"run": str(args.run), "dataset": config.dataset, "against": against, "n": min(args.n, len(images)),
               **scores,
               "seconds": round(time.perf_counter() - start, 2)}
@@ -155,6 +173,8 @@ def _evaluate(args):
         print(json.dumps(record))
     else:
         for key, value in record.items():
+            if isinstance(value, list):
+                value = " ".join(f"{v:.2f}" for v in value)
             print(f"{key:>12}: {value:.4f}" if isinstance(value, float) else f"{key:>12}: {value}")
     return 0
 

@@ -25,6 +25,7 @@ class RunConfig:
 
     dataset: str = "mnist"
     model: str = "auto"  # mlp for small grayscale images (measured best there on CPU), else dcgan
+    conditional: bool = False  # class-conditional G and projection D, trained on (image, label) pairs
     # None below: chosen by gan_keras.recipe for the images and the device, with the reason in config.json
     trainer: str = "fused"
     epochs: int | None = None  # default: 10, or as many as --max-minutes allows when it is given
@@ -62,8 +63,8 @@ class RunConfig:
 
 
 # Settings that fix what the checkpoint holds: a resumed run must keep them.
-SHAPE_SETTINGS = ("dataset", "model", "latent_dim", "width", "image_size", "channels", "trainer", "freeze_d",
-                  "augment")
+SHAPE_SETTINGS = ("dataset", "model", "conditional", "latent_dim", "width", "image_size", "channels", "trainer",
+                  "freeze_d", "augment")
 DEFAULT_EPOCHS = 10
 EPOCHS_UNTIL_BUDGET = 100_000  # "until --max-minutes runs out"
 
@@ -152,7 +153,8 @@ def _refuse_for_classic(config):
     """The classic loop is the faithful Keras-2-style reference: BCE on P(real), nothing added."""
     modern = {"loss": config.loss != "nonsaturating", "n-critic": config.n_critic != 1, "r1": config.r1 > 0,
               "augment": config.augment != "none", "ema": bool(config.ema),
-              "steps-per-execution": (config.steps_per_execution or 1) > 1, "freeze-d": bool(config.freeze_d)}
+              "steps-per-execution": (config.steps_per_execution or 1) > 1, "freeze-d": bool(config.freeze_d),
+              "conditional": config.conditional}
     used = [name for name, on in modern.items() if on]
     if used:
         raise UsageError(f"--{', --'.join(used)} need{'s' if len(used) == 1 else ''} the fused trainer: the classic "

@@ -26,6 +26,11 @@ from gan_keras.download import download
 from gan_keras.errors import UsageError
 
 NAMES = ("mnist", "fashion_mnist", "anime")
+CLASS_NAMES = {
+    "mnist": [str(digit) for digit in range(10)],
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"],
+}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 DEFAULT_FOLDER_SIZE = 64
 
@@ -101,6 +106,22 @@ def _load_anime(directory):
     return read_image_folder(folder / "anime", DEFAULT_FOLDER_SIZE, 3, cache=cache_dir(directory))
 
 
+def _read_npz_labels(path, n_images):
+    """The `labels` of an `.npz` as int32 (N,), checked; one UsageError line if absent or malformed."""
+    with np.load(path) as f:
+        key = "labels" if "labels" in f.files else "y_train" if "y_train" in f.files else None
+        if key is None:
+            raise UsageError(f"--conditional needs class labels, but {path} has no array 'labels' "
+                             f"(keys: {', '.join(f.files)})")
+        labels = f[key]
+    if labels.ndim != 1 or len(labels) != n_images or not np.issubdtype(labels.dtype, np.integer):
+        raise UsageError(f"{path}: 'labels' must be integers, one per image ({n_images}), "
+                         f"got {labels.dtype} {labels.shape}")
+    if labels.min() < 0:
+        raise UsageError(f"{path}: labels must be 0, 1, 2, ..., got {labels.min()}")
+    return labels.astype(np.int32)
+
+
 def _read_npz(path):
     try:
         with np.load(path) as f:
@@ -143,7 +164,7 @@ def _decode(path, size, channels):
 
 def _folder_cache_path(folder, files, size, channels, cache):
     """The cache file of this folder at this size: named by a hash of every file's path, size and mtime."""
-    digest = hashlib.sha256(f"{folder.resolve()}|{size}|{channels}".encode())
+    digest = hashlib.sha256(f"v2|{folder.resolve()}|{size}|{channels}".encode())  # v2: skipped as relative paths
     for path in files:
         stat = path.stat()
         digest.update(f"|{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
@@ -162,30 +183,60 @@ def read_image_folder(folder, size=DEFAULT_FOLDER_SIZE, channels=3, workers=None
         >>> read_image_folder("my_faces/", size=64, cache=cache_dir()).shape
         (8000, 64, 64, 3)
     """
+    return _read_folder(folder, size, channels, workers, cache)[0]
+
+
+def read_class_folder(folder, size=DEFAULT_FOLDER_SIZE, channels=3, workers=None, cache=None):
+    """A folder with one sub-folder per class -> (images, labels int32, class names).
+
+    Classes are the sub-folders' names in sorted order; images anywhere below a class folder
+    belong to it. Files lying directly in `folder` have no class: `UsageError`.
+
+    Example:
+        >>> images, labels, classes = read_class_folder("flowers/", size=64)   # flowers/rose/*.jpg, ...
+    """
+    folder = Path(folder)
+    images, kept = _read_folder(folder, size, channels, workers, cache)
+    loose = [name for name in kept if len(Path(name).parts) == 1]
+    if loose:
+        raise UsageError(f"--conditional needs one sub-folder per class in {folder}, but {len(loose)} images lie "
+                         f"directly in it (e.g. {loose[0]})")
+    classes = sorted({Path(name).parts[0] for name in kept})
+    if len(classes) < 2:
+        raise UsageError(f"--conditional needs at least 2 class sub-folders in {folder}, found {len(classes)}")
+    index = {name: i for i, name in enumerate(classes)}
+    return images, np.array([index[Path(name).parts[0]] for name in kept], np.int32), classes
+
+
+def _read_folder(folder, size, channels, workers, cache):
+    """(images, the relative paths of the files they came from, in order)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UsageError(f"image folder {folder} does not exist")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     if not files:
         raise UsageError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {folder}")
+    names = [str(path.relative_to(folder)) for path in files]
     cached = _folder_cache_path(folder, files, size, channels, cache) if cache is not None else None
     if cached is not None and cached.is_file():
         with np.load(cached) as f:
             images, bad = f["images"], [str(name) for name in f["skipped"]]
     else:
         images, bad = _decode_all(files, size, channels, workers)
+        bad = [names[i] for i in bad]
     if len(bad) == len(files):
         raise UsageError(f"none of the {len(files)} image files in {folder} could be read (e.g. {bad[0]})")
     if bad:
         warnings.warn(f"skipped {len(bad)} unreadable of {len(files)} files in {folder}: "
-                      f"{', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}", stacklevel=2)
+                      f"{', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}", stacklevel=3)
     if cached is not None and not cached.is_file():
         _write_cache(cached, images, bad)
-    return images
+    skipped = set(bad)
+    return images, [name for name in names if name not in skipped]
 
 
 def _decode_all(files, size, channels, workers=None):
-    """(uint8 array of the readable files, names of the unreadable ones)."""
+    """(uint8 array of the readable files, indices of the unreadable ones in `files`)."""
 
     def decode(path):
         try:
@@ -197,7 +248,7 @@ def _decode_all(files, size, channels, workers=None):
         decoded = list(pool.map(decode, files, chunksize=64))
     good = [a for a in decoded if a is not None]
     images = np.stack(good) if good else np.zeros((0, size, size, channels), np.uint8)
-    return images, [f.name for f, a in zip(files, decoded) if a is None]
+    return images, [i for i, a in enumerate(decoded) if a is None]
 
 
 def _write_cache(path, images, skipped):
@@ -244,6 +295,36 @@ def load_images(name_or_path, image_size=None, channels=None, directory=None):
     return images[..., None] if images.ndim == 3 else images
 
 
+def load_labeled_images(name_or_path, image_size=None, channels=None, directory=None):
+    """(images uint8 (N, H, W, C), labels int32 (N,), class names) of a dataset with classes.
+
+    Classes come from mnist and fashion_mnist, from an `.npz` with `labels` beside `images`
+    (classes 0 .. max label), or from a folder with one sub-folder per class. Data without classes
+    raises one UsageError line.
+
+    Example:
+        >>> images, labels, classes = load_labeled_images("fashion_mnist")
+        >>> classes[labels[0]]
+        'Ankle boot'
+    """
+    source = str(name_or_path)
+    path = Path(source).expanduser()
+    if source in CLASS_NAMES:
+        images, labels = load_digits(source, directory=directory)
+        return images[..., None], labels.astype(np.int32), list(CLASS_NAMES[source])
+    if source not in NAMES and path.is_dir():
+        return read_class_folder(path, image_size or DEFAULT_FOLDER_SIZE, channels or 3, cache=cache_dir(directory))
+    images = load_images(name_or_path, image_size, channels, directory)  # the usual errors for a bad source
+    if source in NAMES:
+        raise UsageError(f"{source} has no class labels; --conditional needs mnist, fashion_mnist, a folder with "
+                         "one sub-folder per class, or an .npz with 'images' and 'labels'")
+    labels = _read_npz_labels(path, len(images))
+    classes = int(labels.max()) + 1
+    if classes < 2:
+        raise UsageError(f"{path}: --conditional needs at least 2 classes, the labels hold {classes}")
+    return images, labels, [str(i) for i in range(classes)]
+
+
 def to_model_range(images, image_shape=None):
     """uint8 images -> float32 in [-1, 1], resized and channel-converted to `image_shape` if given."""
     import tensorflow as tf
@@ -266,8 +347,9 @@ def check_batch_size(batch_size, n_images):
         raise UsageError(f"batch size {batch_size} is larger than the dataset ({n_images} images)")
 
 
-def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True, start=0):
-    """A shuffled, batched (drop_remainder), prefetched `tf.data.Dataset` of float32 in [-1, 1].
+def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True, start=0, labels=None):
+    """A shuffled, batched (drop_remainder), prefetched `tf.data.Dataset` of float32 in [-1, 1];
+    with `labels`, of (images, int32 labels) pairs.
 
     With `repeat` (how training reads data, a fixed number of steps per epoch), each epoch's order
     is a stateless permutation of (seed, epoch): the same however the dataset is copied or
@@ -281,6 +363,7 @@ def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True, star
     check_batch_size(batch_size, len(images))
     n = len(images)
     images = tf.constant(images)
+    labels = None if labels is None else tf.constant(np.asarray(labels, np.int32))
     if repeat:
         passes, skip = divmod(int(start), n)
         order = tf.data.Dataset.counter(passes).flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(
@@ -289,13 +372,17 @@ def make_dataset(images, batch_size, image_shape=None, seed=0, repeat=True, star
     else:
         order = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
     ds = order.batch(batch_size, drop_remainder=True)
-    ds = ds.map(lambda index: to_model_range(tf.gather(images, index), image_shape),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    if labels is None:
+        ds = ds.map(lambda index: to_model_range(tf.gather(images, index), image_shape),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda index: (to_model_range(tf.gather(images, index), image_shape), tf.gather(labels, index)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def load_dataset(name_or_path, image_size=None, batch_size=64, channels=None, data_dir=None, seed=0,
-                 repeat=False):
+                 repeat=False, conditional=False):
     """A `tf.data.Dataset` of float32 image batches in [-1, 1].
 
     Args:
@@ -306,10 +393,15 @@ def load_dataset(name_or_path, image_size=None, batch_size=64, channels=None, da
         data_dir: where named datasets are looked for (default `$GAN_KERAS_DATA_DIR`, then `./data`).
         seed: shuffle seed.
         repeat: repeat forever (what training uses, with a fixed number of steps per epoch).
+        conditional: serve (images, labels) pairs (see `load_labeled_images`).
     """
-    images = load_images(name_or_path, image_size, channels, data_dir)
+    labels = None
+    if conditional:
+        images, labels, _ = load_labeled_images(name_or_path, image_size, channels, data_dir)
+    else:
+        images = load_images(name_or_path, image_size, channels, data_dir)
     shape = (image_size or images.shape[1], image_size or images.shape[2], channels or images.shape[3])
-    return make_dataset(images, batch_size, shape, seed=seed, repeat=repeat)
+    return make_dataset(images, batch_size, shape, seed=seed, repeat=repeat, labels=labels)
 
 
 def walk_batches(images, batch_size, start=0):

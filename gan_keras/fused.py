@@ -7,6 +7,10 @@ Example:
     >>> gan.fit(load_dataset("mnist", repeat=True), epochs=1, steps_per_epoch=100)
     >>> gan.sampler(z)            # the averaged generator (the raw one without `ema`)
 
+A class-conditional pair (`Build_Gen`/`Build_Disc` with `num_classes`) trains on (images, labels)
+batches: each generated image is drawn for the label of a real image of the batch, so D's real and
+generated halves hold the same classes, and G is scored by D for the class it was asked for.
+
 The step works on D's logits (float32, see `models.discriminator_logits`). D sees every image,
 real or generated, through the augmenter (`gan_keras.augment`); its loss and G's come from a loss
 object (`gan_keras.losses`), to which the regularizers (R1, WGAN-GP's penalty) add.
@@ -22,7 +26,7 @@ import tensorflow as tf
 from gan_keras.augment import get_augment
 from gan_keras.ema import GeneratorEMA
 from gan_keras.losses import R1, get_loss
-from gan_keras.models import discriminator_logits
+from gan_keras.models import discriminator_logits, num_classes
 from gan_keras.noise import replica_noise, replica_uniform
 
 STREAM_D, STREAM_G, STREAM_FLIP_REAL, STREAM_FLIP_FAKE = range(4)
@@ -48,9 +52,11 @@ class GAN(keras.Model):
     """Generator + discriminator trained with explicit gradients: `n_critic` D steps, then one G step.
 
     Args:
-        generator: maps (batch, latent_dim) noise to images in [-1, 1].
+        generator: maps (batch, latent_dim) noise to images in [-1, 1]; a conditional one maps
+            [noise, label] (then `fit` reads (images, labels) batches).
         discriminator: maps images to logits, or to P(real) through a layer named `logits` (as
-            `Build_Disc` builds it); the step trains on the logits either way.
+            `Build_Disc` builds it); the step trains on the logits either way. Conditional when
+            the generator is: it takes [images, label].
         loss: "nonsaturating", "hinge", "lsgan" or "wgan-gp" (see `gan_keras.losses`).
         real_label: target for real images in the D step; 0.9 is one-sided label smoothing.
         label_noise: fraction of D's labels flipped at random in each step.
@@ -71,6 +77,10 @@ class GAN(keras.Model):
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.num_classes = num_classes(generator)
+        if num_classes(discriminator) != self.num_classes:
+            raise ValueError(f"the generator has {self.num_classes} classes and the discriminator "
+                             f"{num_classes(discriminator)}; build both with the same num_classes")
         self.loss_name, self.augment_name = loss, augment
         self.real_label, self.label_noise = float(real_label), float(label_noise)
         self.ada_target, self.r1, self.n_critic = float(ada_target), float(r1), int(n_critic)
@@ -129,12 +139,16 @@ class GAN(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def call(self, z, training=False):
-        return self.sampler(z, training=training)
+    def call(self, inputs, training=False):
+        return self.sampler(inputs, training=training)
 
-    def run_discriminator(self, images, step, stream):
-        """D's logits on `images` as D sees them: through the augmenter."""
-        return self._d_logits(self.augmenter(images, step, stream, self.seed), training=True)
+    def _generate(self, z, labels):
+        return self.generator(z if labels is None else [z, labels], training=True)
+
+    def run_discriminator(self, images, step, stream, labels=None):
+        """D's logits on `images` (for `labels`, when conditional) as D sees them: through the augmenter."""
+        augmented = self.augmenter(images, step, stream, self.seed)
+        return self._d_logits(augmented if labels is None else [augmented, labels], training=True)
 
     def _targets(self, step, batch):
         real = tf.fill((batch, 1), self.real_label)
@@ -145,43 +159,48 @@ class GAN(keras.Model):
             real, fake = tf.where(flip_real, 0.0, real), tf.where(flip_fake, self.real_label, fake)
         return real, fake
 
-    def _d_step(self, real_images, step, shift, replicas):
+    def _d_step(self, real_images, labels, step, shift, replicas):
         D = self.discriminator
         batch = tf.shape(real_images)[0]
-        fake_images = self.generator(replica_noise(self.seed, step, batch, self.latent_dim, STREAM_D + shift),
-                                     training=True)
+        fake_images = self._generate(replica_noise(self.seed, step, batch, self.latent_dim, STREAM_D + shift), labels)
         target_real, target_fake = self._targets(step + shift, batch)
         with tf.GradientTape() as tape:
-            real_logits = self.run_discriminator(real_images, step, STREAM_AUGMENT_REAL + shift)
-            fake_logits = self.run_discriminator(fake_images, step, STREAM_AUGMENT_FAKE + shift)
+            real_logits = self.run_discriminator(real_images, step, STREAM_AUGMENT_REAL + shift, labels)
+            fake_logits = self.run_discriminator(fake_images, step, STREAM_AUGMENT_FAKE + shift, labels)
             d_loss = self.gan_loss.d_loss(real_logits, fake_logits, target_real, target_fake)
             penalty = tf.constant(0.0)
             for regularizer in self.regularizers:
-                penalty += regularizer(lambda x: self.run_discriminator(x, step, STREAM_AUGMENT_PENALTY + shift),
-                                       real_images, fake_images, step, self.seed)
+                penalty += regularizer(
+                    lambda x: self.run_discriminator(x, step, STREAM_AUGMENT_PENALTY + shift, labels),
+                    real_images, fake_images, step, self.seed)
             scaled = self.d_optimizer.scale_loss((d_loss + penalty) / replicas)
         grads = tape.gradient(scaled, D.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, D.trainable_weights))
         return d_loss, penalty, real_logits, fake_logits
 
-    def _g_step(self, step, batch, replicas):
+    def _g_step(self, labels, step, batch, replicas):
         G = self.generator
         z = replica_noise(self.seed, step, batch, self.latent_dim, STREAM_G)
         with tf.GradientTape() as tape:
-            g_loss = self.gan_loss.g_loss(self.run_discriminator(G(z, training=True), step, STREAM_AUGMENT_G))
+            g_loss = self.gan_loss.g_loss(self.run_discriminator(self._generate(z, labels), step, STREAM_AUGMENT_G,
+                                                                 labels))
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         grads = tape.gradient(scaled, G.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, G.trainable_weights))
         return g_loss
 
-    def train_step(self, real_images):
+    def train_step(self, data):
+        real_images, labels = data if isinstance(data, (tuple, list)) else (data, None)
+        if (labels is None) != (self.num_classes == 0):
+            raise ValueError("a conditional GAN trains on (images, labels) batches, an unconditional one on "
+                             "images alone" if self.num_classes else "this GAN is unconditional: feed images alone")
         batch = tf.shape(real_images)[0]
         step = tf.cast(self.g_optimizer.iterations, tf.int64)  # this step's number, read before the updates
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         for d_step in range(self.n_critic):
-            d_loss, penalty, real_logits, fake_logits = self._d_step(real_images, step, d_step * STREAMS_PER_D_STEP,
-                                                                     replicas)
-        g_loss = self._g_step(step, batch, replicas)
+            d_loss, penalty, real_logits, fake_logits = self._d_step(real_images, labels, step,
+                                                                     d_step * STREAMS_PER_D_STEP, replicas)
+        g_loss = self._g_step(labels, step, batch, replicas)
         self.augmenter.update(real_logits, batch * replicas)
         if self.ema:
             self.ema.update(step + 1)

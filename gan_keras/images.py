@@ -98,7 +98,8 @@ def plot_history(history, path=None, title=None):
     """
     import matplotlib.pyplot as plt  # never switch the backend here: notebooks show figures inline
 
-    metric = next((k for k in history if k.startswith("eval_") and not k.startswith("eval_d_acc")), None)
+    metric = next((k for k in history if k.startswith("eval_") and not k.startswith(("eval_d_acc", "eval_cond"))),
+                  None)
     panels = 3 if metric else 2
     fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.4))
     epochs = history.get("epoch", [])
@@ -109,7 +110,9 @@ def plot_history(history, path=None, title=None):
     axes[0].legend()
     axes[1].plot(epochs, history.get("d_acc_real", []), label="D acc, real")
     axes[1].plot(epochs, history.get("d_acc_fake", []), label="D acc, generated")
-    for key, label in (("eval_d_acc_train", "D acc, training reals (eval)"), ("eval_d_acc_heldout", "D acc, held-out reals (eval)")):
+    for key, label in (("eval_d_acc_train", "D acc, training reals (eval)"),
+                       ("eval_d_acc_heldout", "D acc, held-out reals (eval)"),
+                       ("eval_cond_acc", "drawn as the class asked (eval)")):
         if key in history:
             axes[1].plot(*_finite_points(epochs, history[key]), "o:", ms=3, label=label)
     if "ada_p" in history:

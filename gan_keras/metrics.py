@@ -6,6 +6,10 @@ Feature spaces:
     "inception": InceptionV3 pool features (2048-d) at 299x299, ImageNet weights (one download).
 SWD (Karras et al. 2018) works on pixels and needs no network: the offline metric for faces.
 
+A class-conditional generator is also judged by the same digit classifier reading its images:
+`conditional_accuracy` is the share drawn as the class asked for, and `per_class_fid` the domain
+FID of each class against the real images of that class.
+
 Example:
     >>> real = load_images("mnist")[:10000]
     >>> fake = to_uint8(generate(generator, 10000))
@@ -276,21 +280,75 @@ def default_metric(dataset):
     return "fid" if dataset in DIGIT_SETS else "swd"
 
 
-def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data_dir=None, verbose=0):
+def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data_dir=None, verbose=0,
+             real_labels=None):
     """Scores of `n` generated images against `n` real ones; returns a dict of numbers.
 
     `metric`: "fid", "kid", "pr" (precision and recall) or "swd"; default `default_metric(dataset)`.
     fid, kid and pr use domain features for digits and InceptionV3 features otherwise.
+
+    A conditional generator draws the classes of the real images picked (`real_labels`; without
+    them, the classes in turn), so both sets hold the same classes. On digits it is also scored
+    by `conditional_accuracy`, and with fid by `per_class_fid` (`domain_fid_per_class`, its mean
+    `domain_fid_class_mean`).
     """
     from gan_keras.images import to_uint8
-    from gan_keras.sampling import generate
+    from gan_keras.models import num_classes
+    from gan_keras.sampling import class_labels, generate
 
     metric = metric or default_metric(dataset)
     rng = np.random.default_rng(seed)
-    real = real_images[rng.choice(len(real_images), min(n, len(real_images)), replace=False)]
-    fake = to_uint8(generate(generator, len(real), seed=seed + 1))
+    pick = rng.choice(len(real_images), min(n, len(real_images)), replace=False)
+    real = real_images[pick]
+    labels = None
+    if num_classes(generator):
+        labels = class_labels(generator, len(real), None if real_labels is None else np.asarray(real_labels)[pick])
+    fake = to_uint8(generate(generator, len(real), seed=seed + 1, labels=labels))
     real, fake = at_common_size(real, fake)
-    return score(real, fake, dataset, metric, seed, data_dir, verbose)
+    scores = score(real, fake, dataset, metric, seed, data_dir, verbose)
+    if labels is not None and dataset in DIGIT_SETS:
+        scores["conditional_accuracy"] = conditional_accuracy(fake, labels, dataset, data_dir)
+        if metric == "fid" and real_labels is not None:
+            extractor = feature_extractor(dataset, data_dir)
+            per_class = per_class_fid(extractor(real), labels, extractor(fake), labels)
+            scores["domain_fid_per_class"] = per_class
+            scores["domain_fid_class_mean"] = float(np.mean(per_class))
+    return scores
+
+
+_CLASSIFIERS = {}
+
+
+def predict_classes(images, dataset, data_dir=None):
+    """The digit classifier's class for each uint8 image (N, 28, 28, 1) of `dataset`'s domain."""
+    import tensorflow as tf
+
+    from gan_keras.data import to_model_range
+    from gan_keras.distribute import precision_scope
+
+    key = (dataset, str(data_dir))
+    if key not in _CLASSIFIERS:
+        with precision_scope(None):
+            model, _ = digit_classifier(dataset, data_dir, verbose=0)
+            _CLASSIFIERS[key] = tf.function(lambda x: tf.argmax(model(to_model_range(x, (28, 28, 1)),
+                                                                      training=False), axis=-1))
+    classify = _CLASSIFIERS[key]
+    return np.concatenate([classify(tf.constant(images[i:i + 1000])).numpy() for i in range(0, len(images), 1000)])
+
+
+def conditional_accuracy(images, labels, dataset, data_dir=None):
+    """Share of uint8 `images` that the digit classifier reads as the class in `labels` they were
+    drawn for: 1.0 for a generator that always draws the class asked for, ~0.1 for one that
+    ignores the class (10 balanced classes)."""
+    return float(np.mean(predict_classes(images, dataset, data_dir) == np.asarray(labels)))
+
+
+def per_class_fid(real_features, real_labels, fake_features, fake_labels):
+    """FID of each class (0, 1, ...) between the real and the generated features of that class."""
+    real_labels, fake_labels = np.asarray(real_labels), np.asarray(fake_labels)
+    classes = int(max(real_labels.max(), fake_labels.max())) + 1
+    return [fid(real_features[real_labels == c], fake_features[fake_labels == c])
+            if min((real_labels == c).sum(), (fake_labels == c).sum()) > 1 else float("nan") for c in range(classes)]
 
 
 def shrink_to(images, size):

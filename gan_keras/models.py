@@ -14,6 +14,14 @@ Example:
 Kinds: "mlp" (the classic fully connected MNIST GAN), "dcgan" (Radford et al. 2016, sized from the
 image shape), "tutorial" (the TensorFlow DCGAN tutorial's 28x28 model, the reference to beat).
 
+With `num_classes`, both are class-conditional and take a second input, the integer `label`:
+G reads z with a learned class embedding beside it, and D is a projection discriminator
+(Miyato and Koyama 2018): score = head(features) + <embedding(label), features>.
+
+    >>> G = Build_Gen("mlp", 100, (28, 28, 1), num_classes=10)
+    >>> D = Build_Disc("mlp", (28, 28, 1), num_classes=10)
+    >>> sevens = G([z, np.full(len(z), 7)])
+
 Both networks end in float32 layers, so they stay correct under mixed precision: the generator's
 `images`, the discriminator's `logits` and, after it, the sigmoid `p_real`.
 """
@@ -36,7 +44,13 @@ def _family(kind, image_shape):
     return family, image_shape
 
 
-def Build_Gen(kind="dcgan", latent_dim=100, image_shape=(28, 28, 1), width=64):
+def _label_input(num_classes):
+    if int(num_classes) < 2:
+        raise ValueError(f"a conditional model needs at least 2 classes, got {num_classes}")
+    return keras.Input((), dtype="int32", name="label")
+
+
+def Build_Gen(kind="dcgan", latent_dim=100, image_shape=(28, 28, 1), width=64, num_classes=0):
     """Build a generator mapping `latent_dim` noise to images in [-1, 1] (tanh).
 
     Args:
@@ -44,15 +58,23 @@ def Build_Gen(kind="dcgan", latent_dim=100, image_shape=(28, 28, 1), width=64):
         latent_dim: size of the noise vector.
         image_shape: (height, width, channels) of the generated images.
         width: filters of the last hidden DCGAN layer; they double towards the input, up to 512.
+        num_classes: 0 for noise -> image; else the generator takes `[z, label]` and draws that class.
     """
     family, image_shape = _family(kind, image_shape)
     z = keras.Input((latent_dim,), name="z")
-    x = family.generator(z, image_shape, width)
+    inputs, x = z, z
+    if num_classes:
+        label = _label_input(num_classes)
+        # N(0, 1) rows: the class code starts on the scale of the noise it sits beside
+        embedding = layers.Embedding(num_classes, latent_dim, name="class_embedding",
+                                     embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0))
+        inputs, x = [z, label], layers.Concatenate(name="z_and_class")([z, embedding(label)])
+    x = family.generator(x, image_shape, width)
     images = layers.Activation("linear", dtype="float32", name="images")(x)
-    return keras.Model(z, images, name=f"generator_{kind}")
+    return keras.Model(inputs, images, name=f"generator_{kind}")
 
 
-def Build_Disc(kind="dcgan", image_shape=(28, 28, 1), width=64):
+def Build_Disc(kind="dcgan", image_shape=(28, 28, 1), width=64, num_classes=0):
     """Build a discriminator mapping images in [-1, 1] to P(real), shape (batch, 1).
 
     Its layer `logits` holds the score before the sigmoid, which the fused trainer trains on
@@ -62,13 +84,32 @@ def Build_Disc(kind="dcgan", image_shape=(28, 28, 1), width=64):
         kind: a family of `gan_keras.networks` ("mlp", "dcgan", "tutorial").
         image_shape: (height, width, channels) of the input images.
         width: filters of the first DCGAN convolution; they double with depth, up to 512.
+        num_classes: 0 for an unconditional D; else it takes `[images, label]` and projects the
+            label's embedding on its features (a projection discriminator).
     """
     family, image_shape = _family(kind, image_shape)
     images = keras.Input(image_shape, name="images")
-    score = family.discriminator(images, image_shape, width)
+    inputs = images
+    features = family.discriminator(images, image_shape, width)
+    score = layers.Dense(1, kernel_initializer=family.head_initializer(), name="score")(features)
+    if num_classes:
+        label = _label_input(num_classes)
+        inputs = [images, label]
+        projection = layers.Embedding(num_classes, int(features.shape[-1]),
+                                      embeddings_initializer=family.head_initializer(),
+                                      name="class_projection")(label)
+        score = layers.Add()([score, layers.Dot(axes=1)([features, projection])])
     logits = layers.Activation("linear", dtype="float32", name="logits")(score)
     p_real = layers.Activation("sigmoid", dtype="float32", name="p_real")(logits)
-    return keras.Model(images, p_real, name=f"discriminator_{kind}")
+    return keras.Model(inputs, p_real, name=f"discriminator_{kind}")
+
+
+def num_classes(model):
+    """The number of classes of a conditional generator or discriminator; 0 for an unconditional one."""
+    for name in ("class_embedding", "class_projection"):
+        if any(layer.name == name for layer in model.layers):
+            return int(model.get_layer(name).input_dim)
+    return 0
 
 
 def discriminator_logits(discriminator):

@@ -47,8 +47,8 @@ def whole_executions(steps_per_epoch, steps_per_execution):
     return max(steps_per_execution, steps_per_epoch - steps_per_epoch % steps_per_execution)
 
 
-def build_trainer(config, image_shape, strategy):
-    """Generator, discriminator and trainer inside the strategy's scope."""
+def build_trainer(config, image_shape, strategy, num_classes=0):
+    """Generator, discriminator (class-conditional with `num_classes`) and trainer inside the strategy's scope."""
     import keras
 
     from gan_keras.classic import ClassicGAN
@@ -58,8 +58,8 @@ def build_trainer(config, image_shape, strategy):
     keras.utils.set_random_seed(config.seed)
     try:
         with strategy.scope():
-            G = Build_Gen(config.model, config.latent_dim, image_shape, config.width)
-            D = Build_Disc(config.model, image_shape, config.width)
+            G = Build_Gen(config.model, config.latent_dim, image_shape, config.width, num_classes)
+            D = Build_Disc(config.model, image_shape, config.width, num_classes)
             d_opt = keras.optimizers.Adam(config.lr, beta_1=config.beta_1)
             g_opt = keras.optimizers.Adam(config.lr, beta_1=config.beta_1)
             options = dict(real_label=config.real_label, label_noise=config.label_noise, seed=config.seed)
@@ -104,14 +104,14 @@ def freeze_lower_layers(discriminator, blocks):
         layer.trainable = False
 
 
-def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise, images, global_batch,
-                  heldout=None):
+def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise, data, global_batch):
     """The callbacks that write a run folder, in the order they must run; also returns the grid one."""
     from gan_keras import callbacks as cb
 
     history_path = write_dir / "history.csv"
-    evaluation = (cb.EvalMetric(images, config.dataset, config.eval_every, data_dir=config.data_dir,
-                                seed=config.seed, heldout=heldout) if config.eval_every else None)
+    evaluation = (cb.EvalMetric(data.images, config.dataset, config.eval_every, data_dir=config.data_dir,
+                                seed=config.seed, heldout=data.heldout, labels=data.labels,
+                                heldout_labels=data.heldout_labels) if config.eval_every else None)
     grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
                           status)
     callbacks = [
@@ -134,13 +134,40 @@ def save_generator(generator, path):
     os.replace(tmp, path)
 
 
+@dataclass
+class TrainingData:
+    """The images a run trains on, their labels when conditional, and those `--limit` holds out."""
+
+    images: np.ndarray
+    labels: np.ndarray | None = None
+    class_names: list | None = None
+    heldout: np.ndarray | None = None
+    heldout_labels: np.ndarray | None = None
+
+    @classmethod
+    def load(cls, config):
+        from gan_keras.data import load_images, load_labeled_images
+
+        if config.conditional:
+            data = cls(*load_labeled_images(config.dataset, config.image_size, config.channels, config.data_dir))
+        else:
+            data = cls(load_images(config.dataset, config.image_size, config.channels, config.data_dir))
+        if config.limit:
+            data.images, data.heldout = data.images[:config.limit], data.images[config.limit:]
+            if data.labels is not None:
+                data.labels, data.heldout_labels = data.labels[:config.limit], data.labels[config.limit:]
+        return data
+
+    @property
+    def num_classes(self):
+        return len(self.class_names or [])
+
+
 def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     """Train a GAN into a run folder; see `RunConfig` for the settings. Returns a `RunResult`.
 
     With `resume=True`, continues the run in `out` from its last checkpoint up to `epochs` in total.
     """
-    from gan_keras.data import load_images
-
     started = time.monotonic()
     if dataset is not None:
         settings["dataset"] = dataset
@@ -155,15 +182,14 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     if not resume and (ckpt_dir / "checkpoint").is_file():
         raise UsageError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
     read_start = time.perf_counter()
-    images = load_images(config.dataset, config.image_size, config.channels, config.data_dir)
-    heldout = None
-    if config.limit:
-        images, heldout = images[:config.limit], images[config.limit:]
+    training_data = TrainingData.load(config)
+    images = training_data.images
     image_shape = (config.image_size or images.shape[1], config.image_size or images.shape[2],
                    config.channels or images.shape[3])
     if verbose != 0:
         seconds = time.perf_counter() - read_start
-        print(f"data: {len(images):,} images of {'x'.join(map(str, images.shape[1:]))} from {config.dataset}, "
+        classes = f" in {training_data.num_classes} classes" if training_data.num_classes else ""
+        print(f"data: {len(images):,} images of {'x'.join(map(str, images.shape[1:]))}{classes} from {config.dataset}, "
               f"read in {seconds:.1f} s ({len(images) / max(seconds, 1e-9):,.0f} images/s)", flush=True)
 
     import keras  # TensorFlow loads here, after the checks that need none
@@ -186,7 +212,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         check_batch_size(global_batch, len(images))
         steps_per_epoch = whole_executions(config.steps_per_epoch or len(images) // global_batch,
                                            effective.steps_per_execution)
-        trainer = build_trainer(effective, image_shape, strategy)
+        trainer = build_trainer(effective, image_shape, strategy, training_data.num_classes)
         if config.init_from and not resume:
             initialize_from(trainer, config.init_from)
         if config.freeze_d:
@@ -214,8 +240,10 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
             data = (to_model_range(b, image_shape).numpy()
                     for b in walk_batches(images, global_batch, consumed % len(images)))
         else:
-            data = make_dataset(images, global_batch, image_shape, seed=config.seed, repeat=True, start=consumed)
+            data = make_dataset(images, global_batch, image_shape, seed=config.seed, repeat=True, start=consumed,
+                                labels=training_data.labels)
         record = {**dataclasses.asdict(config), "image_shape": list(image_shape), "images": len(images),
+                  "class_names": training_data.class_names,
                   "steps_per_epoch": steps_per_epoch, "global_batch_size": global_batch,
                   "replicas": strategy.num_replicas_in_sync, "precision": keras.mixed_precision.global_policy().name,
                   "jit_compile_used": effective.jit_compile, "steps_per_execution_used": effective.steps_per_execution,
@@ -228,7 +256,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         status = cb.RunStatus()
         deadline = started + config.max_minutes * 60 if config.max_minutes else None
         callbacks, grids = run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise,
-                                         images, global_batch, heldout)
+                                         training_data, global_batch)
         if verbose is None:
             verbose = 1 if sys.stdout.isatty() else 2
         if start_epoch >= config.epochs:

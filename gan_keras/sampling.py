@@ -6,6 +6,7 @@ from the trainer's `sampler` or the saved `generator.keras`: the EMA generator w
 Example:
     >>> G = load_generator("outputs/anime")
     >>> faces = generate(G, 64, seed=1)      # float32 in [-1, 1], (64, 64, 64, 3)
+    >>> sevens = generate(load_generator("outputs/cmnist"), 64, labels=7)   # a conditional run
 """
 
 from pathlib import Path
@@ -14,6 +15,8 @@ import numpy as np
 
 from gan_keras.config import load_config
 from gan_keras.errors import UsageError
+
+NOT_CONDITIONAL = "this run is not class-conditional (trained without --conditional): it has no classes"
 
 
 def load_generator(run_dir):
@@ -40,17 +43,66 @@ def load_generator(run_dir):
     from gan_keras.checkpoints import restore_newest
     from gan_keras.models import Build_Gen
 
-    generator = Build_Gen(config.model, config.latent_dim, tuple(saved["image_shape"]), config.width)
+    generator = Build_Gen(config.model, config.latent_dim, tuple(saved["image_shape"]), config.width,
+                          num_classes=len(saved.get("class_names") or []))
     restore_newest(tf.train.Checkpoint(**{"generator_ema" if config.ema else "generator": generator}),
                    run_dir / "checkpoints")
     return generator
 
 
-def generate(generator, n, seed=0, batch_size=256):
-    """`n` images in [-1, 1] from a generator, in batches, seeded."""
+def class_labels(generator, n, labels=None):
+    """The `n` labels a conditional generator draws: `labels` (one class, or one per image), else
+    the classes in turn (0, 1, ..., 0, 1, ...). One UsageError line for a class the run lacks."""
+    from gan_keras.models import num_classes
+
+    classes = num_classes(generator)
+    if labels is None:
+        return np.arange(n, dtype=np.int32) % classes
+    labels = np.broadcast_to(np.asarray(labels, np.int32), (n,)).copy()
+    bad = labels[(labels < 0) | (labels >= classes)]
+    if len(bad):
+        raise UsageError(f"class {bad[0]} is outside this run's classes 0-{classes - 1}")
+    return labels
+
+
+def draw(generator, z, labels=None):
+    """A generator's images for the noise `z` (and, when conditional, `labels`), in inference mode.
+
+    The one place that knows a conditional generator takes [z, label]; `labels` of an
+    unconditional one is a UsageError.
+    """
+    import tensorflow as tf
+
+    from gan_keras.models import num_classes
+
+    if not num_classes(generator):
+        if labels is not None:
+            raise UsageError(NOT_CONDITIONAL)
+        return generator(z, training=False)
+    labels = class_labels(generator, len(z), labels)
+    return generator([tf.convert_to_tensor(z), tf.constant(labels)], training=False)
+
+
+def generate(generator, n, seed=0, batch_size=256, labels=None):
+    """`n` images in [-1, 1] from a generator, in batches, seeded; for a conditional generator, of
+    `labels` (one class or one per image; default: the classes in turn, see `class_labels`)."""
+    from gan_keras.models import num_classes
     from gan_keras.noise import latent_noise
 
     latent_dim = int(generator.inputs[0].shape[-1])
-    parts = [np.asarray(generator(latent_noise(seed, i, min(batch_size, n - i), latent_dim, stream=2000),
-                                  training=False)) for i in range(0, n, batch_size)]
+    if num_classes(generator):
+        labels = class_labels(generator, n, labels)
+    elif labels is not None:
+        raise UsageError(NOT_CONDITIONAL)
+    parts = [np.asarray(draw(generator, latent_noise(seed, i, min(batch_size, n - i), latent_dim, stream=2000),
+                             None if labels is None else labels[i:i + batch_size]))
+             for i in range(0, n, batch_size)]
     return np.concatenate(parts)[:n]
+
+
+def class_grid_inputs(noise, classes, columns=10, max_rows=10):
+    """Noise and labels of a class grid: one row per class (the first `max_rows`), the same
+    `columns` noise vectors in every row, so a column is one "style" drawn as every class."""
+    rows = min(classes, max_rows)
+    z = np.tile(np.asarray(noise[:columns], np.float32), (rows, 1))
+    return z, np.repeat(np.arange(rows, dtype=np.int32), columns)

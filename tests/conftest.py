@@ -50,9 +50,10 @@ def constant_discriminator(logit, image_shape=(28, 28, 1)):
 
 @pytest.fixture
 def digits_npz(tmp_path):
-    """A small real dataset: 512 MNIST training digits as an .npz with key 'images'."""
+    """A small real dataset: 512 MNIST training digits as an .npz with keys 'images' and 'labels'."""
     from gan_keras.data import load_digits
 
     path = tmp_path / "digits.npz"
-    np.savez(path, images=load_digits("mnist")[0][:512])
+    images, labels = load_digits("mnist")
+    np.savez(path, images=images[:512], labels=labels[:512])
     return path

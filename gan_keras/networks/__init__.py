@@ -3,10 +3,12 @@
 A family is registered with a generator body and a discriminator body:
 
     generator(z, image_shape, width) -> images tensor in [-1, 1] (batch, H, W, C)
-    discriminator(images, image_shape, width) -> one score per image, (batch, 1), before any sigmoid
+    discriminator(images, image_shape, width) -> features, (batch, F), before the score
 
-`gan_keras.models` adds what every family shares: the inputs, the float32 output layers and the
-optional sigmoid. A new family is a new module that calls `register`.
+`gan_keras.models` adds what every family shares: the inputs, the class embedding of a
+conditional generator, the discriminator's score (a Dense(1) head, plus the class projection of a
+conditional one), the float32 output layers and the optional sigmoid. A new family is a new
+module that calls `register`.
 
 Example:
     >>> from gan_keras.networks import NETWORKS
@@ -29,13 +31,15 @@ class Network:
     generator: Callable
     discriminator: Callable
     check_shape: Callable = lambda image_shape: None  # raises ValueError for shapes it cannot build
+    head_initializer: Callable = lambda: "glorot_uniform"  # kernel initializer of D's score and projection
 
 
 NETWORKS = {}
 
 
-def register(name, generator, discriminator, check_shape=None):
-    NETWORKS[name] = Network(name, generator, discriminator, check_shape or (lambda image_shape: None))
+def register(name, generator, discriminator, check_shape=None, head_initializer=None):
+    NETWORKS[name] = Network(name, generator, discriminator, check_shape or (lambda image_shape: None),
+                             head_initializer or (lambda: "glorot_uniform"))
 
 
 def get(name):

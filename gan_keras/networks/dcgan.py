@@ -53,7 +53,7 @@ def discriminator(images, image_shape, width):
         if level > 0:  # DCGAN: no batch norm on the discriminator's input layer
             x = batch_norm()(x)
         x = layers.LeakyReLU(0.2)(x)
-    return layers.Dense(1, kernel_initializer=dcgan_init())(layers.Flatten()(x))
+    return layers.Flatten()(x)
 
 
-register("dcgan", generator, discriminator, upsampling_plan)
+register("dcgan", generator, discriminator, upsampling_plan, head_initializer=dcgan_init)

@@ -23,7 +23,7 @@ def discriminator(images, image_shape, width):
     x = layers.Flatten()(images)
     for units in (512, 256):
         x = layers.LeakyReLU(0.2)(layers.Dense(units)(x))
-    return layers.Dense(1)(x)
+    return x
 
 
 register("mlp", generator, discriminator)

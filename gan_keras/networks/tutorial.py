@@ -25,7 +25,7 @@ def discriminator(images, image_shape, width):
     for filters in (64, 128):
         x = layers.Conv2D(filters, 5, strides=2, padding="same")(x)
         x = layers.Dropout(0.3)(layers.LeakyReLU()(x))
-    return layers.Dense(1)(layers.Flatten()(x))
+    return layers.Flatten()(x)
 
 
 register("tutorial", generator, discriminator, check_shape)
