@@ -21,6 +21,7 @@ _EXPORTS = {
     "Build_Gen": "gan_keras.models", "Build_Disc": "gan_keras.models",
     "build_combined": "gan_keras.classic", "ClassicGAN": "gan_keras.classic",
     "GAN": "gan_keras.fused", "load_dataset": "gan_keras.data", "load_images": "gan_keras.data",
+    "load_labeled_images": "gan_keras.data",
     "train": "gan_keras.run", "load_generator": "gan_keras.sampling", "generate": "gan_keras.sampling",
     "make_strategy": "gan_keras.distribute", "UsageError": "gan_keras.errors",
 }

@@ -145,16 +145,13 @@ def plot_recipes(histories, metric="eval_swd", path=None, title=None):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    _plot_against_steps(axes[0], histories, metric)
     for i, (name, history) in enumerate(histories.items()):
         steps = np.cumsum(history["steps"])
-        color = f"C{i}"
-        xs, ys = _finite_points(steps, history.get(metric, []))
-        if xs:
-            axes[0].plot(xs, ys, "o-", color=color, ms=3, label=name)
         for key, style in (("eval_d_acc_train", "-"), ("eval_d_acc_heldout", ":")):
             xs, ys = _finite_points(steps, history.get(key, []))
             if xs:
-                axes[1].plot(xs, ys, style, color=color, label=f"{name}, {key.split('_')[-1]}")
+                axes[1].plot(xs, ys, style, color=f"C{i}", label=f"{name}, {key.split('_')[-1]}")
     axes[0].set_title(metric.removeprefix("eval_") + " vs held-out reals (lower is better)")
     axes[1].set_title("D accuracy on reals: training (solid) vs held-out (dotted)")
     axes[1].set_ylim(-0.02, 1.02)
@@ -163,6 +160,36 @@ def plot_recipes(histories, metric="eval_swd", path=None, title=None):
         ax.legend(fontsize=7)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        _save_figure(fig, path)
+    return fig
+
+
+def _plot_against_steps(ax, histories, column):
+    """One line per run: `column` of its history against the training steps done."""
+    for i, (name, history) in enumerate(histories.items()):
+        xs, ys = _finite_points(np.cumsum(history["steps"]), history.get(column, []))
+        if xs:
+            ax.plot(xs, ys, "o-", color=f"C{i}", ms=3, label=name)
+    ax.set_xlabel("training steps")
+
+
+def plot_metric(histories, column, path=None, title=None, ylim=None):
+    """Several runs' `column` (e.g. "eval_cond_acc") against training steps, in one panel.
+
+    Example:
+        >>> plot_metric({"mnist": read_history(a), "fashion": read_history(b)}, "eval_cond_acc", ylim=(0, 1))
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    _plot_against_steps(ax, histories, column)
+    ax.set_title(title or column.removeprefix("eval_"))
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     if path is not None:
         _save_figure(fig, path)
