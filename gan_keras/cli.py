@@ -20,8 +20,9 @@ class _Parser(argparse.ArgumentParser):
 def _add_train(sub):
     p = sub.add_parser("train", help="train a GAN into a run folder")
     p.add_argument("dataset", help="mnist, fashion_mnist, anime, a folder of images or an .npz (key 'images')")
-    p.add_argument("--model", choices=["auto", "mlp", "dcgan", "tutorial"],
-                   help="network kind; auto (default): mlp for grayscale images up to 32x32, else dcgan")
+    p.add_argument("--model", choices=["auto", "mlp", "dcgan", "stylegan", "tutorial"],
+                   help="network kind; auto (default): mlp for grayscale images up to 32x32, else dcgan; "
+                        "stylegan: a style-based generator (mapping network, modulated convolutions)")
     p.add_argument("--conditional", action="store_true", default=None,
                    help="class-conditional: G draws the class asked for, D is a projection discriminator; "
                         "needs labels (mnist, fashion_mnist, a folder of class sub-folders, an .npz with 'labels')")
@@ -92,6 +93,8 @@ def _add_sample(sub):
                                                 "and, for a conditional run, 'labels'")
     p.add_argument("--class", dest="label", type=int,
                    help="conditional runs: draw only this class (default: the classes in turn)")
+    p.add_argument("--truncation", type=float,
+                   help="style-based runs: pull each w towards the mean by this psi, e.g. 0.7 (1: off)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -116,7 +119,7 @@ def _sample(args):
     if args.label is not None and not classes:
         raise UsageError(f"--class: {NOT_CONDITIONAL}")
     labels = class_labels(generator, args.n, args.label) if classes else None
-    images = generate(generator, args.n, seed=args.seed, labels=labels)
+    images = generate(generator, args.n, seed=args.seed, labels=labels, truncation=args.truncation)
     if out.suffix == ".npz":
         array = to_uint8(images)
         arrays = {"images": array[..., 0] if array.shape[-1] == 1 else array}

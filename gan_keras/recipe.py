@@ -75,19 +75,21 @@ def choose(config, image_shape, device):
         model = chosen["model"] = auto_model(size, channels)
         why["model"] = ("the MLP: fastest to clean digits on a CPU (5 minutes of MNIST: domain FID 6.58 vs 19.5 "
                         "for DCGAN)" if model == "mlp" else "DCGAN: colour or larger than 32x32")
-    big_on_cpu = model == "dcgan" and size >= 64 and not device.accelerated
+    convolutional = model in ("dcgan", "stylegan")  # the width and EMA defaults were measured on DCGAN
+    big_on_cpu = convolutional and size >= 64 and not device.accelerated
     if config.width is None:
         chosen["width"] = CPU_WIDTH_64PX if big_on_cpu else 64
         why["width"] = (f"on a CPU, 64x64 and larger: width {CPU_WIDTH_64PX} makes ~20x the steps of width 64; in 30 "
                         "minutes side by side it drew faces (SWD 107 with EMA) where width 64 drew grey blobs "
                         "(SWD 717) and width 32 blurred faces (209) (docs/BENCHMARKS.md)"
-                        if big_on_cpu else "DCGAN's own width")
+                        if big_on_cpu else "the network's own width")
     if config.ema is None:
-        use_ema = model == "dcgan" and size >= 64 and config.trainer == "fused"
+        use_ema = (model == "stylegan" or convolutional and size >= 64) and config.trainer == "fused"
         chosen["ema"] = EMA_DECAY if use_ema else 0.0
-        why["ema"] = (f"{EMA_DECAY} with StyleGAN's ramp-up for 64x64 faces: the same 30-minute run drew "
-                      "smoother faces with it (SWD 107 vs 130), at no cost in steps"
-                      if use_ema else "off (not measured to help here)")
+        why["ema"] = ("off (not measured to help here)" if not use_ema else
+                      f"{EMA_DECAY} with StyleGAN's ramp-up, as StyleGAN always does" if size < 64 else
+                      f"{EMA_DECAY} with StyleGAN's ramp-up for 64x64 faces: the same 30-minute DCGAN run drew "
+                      "smoother faces with it (SWD 107 vs 130), at no cost in steps")
     if config.mixed_precision is None:
         bf16 = device.native_bfloat16 and not device.accelerated and model == "dcgan"
         chosen["mixed_precision"] = "bfloat16" if bf16 else "off"

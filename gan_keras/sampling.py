@@ -27,6 +27,8 @@ def load_generator(run_dir):
 
     import keras
 
+    import gan_keras.networks  # noqa: F401  (registers the custom layers a saved generator may hold)
+
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"run folder {run_dir} does not exist")
@@ -83,9 +85,14 @@ def draw(generator, z, labels=None):
     return generator([tf.convert_to_tensor(z), tf.constant(labels)], training=False)
 
 
-def generate(generator, n, seed=0, batch_size=256, labels=None):
+def generate(generator, n, seed=0, batch_size=256, labels=None, truncation=None):
     """`n` images in [-1, 1] from a generator, in batches, seeded; for a conditional generator, of
-    `labels` (one class or one per image; default: the classes in turn, see `class_labels`)."""
+    `labels` (one class or one per image; default: the classes in turn, see `class_labels`).
+
+    `truncation` psi (style-based generators): each w pulled towards the mean w by psi
+    (`latent.truncate`); 1 or None: untouched.
+    """
+    from gan_keras import latent
     from gan_keras.models import num_classes
     from gan_keras.noise import latent_noise
 
@@ -94,10 +101,24 @@ def generate(generator, n, seed=0, batch_size=256, labels=None):
         labels = class_labels(generator, n, labels)
     elif labels is not None:
         raise UsageError(NOT_CONDITIONAL)
-    parts = [np.asarray(draw(generator, latent_noise(seed, i, min(batch_size, n - i), latent_dim, stream=2000),
-                             None if labels is None else labels[i:i + batch_size]))
-             for i in range(0, n, batch_size)]
-    return np.concatenate(parts)[:n]
+    if truncation is not None and truncation != 1:
+        if "synthesis" not in [layer.name for layer in generator.layers]:
+            raise UsageError("--truncation needs a style-based generator (a --model stylegan run)")
+        if not 0 <= truncation <= 1:
+            raise UsageError(f"--truncation is a fraction in [0, 1], got {truncation}")
+        classes = np.unique(labels) if labels is not None else [None]
+        centres = {c: latent.mean_w(generator, labels=c) for c in classes}  # per class for a conditional one
+
+    def batch(i):
+        z = latent_noise(seed, i, min(batch_size, n - i), latent_dim, stream=2000)
+        part = None if labels is None else labels[i:i + batch_size]
+        if truncation is None or truncation == 1:
+            return np.asarray(draw(generator, z, part))
+        w = latent.to_w(generator, z, part)
+        w_avg = np.stack([centres[c] for c in part]) if part is not None else centres[None]
+        return latent.synthesize(generator, latent.truncate(w, w_avg, truncation))
+
+    return np.concatenate([batch(i) for i in range(0, n, batch_size)])[:n]
 
 
 def class_grid_inputs(noise, classes, columns=10, max_rows=10):

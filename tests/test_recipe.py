@@ -180,12 +180,13 @@ RECIPES = {
     "wgan-gp+diffaug": dict(loss="wgan-gp", n_critic=2, augment="diffaug"),
     "hinge": dict(loss="hinge"),
     "conditional+diffaug+ema": dict(conditional=True, augment="diffaug", ema=0.99, r1=1.0),
+    "stylegan+conditional": dict(model="stylegan", conditional=True),
 }
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_a_resumed_run_with_the_new_options_equals_the_uninterrupted_one(tmp_path, digits_npz, recipe):
-    settings = dict(model="dcgan", width=8, batch_size=16, steps_per_epoch=5, seed=2, verbose=0, **RECIPES[recipe])
+    settings = {**dict(model="dcgan", width=8, batch_size=16, steps_per_epoch=5, seed=2, verbose=0), **RECIPES[recipe]}
     train(str(digits_npz), out=tmp_path / "straight", epochs=3, **settings)
     train(str(digits_npz), out=tmp_path / "resumed", epochs=2, **settings)
     train(out=tmp_path / "resumed", resume=True, epochs=3, verbose=0)

@@ -13,7 +13,7 @@ module that calls `register`.
 Example:
     >>> from gan_keras.networks import NETWORKS
     >>> sorted(NETWORKS)
-    ['dcgan', 'mlp', 'tutorial']
+    ['dcgan', 'mlp', 'stylegan', 'tutorial']
 """
 
 from dataclasses import dataclass
@@ -59,6 +59,7 @@ def dcgan_init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
-from gan_keras.networks import dcgan, mlp, tutorial  # noqa: E402  (each registers itself)
+from gan_keras.networks import dcgan, mlp, stylegan, tutorial  # noqa: E402  (each registers itself)
 
-__all__ = ["NETWORKS", "Network", "register", "get", "batch_norm", "dcgan_init", "dcgan", "mlp", "tutorial"]
+__all__ = ["NETWORKS", "Network", "register", "get", "batch_norm", "dcgan_init", "dcgan", "mlp", "stylegan",
+           "tutorial"]
