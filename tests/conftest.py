@@ -24,6 +24,25 @@ def run_cli(*args, cwd=None, timeout=300, env=None):
                           capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def run_cli_here(*args):
+    """`python -m gan_keras ARGS` run in this process, without a new interpreter's start-up: for the
+    many one-line-error checks. Returns a CompletedProcess with the exit code, stdout and stderr."""
+    import contextlib
+    import io
+    import warnings
+
+    from gan_keras.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    shown = warnings.showwarning  # main() installs its one-line warning printer
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:
+        warnings.showwarning = shown
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 def history(run):
     """The columns of a run folder's history.csv."""
     from gan_keras.images import read_history

@@ -12,7 +12,7 @@ from gan_keras import GAN, Build_Gen, UsageError, train
 from gan_keras.augment import ADA, DiffAugment, get_augment, shift
 from gan_keras.ema import GeneratorEMA
 from gan_keras.losses import LOSSES, R1, GradientPenalty
-from tests.conftest import assert_one_line_error, constant_discriminator, history, run_cli, weights
+from tests.conftest import assert_one_line_error, constant_discriminator, history, run_cli_here, weights
 
 REAL = tf.constant([[2.0], [-1.0], [0.5]])
 FAKE = tf.constant([[0.3], [-2.0], [1.5]])
@@ -212,10 +212,10 @@ def test_classic_refuses_the_new_options_and_targets_need_a_loss_with_targets(tm
 
     with pytest.raises(UsageError, match="--augment, --ema need the fused trainer"):
         validate(RunConfig(trainer="classic", augment="ada", ema=0.999))
-    assert_one_line_error(run_cli("train", digits_npz, "--trainer", "classic", "--loss", "hinge"), "--loss needs the fused")
-    assert_one_line_error(run_cli("train", digits_npz, "--loss", "hinge", "--real-label", "0.9"),
+    assert_one_line_error(run_cli_here("train", digits_npz, "--trainer", "classic", "--loss", "hinge"), "--loss needs the fused")
+    assert_one_line_error(run_cli_here("train", digits_npz, "--loss", "hinge", "--real-label", "0.9"),
                           "which the hinge loss has none of")
-    assert_one_line_error(run_cli("train", digits_npz, "--ema", "1.5"), "ema is a decay in (0, 1)")
+    assert_one_line_error(run_cli_here("train", digits_npz, "--ema", "1.5"), "ema is a decay in (0, 1)")
 
 
 def test_a_small_training_set_is_scored_against_held_out_reals_with_d_accuracy_on_both(tmp_path, digits_npz):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gan_keras import UsageError, train
-from tests.conftest import ROOT, assert_one_line_error, run_cli
+from tests.conftest import ROOT, assert_one_line_error, run_cli, run_cli_here
 
 
 def _rows(run):
@@ -62,23 +62,23 @@ def test_train_resume_sample_through_the_cli(tmp_path):
 
 def test_cli_errors_are_one_line_and_exit_2(tmp_path):
     (tmp_path / "empty").mkdir()
-    assert_one_line_error(run_cli("train", "cifar11"), "unknown dataset")
-    assert_one_line_error(run_cli("train", tmp_path / "empty"), "no images")
-    assert_one_line_error(run_cli("train", "mnist", "--epochs", "0"), "epochs must be a positive")
-    assert_one_line_error(run_cli("train", "mnist", "--resume", "--out", tmp_path / "nothing"), "not a run folder")
-    assert_one_line_error(run_cli("train", "mnist", "--batch-size", "70000"), "larger than the dataset")
-    assert_one_line_error(run_cli("train", "mnist", "--model", "vae"), "invalid choice")
-    assert_one_line_error(run_cli("sample", tmp_path / "nothing", "--out", tmp_path / "x.png"), "does not exist")
+    assert_one_line_error(run_cli_here("train", "cifar11"), "unknown dataset")
+    assert_one_line_error(run_cli_here("train", tmp_path / "empty"), "no images")
+    assert_one_line_error(run_cli_here("train", "mnist", "--epochs", "0"), "epochs must be a positive")
+    assert_one_line_error(run_cli_here("train", "mnist", "--resume", "--out", tmp_path / "nothing"), "not a run folder")
+    assert_one_line_error(run_cli_here("train", "mnist", "--batch-size", "70000"), "larger than the dataset")
+    assert_one_line_error(run_cli_here("train", "mnist", "--model", "vae"), "invalid choice")
+    assert_one_line_error(run_cli_here("sample", tmp_path / "nothing", "--out", tmp_path / "x.png"), "does not exist")
 
 
 def test_resume_with_another_model_shape_is_refused(tmp_path, digits_npz):
     run = tmp_path / "run"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
-    assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--latent-dim", 50), "latent_dim")
+    assert_one_line_error(run_cli_here("train", digits_npz, "--resume", "--out", run, "--latent-dim", 50), "latent_dim")
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "latent_dim": 50}))  # a checkpoint of another shape
-    assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--epochs", 2), "does not fit")
-    assert_one_line_error(run_cli("train", digits_npz, "--out", run), "already holds a run")
+    assert_one_line_error(run_cli_here("train", digits_npz, "--resume", "--out", run, "--epochs", 2), "does not fit")
+    assert_one_line_error(run_cli_here("train", digits_npz, "--out", run), "already holds a run")
 
 
 def test_time_budget_stops_cleanly(tmp_path, digits_npz):
@@ -193,7 +193,7 @@ def test_eval_every_adds_the_metric_to_history_and_evaluate_prints_json(tmp_path
     record = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert record["domain_fid"] > 0
     assert record["n"] == 300 and record["against"].startswith("held-out")  # only 300 images were never trained on
-    assert_one_line_error(run_cli("evaluate", tmp_path / "nothing"), "not a run folder")
+    assert_one_line_error(run_cli_here("evaluate", tmp_path / "nothing"), "not a run folder")
 
 
 def test_a_vanished_data_folder_is_one_clear_error_on_resume(tmp_path):
@@ -206,7 +206,7 @@ def test_a_vanished_data_folder_is_one_clear_error_on_resume(tmp_path):
     run = tmp_path / "run"
     train(str(folder), out=run, image_size=32, model="dcgan", batch_size=4, epochs=1, steps_per_epoch=1, verbose=0)
     shutil.rmtree(folder)
-    assert_one_line_error(run_cli("train", folder, "--resume", "--out", run, "--epochs", 2), "does not exist")
+    assert_one_line_error(run_cli_here("train", folder, "--resume", "--out", run, "--epochs", 2), "does not exist")
 
 
 def test_a_full_disk_while_saving_is_one_line_and_keeps_what_was_saved(tmp_path, digits_npz, monkeypatch, capsys):
@@ -311,20 +311,20 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, digi
     # nothing usable left: one line, exit 2, for every command
     for data in (run / "checkpoints").glob("ckpt-*.data-*"):
         _cut_short(data)
-    assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--epochs", 4),
+    assert_one_line_error(run_cli_here("train", digits_npz, "--resume", "--out", run, "--epochs", 4),
                           "no usable checkpoint")
-    assert_one_line_error(run_cli("sample", run, "--out", tmp_path / "t.png"), "no usable checkpoint")
-    assert_one_line_error(run_cli("evaluate", run, "--n", 100), "no usable checkpoint")
+    assert_one_line_error(run_cli_here("sample", run, "--out", tmp_path / "t.png"), "no usable checkpoint")
+    assert_one_line_error(run_cli_here("evaluate", run, "--n", 100), "no usable checkpoint")
 
 
 def test_a_damaged_config_json_is_one_line_for_every_command(tmp_path, digits_npz):
     run = tmp_path / "r"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
     _cut_short(run / "config.json")
-    assert_one_line_error(run_cli("train", digits_npz, "--resume", "--out", run, "--epochs", 2), "config.json is damaged")
-    assert_one_line_error(run_cli("evaluate", run, "--n", 100), "config.json is damaged")
+    assert_one_line_error(run_cli_here("train", digits_npz, "--resume", "--out", run, "--epochs", 2), "config.json is damaged")
+    assert_one_line_error(run_cli_here("evaluate", run, "--n", 100), "config.json is damaged")
     (run / "generator.keras").unlink()  # sample needs the settings only to rebuild G from a checkpoint
-    assert_one_line_error(run_cli("sample", run, "--out", tmp_path / "s.png"), "config.json is damaged")
+    assert_one_line_error(run_cli_here("sample", run, "--out", tmp_path / "s.png"), "config.json is damaged")
 
 
 def _tensorboard_events(folder):

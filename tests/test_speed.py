@@ -10,7 +10,7 @@ from gan_keras.bench import _forward_macs, model_flops
 from gan_keras.distribute import precision_policy
 from gan_keras.errors import UsageError
 from gan_keras.models import Build_Disc, Build_Gen
-from tests.conftest import assert_one_line_error, history, run_cli
+from tests.conftest import assert_one_line_error, history, run_cli, run_cli_here
 
 
 def test_several_steps_per_call_train_exactly_like_one(tmp_path, digits_npz):
@@ -86,5 +86,5 @@ def test_bench_reports_loops_and_breakdown_without_timing_assertions():
         assert record[key] > 0, key
     assert set(record["step_ms"]) == {"input", "compute", "reference", "fused", "classic"}
     assert record["precision"] == "float32" and record["steps"] == 2
-    assert_one_line_error(run_cli("bench", "--models", "resnet"), "unknown bench model")
-    assert_one_line_error(run_cli("bench", "--rounds", 0), "--rounds must be positive")
+    assert_one_line_error(run_cli_here("bench", "--models", "resnet"), "unknown bench model")
+    assert_one_line_error(run_cli_here("bench", "--rounds", 0), "--rounds must be positive")

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import ROOT, assert_one_line_error, run_cli
+from tests.conftest import ROOT, assert_one_line_error, run_cli_here
 
 from gan_keras import latent
 from gan_keras.models import Build_Disc, Build_Gen
@@ -103,7 +103,7 @@ def test_stylegan_trains_conditionally_and_samples_with_truncation(tmp_path, dig
     result = train(str(digits_npz), out=run, model="stylegan", conditional=True, width=8, batch_size=16, epochs=1,
                    steps_per_epoch=3, verbose=0)
     assert result.trainer.ema is not None  # StyleGAN keeps a moving average by default
-    done = run_cli("sample", run, "--class", 4, "--truncation", 0.7, "--n", 8, "--out", tmp_path / "fours.npz")
+    done = run_cli_here("sample", run, "--class", 4, "--truncation", 0.7, "--n", 8, "--out", tmp_path / "fours.npz")
     assert done.returncode == 0, done.stderr
     with np.load(tmp_path / "fours.npz") as f:
         assert f["images"].shape == (8, 28, 28) and list(f["labels"]) == [4] * 8
@@ -114,5 +114,5 @@ def test_stylegan_trains_conditionally_and_samples_with_truncation(tmp_path, dig
 def test_truncation_needs_a_style_based_run(tmp_path, digits_npz):
     run = tmp_path / "plain"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=1, verbose=0)
-    assert_one_line_error(run_cli("sample", run, "--truncation", 0.7, "--out", tmp_path / "x.png"),
+    assert_one_line_error(run_cli_here("sample", run, "--truncation", 0.7, "--out", tmp_path / "x.png"),
                           "--truncation needs a style-based generator")
