@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tests.conftest import assert_one_line_error, history, run_cli_here
+from tests.conftest import assert_one_line_error, run_cli_here
 from PIL import Image
 
 from gan_keras.errors import UsageError
@@ -63,8 +63,7 @@ def test_a_conditional_pair_must_agree_and_train_on_labelled_batches():
 
 def test_conditional_grids_have_one_row_per_class_drawn_from_the_shared_noise(tmp_path):
     run = tmp_path / "cond"
-    result = train("mnist", out=run, conditional=True, limit=512, eval_every=1, epochs=1, steps_per_epoch=3,
-                   verbose=0)
+    result = train("mnist", out=run, conditional=True, limit=512, epochs=1, steps_per_epoch=3, verbose=0)
     config = json.loads((run / "config.json").read_text())
     assert config["conditional"] and config["class_names"] == [str(i) for i in range(10)]
     grid = np.asarray(Image.open(run / "samples" / "epoch-0001.png"))
@@ -74,7 +73,6 @@ def test_conditional_grids_have_one_row_per_class_drawn_from_the_shared_noise(tm
     np.testing.assert_array_equal(z[:10], z[10:20])  # the same noise in every row
     expected = image_grid(np.asarray(draw(result.trainer.sampler, z, labels)), cols=10)
     np.testing.assert_array_equal(grid, expected[..., 0])
-    assert "eval_cond_acc" in history(run) and "eval_domain_fid" in history(run)
 
 
 def prototype_generator(prototypes, ignore_class=None):

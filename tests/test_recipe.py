@@ -179,8 +179,7 @@ RECIPES = {
     "ada+ema+r1": dict(augment="ada", ada_target=0.3, ema=0.99, r1=1.0, real_label=0.9, label_noise=0.05),
     "wgan-gp+diffaug": dict(loss="wgan-gp", n_critic=2, augment="diffaug"),
     "hinge": dict(loss="hinge"),
-    "conditional+diffaug+ema": dict(conditional=True, augment="diffaug", ema=0.99, r1=1.0),
-    "stylegan+conditional": dict(model="stylegan", conditional=True),
+    "stylegan+conditional+r1": dict(model="stylegan", conditional=True, r1=1.0),
 }
 
 
