@@ -18,6 +18,7 @@ Example:
 """
 
 import json
+import os
 
 import numpy as np
 
@@ -196,8 +197,14 @@ def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
     info = {"dataset": name, "test_accuracy": accuracy, "epochs": epochs}
     if verbose:
         print(f"{name} feature classifier: test accuracy {accuracy:.4f}", flush=True)
-    model.save(path)
-    info_path.write_text(json.dumps(info))
+    # Written under a private name, then moved: two processes (pytest workers, two runs) may train
+    # it at once, and a reader must never load a half-written file.
+    tmp = folder / f".{path.stem}.{os.getpid()}.keras"
+    model.save(tmp)
+    os.replace(tmp, path)
+    tmp_info = info_path.with_name(f".{info_path.name}.{os.getpid()}")
+    tmp_info.write_text(json.dumps(info))
+    os.replace(tmp_info, info_path)
     return model, info
 
 
