@@ -42,7 +42,8 @@ def _add_train(sub):
     p.add_argument("--n-critic", type=int, help="D steps per G step (default 1; WGAN-GP uses 5)")
     p.add_argument("--r1", type=float, help="R1 penalty gamma on real images, lazily every 16 steps (default 0: off)")
     p.add_argument("--augment", choices=AUGMENTS,
-                   help="augment what D sees: DiffAugment, or ADA with an adaptive probability (default none)")
+                   help="augment what D sees: DiffAugment, or ADA with an adaptive probability (default: diffaug "
+                        "for DCGAN at 64x64 and larger, else none)")
     p.add_argument("--ada-target", type=float, help="ADA: target of E[sign(D(real))] (default 0.6)")
     p.add_argument("--ema", type=float, help="decay of the generator's moving average, e.g. 0.999; the average "
                                              "draws the grids, samples and metrics (default: 0.999 for DCGAN "

@@ -40,7 +40,7 @@ class RunConfig:
     loss: str = "nonsaturating"  # see gan_keras.losses
     n_critic: int = 1  # D steps per G step
     r1: float = 0.0  # R1 penalty gamma, lazily every 16 steps (0: off)
-    augment: str = "none"  # "diffaug" or "ada" (see gan_keras.augment)
+    augment: str | None = None  # "none", "diffaug" or "ada" (see gan_keras.augment); default: gan_keras.recipe
     ada_target: float = 0.6  # ADA's target for E[sign(D(real))]
     ema: float | None = None  # decay of the generator's moving average, e.g. 0.999 (0: off)
     real_label: float = 1.0
@@ -124,7 +124,7 @@ def validate(config):
         _refuse_for_classic(config)
     if config.loss not in LOSSES:
         raise UsageError(f"unknown loss {config.loss!r}; choose one of {', '.join(LOSSES)}")
-    if config.augment not in AUGMENTS:
+    if config.augment is not None and config.augment not in AUGMENTS:
         raise UsageError(f"unknown augmentation {config.augment!r}; choose one of {', '.join(AUGMENTS)}")
     if config.loss not in TARGET_LOSSES and (config.real_label != 1.0 or config.label_noise > 0):
         raise UsageError(f"--real-label and --label-noise set targets, which the {config.loss} loss has none of; "
@@ -152,7 +152,7 @@ def validate(config):
 def _refuse_for_classic(config):
     """The classic loop is the faithful Keras-2-style reference: BCE on P(real), nothing added."""
     modern = {"loss": config.loss != "nonsaturating", "n-critic": config.n_critic != 1, "r1": config.r1 > 0,
-              "augment": config.augment != "none", "ema": bool(config.ema),
+              "augment": config.augment not in (None, "none"), "ema": bool(config.ema),
               "steps-per-execution": (config.steps_per_execution or 1) > 1, "freeze-d": bool(config.freeze_d),
               "conditional": config.conditional}
     used = [name for name, on in modern.items() if on]

@@ -2,14 +2,14 @@
 
 A setting left unset (`None`) is chosen here. `choose` returns the config to train with and why
 each value was picked; `train` writes the reasons to `config.json` under `"chosen"`. Settings that
-fix what the checkpoint holds (the model, its width, the EMA generator) are written into the saved
+fix what the checkpoint holds (the model, its width, the EMA generator, the augmentation) are written into the saved
 config, so a resumed run keeps them; the speed settings (precision, XLA, steps per call) stay
 unset there, so a run resumed on another machine gets that machine's choice.
 
 Example:
     >>> effective, why = choose(RunConfig(dataset="anime"), (64, 64, 3), Device(accelerated=False))
-    >>> effective.width, effective.ema
-    (16, 0.999)
+    >>> effective.width, effective.ema, effective.augment
+    (16, 0.999, 'diffaug')
     >>> print(why["width"])      # the reason, also in the run's config.json
 """
 
@@ -56,7 +56,8 @@ def auto_model(size, channels):
 # On a CPU a convolutional step is compute-bound and quality is bought with steps: the 64x64
 # DCGAN at width 64 took 8.7 s a step on one core of the 2-core test machine, width 16 0.43 s.
 # 30 minutes side by side (SWD against held-out faces, lower is better; docs/BENCHMARKS.md):
-# width 64 717, width 32 + EMA 209, width 16 130, width 16 + EMA 107.
+# width 64 717, width 32 + EMA 209, width 16 130, width 16 + EMA 107. Past ~1,500 steps this narrow D
+# wins and the grid's colours drift; DiffAugment keeps it improving (4,000 steps: SWD 152 without, 50 with).
 CPU_WIDTH_64PX = 16
 EMA_DECAY = 0.999
 
@@ -90,6 +91,13 @@ def choose(config, image_shape, device):
                       f"{EMA_DECAY} with StyleGAN's ramp-up, as StyleGAN always does" if size < 64 else
                       f"{EMA_DECAY} with StyleGAN's ramp-up for 64x64 faces: the same 30-minute DCGAN run drew "
                       "smoother faces with it (SWD 107 vs 130), at no cost in steps")
+    if config.augment is None:
+        use_diffaug = model == "dcgan" and size >= 64 and config.trainer == "fused"
+        chosen["augment"] = "diffaug" if use_diffaug else "none"
+        why["augment"] = ("DiffAugment for 64x64 DCGAN faces: past ~1,500 steps D wins without it and the grid's "
+                          "colours drift (30 minutes on one core each, SWD vs held-out faces: 152 without, 50 with; "
+                          "R1 78, ADA 90) (docs/BENCHMARKS.md)" if use_diffaug else
+                          "none (measured to pay off for 64x64 DCGAN faces and small data sets trained long)")
     if config.mixed_precision is None:
         bf16 = device.native_bfloat16 and not device.accelerated and model == "dcgan"
         chosen["mixed_precision"] = "bfloat16" if bf16 else "off"
@@ -110,4 +118,4 @@ def choose(config, image_shape, device):
 
 
 # Chosen settings that fix the checkpoint's contents: written into the saved config.
-KEPT_ON_RESUME = ("model", "width", "ema")
+KEPT_ON_RESUME = ("model", "width", "ema", "augment")

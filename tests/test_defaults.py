@@ -21,11 +21,11 @@ def test_bfloat16_is_read_from_the_cpu_flags(tmp_path, flags, expected):
     assert cpu_has_bfloat16(tmp_path / "missing") is False
 
 
-def test_faces_on_a_cpu_get_the_narrow_dcgan_with_ema():
+def test_faces_on_a_cpu_get_the_narrow_dcgan_with_ema_and_diffaugment():
     config, why = choose(RunConfig(dataset="anime"), (64, 64, 3), CPU)
-    assert (config.model, config.width, config.ema) == ("dcgan", 16, 0.999)
+    assert (config.model, config.width, config.ema, config.augment) == ("dcgan", 16, 0.999, "diffaug")
     assert (config.mixed_precision, config.jit_compile, config.steps_per_execution) == ("off", False, 1)
-    assert set(why) == {"model", "width", "ema", "mixed_precision", "jit_compile", "steps_per_execution"}
+    assert set(why) == {"model", "width", "ema", "augment", "mixed_precision", "jit_compile", "steps_per_execution"}
     assert all(isinstance(reason, str) and reason for reason in why.values())
 
 
@@ -39,15 +39,19 @@ def test_bfloat16_only_where_the_cpu_has_it_and_wide_networks_on_an_accelerator(
 
 def test_digits_keep_the_measured_mnist_default():
     config, _ = choose(RunConfig(), (28, 28, 1), CPU)
-    assert (config.model, config.width, config.ema, config.mixed_precision) == ("mlp", 64, 0.0, "off")
+    assert (config.model, config.width, config.ema, config.augment, config.mixed_precision) == \
+        ("mlp", 64, 0.0, "none", "off")
     assert choose(RunConfig(model="dcgan"), (28, 28, 1), CPU)[0].width == 64  # measured: 64 beat 32 on MNIST
+    assert choose(RunConfig(model="stylegan"), (64, 64, 3), CPU)[0].augment == "none"  # not measured there
+    assert choose(RunConfig(trainer="classic"), (64, 64, 3), CPU)[0].augment == "none"  # the Keras 2 reference
 
 
 def test_what_the_user_set_is_never_overridden():
-    config, why = choose(RunConfig(model="dcgan", width=32, ema=0.0, mixed_precision="bfloat16", jit_compile=True),
-                         (64, 64, 3), CPU)
-    assert (config.width, config.ema, config.mixed_precision, config.jit_compile) == (32, 0.0, "bfloat16", True)
-    assert not {"model", "width", "ema", "mixed_precision", "jit_compile"} & set(why)
+    config, why = choose(RunConfig(model="dcgan", width=32, ema=0.0, augment="none", mixed_precision="bfloat16",
+                                   jit_compile=True), (64, 64, 3), CPU)
+    assert (config.width, config.ema, config.augment, config.mixed_precision, config.jit_compile) == \
+        (32, 0.0, "none", "bfloat16", True)
+    assert not {"model", "width", "ema", "augment", "mixed_precision", "jit_compile"} & set(why)
 
 
 def test_a_run_records_the_choices_and_a_resume_keeps_the_shape(tmp_path):
@@ -58,9 +62,10 @@ def test_a_run_records_the_choices_and_a_resume_keeps_the_shape(tmp_path):
     run = tmp_path / "run"
     train(str(tmp_path / "faces.npz"), out=run, epochs=1, steps_per_epoch=1, verbose=0)
     saved = json.loads((run / "config.json").read_text())
-    assert (saved["model"], saved["width"], saved["ema"]) == ("dcgan", 16, 0.999)  # kept for the resume
+    assert (saved["model"], saved["width"], saved["ema"], saved["augment"]) == ("dcgan", 16, 0.999, "diffaug")
     assert saved["mixed_precision"] is None and saved["jit_compile"] is None  # chosen again on the next machine
     assert saved["chosen"]["width"]["value"] == 16 and "CPU" in saved["chosen"]["width"]["why"]
     result = train(out=run, resume=True, epochs=2, verbose=0)
     assert result.epochs_done == 2 and result.trainer.generator.count_params() > 0
-    assert json.loads((run / "config.json").read_text())["width"] == 16
+    assert {k: v for k, v in json.loads((run / "config.json").read_text()).items() if k in ("width", "augment")} \
+        == {"width": 16, "augment": "diffaug"}
