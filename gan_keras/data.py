@@ -24,6 +24,7 @@ import numpy as np
 
 from gan_keras.download import download
 from gan_keras.errors import UsageError
+from gan_keras.images import atomic_path
 
 NAMES = ("mnist", "fashion_mnist", "anime")
 CLASS_NAMES = {
@@ -256,7 +257,7 @@ def _write_cache(path, images, skipped):
 
     The file replaces the cache of an earlier state of the same folder at the same size.
     """
-    tmp = path.with_name(f".{path.name}.tmp.npz")
+    tmp = atomic_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob(f"{path.name.rsplit('-', 1)[0]}-*.npz"):

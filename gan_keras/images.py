@@ -14,9 +14,13 @@ import numpy as np
 
 
 def atomic_path(path):
-    """A temporary sibling of `path` to write to before `os.replace`."""
+    """A temporary sibling of `path` to write to before `os.replace`.
+
+    Named per process: two processes writing the same file (two pytest workers, two runs) never
+    share a temporary, so neither can move the other's half-written file into place.
+    """
     path = Path(path)
-    return path.with_name(f".{path.stem}.tmp{path.suffix}")
+    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
 
 
 def atomic_write_text(path, text):

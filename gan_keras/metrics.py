@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 from gan_keras.errors import UsageError
+from gan_keras.images import atomic_path, atomic_write_text
 
 DIGIT_SETS = ("mnist", "fashion_mnist")
 
@@ -197,14 +198,12 @@ def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
     info = {"dataset": name, "test_accuracy": accuracy, "epochs": epochs}
     if verbose:
         print(f"{name} feature classifier: test accuracy {accuracy:.4f}", flush=True)
-    # Written under a private name, then moved: two processes (pytest workers, two runs) may train
-    # it at once, and a reader must never load a half-written file.
-    tmp = folder / f".{path.stem}.{os.getpid()}.keras"
+    # Two processes (pytest workers, two runs) may train it at once; a reader must never load half a
+    # file, and the model is complete before the info file that marks the cache as usable.
+    tmp = atomic_path(path)
     model.save(tmp)
     os.replace(tmp, path)
-    tmp_info = info_path.with_name(f".{info_path.name}.{os.getpid()}")
-    tmp_info.write_text(json.dumps(info))
-    os.replace(tmp_info, info_path)
+    atomic_write_text(info_path, json.dumps(info))
     return model, info
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from gan_keras import recipe
 from gan_keras.config import EPOCHS_UNTIL_BUDGET, resolve_config, validate
 from gan_keras.errors import UsageError
+from gan_keras.images import atomic_path
 
 
 @dataclass
@@ -129,7 +130,7 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
 
 def save_generator(generator, path):
     """`generator.keras`, written to a temporary file first so a crash never leaves half a file."""
-    tmp = Path(path).with_name(".generator.tmp.keras")
+    tmp = atomic_path(path)
     generator.save(tmp)
     os.replace(tmp, path)
 
