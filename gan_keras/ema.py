@@ -52,7 +52,8 @@ class GeneratorEMA:
                     strategy.extended.update(average, lambda a, w: a.assign(w), args=(weight,))
 
         context = tf.distribute.get_replica_context()
-        if context is None:  # cross-replica context: already where the update happens
-            move(tf.distribute.get_strategy(), beta)
-        else:  # inside a train step: the variables are updated once, in the cross-replica context
-            context.merge_call(move, args=(beta,))
+        with tf.name_scope("ema"):
+            if context is None:  # cross-replica context: already where the update happens
+                move(tf.distribute.get_strategy(), beta)
+            else:  # inside a train step: the variables are updated once, in the cross-replica context
+                context.merge_call(move, args=(beta,))

@@ -53,7 +53,7 @@ def build_trainer(config, image_shape, strategy, num_classes=0):
     import keras
 
     from gan_keras.classic import ClassicGAN
-    from gan_keras.fused import GAN
+    from gan_keras.fused import GAN, default_optimizer
     from gan_keras.models import Build_Disc, Build_Gen
 
     keras.utils.set_random_seed(config.seed)
@@ -61,8 +61,8 @@ def build_trainer(config, image_shape, strategy, num_classes=0):
         with strategy.scope():
             G = Build_Gen(config.model, config.latent_dim, image_shape, config.width, num_classes)
             D = Build_Disc(config.model, image_shape, config.width, num_classes)
-            d_opt = keras.optimizers.Adam(config.lr, beta_1=config.beta_1)
-            g_opt = keras.optimizers.Adam(config.lr, beta_1=config.beta_1)
+            d_opt = default_optimizer(config.lr, beta_1=config.beta_1)
+            g_opt = default_optimizer(config.lr, beta_1=config.beta_1)
             options = dict(real_label=config.real_label, label_noise=config.label_noise, seed=config.seed)
             if config.trainer == "classic":
                 if strategy.num_replicas_in_sync > 1:

@@ -1,0 +1,208 @@
+"""The faster step computes what the stock Keras step computed: the fused BatchNorm and Adam kernels and
+the compiled DiffAugment against Keras's BatchNormalization, Keras's Adam and DiffAugment written op
+by op (the implementation they replaced), to float32 rounding."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_keras.augment import DiffAugment, shift
+from gan_keras.fused import GAN
+from gan_keras.models import Build_Disc, Build_Gen
+from gan_keras.networks import BatchNorm
+from gan_keras.noise import replica_uniform
+from gan_keras.optimizers import FusedAdam
+
+
+class ReferenceDiffAugment(DiffAugment):
+    """DiffAugment as it was written before: colour step by step, translation as two products with
+    shift matrices, cutout as its own mask."""
+
+    def __call__(self, images, step, stream, seed=0):
+        batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+        u = replica_uniform(seed, step, batch, stream, 7)
+        x = images + (u[:, 0, None, None, None] - 0.5)
+        grey = tf.reduce_mean(x, axis=3, keepdims=True)
+        x = (x - grey) * (2.0 * u[:, 1, None, None, None]) + grey
+        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+        x = (x - mean) * (u[:, 2, None, None, None] + 0.5) + mean
+
+        def to_int(uniform, low, high):
+            return tf.cast(tf.floor(uniform * (high - low + 1)), tf.int32) + low
+
+        def matrix(size, offset):
+            index = tf.range(size)
+            return tf.cast(tf.equal(index[None, None, :], index[None, :, None] - offset[:, None, None]), x.dtype)
+
+        max_dy, max_dx = int(height * self.translation + 0.5), int(width * self.translation + 0.5)
+        x = tf.einsum("bij,bjwc->biwc", matrix(height, to_int(u[:, 3], -max_dy, max_dy)), x)
+        x = tf.einsum("bkl,bhlc->bhkc", matrix(width, to_int(u[:, 4], -max_dx, max_dx)), x)
+        cut_h, cut_w = int(height * self.cutout + 0.5), int(width * self.cutout + 0.5)
+        top = to_int(u[:, 5], 0, height + (1 - cut_h % 2) - 1) - cut_h // 2
+        left = to_int(u[:, 6], 0, width + (1 - cut_w % 2) - 1) - cut_w // 2
+        rows, cols = tf.range(height)[None, :], tf.range(width)[None, :]
+        inside_rows = (rows >= top[:, None]) & (rows < top[:, None] + cut_h)
+        inside_cols = (cols >= left[:, None]) & (cols < left[:, None] + cut_w)
+        keep = 1.0 - tf.cast(inside_rows[:, :, None] & inside_cols[:, None, :], x.dtype)
+        return x * keep[..., None]
+
+
+def _assert_close(actual, expected, rtol=1e-5, what=""):
+    """Equal to float32 rounding: the largest difference within rtol of the largest value."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    scale = max(np.abs(expected).max(), 1e-12)
+    assert np.abs(actual - expected).max() <= rtol * scale, (what, np.abs(actual - expected).max(), scale)
+
+
+def _output_and_input_gradient(augment, images, step):
+    weights = tf.constant(np.random.default_rng(1).normal(size=images.shape).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        out = augment(images, tf.constant(step, tf.int64), 10, 0)
+        loss = tf.reduce_sum(out * weights)
+    return out, tape.gradient(loss, images)
+
+
+@pytest.mark.parametrize("shape", [(16, 64, 64, 3), (8, 28, 28, 1)])
+def test_diffaugment_equals_the_op_by_op_reference_forward_and_backward(shape):
+    images = tf.constant(np.random.default_rng(0).uniform(-1, 1, shape).astype("float32"))
+    for step in (0, 7, 123):
+        out, grad = _output_and_input_gradient(DiffAugment(), images, step)
+        ref_out, ref_grad = _output_and_input_gradient(ReferenceDiffAugment(), images, step)
+        _assert_close(out, ref_out, what="images")
+        _assert_close(grad, ref_grad, what="gradient")
+        assert float(tf.reduce_mean(tf.cast(out == 0, tf.float32))) > 0.1  # the cutout square is there
+
+
+def test_shift_moves_pixels_and_fills_zeros_and_its_gradient_is_the_opposite_shift():
+    images = tf.reshape(tf.range(2 * 4 * 5, dtype=tf.float32), (2, 4, 5, 1)) + 1.0
+    dy, dx = tf.constant([1, -2]), tf.constant([0, 3])
+    moved = shift(images, dy, dx).numpy()[..., 0]
+    expected = np.zeros((2, 4, 5))
+    expected[0, 1:, :] = images.numpy()[0, :-1, :, 0]  # down by one
+    expected[1, :2, 3:] = images.numpy()[1, 2:, :2, 0]  # up by two, right by three
+    np.testing.assert_array_equal(moved, expected)
+    upstream = tf.ones_like(images)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        loss = tf.reduce_sum(shift(images, dy, dx) * upstream)
+    grad = tape.gradient(loss, images).numpy()[..., 0]
+    np.testing.assert_array_equal(grad, shift(upstream, -dy, -dx).numpy()[..., 0])  # the pixels that land inside
+
+
+@pytest.mark.parametrize("shape", [(64, 2048), (32, 16, 16, 8), (8, 5, 7)])
+def test_fused_batch_norm_equals_keras_batch_normalization(shape):
+    x = tf.constant(np.random.default_rng(0).normal(2.0, 3.0, shape).astype("float32"))
+    upstream = tf.constant(np.random.default_rng(1).normal(size=shape).astype("float32"))
+    results = []
+    for cls in (keras.layers.BatchNormalization, BatchNorm):
+        layer = cls(synchronized=True, momentum=0.8)
+        layer.build(shape)
+        layer.gamma.assign(np.linspace(0.5, 2.0, shape[-1]))
+        layer.beta.assign(np.linspace(-1.0, 1.0, shape[-1]))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * upstream)
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append([y, *grads, layer.moving_mean, layer.moving_variance, layer(x, training=False)])
+    names = ["output", "d/dx", "d/dgamma", "d/dbeta", "moving mean", "moving variance", "inference output"]
+    for name, fused, stock in zip(names, results[1], results[0]):
+        _assert_close(fused, stock, rtol=1e-5, what=name)
+    assert float(tf.reduce_max(tf.abs(results[1][4]))) > 0.1  # the moving statistics did move
+
+
+def test_fused_batch_norm_takes_keras_path_where_it_does_not_apply():
+    layer = BatchNorm(synchronized=True)
+    maps = tf.zeros((4, 2, 2, 3))
+    layer.build(maps.shape)
+    assert layer._fused_applies(maps, training=True, mask=None)
+    assert not layer._fused_applies(maps, training=False, mask=None)
+    assert not layer._fused_applies(maps, training=True, mask=tf.ones((4, 2, 2)))
+    assert not layer._fused_applies(tf.zeros((4, 3)), training=True, mask=None)  # dense activations: Keras's ops
+    layer.trainable = False  # a frozen D normalises with its moving statistics, as Keras does
+    assert not layer._fused_applies(maps, training=True, mask=None)
+
+
+def _apply_function(optimizer, variable):
+    @tf.function
+    def apply(gradient):
+        optimizer.apply_gradients([(gradient, variable)])
+
+    return apply
+
+
+def test_fused_adam_equals_keras_adam_over_many_steps():
+    start = np.random.default_rng(0).normal(size=(30, 20)).astype("float32")
+    states = []
+    for optimizer in (keras.optimizers.Adam(2e-4, beta_1=0.5), FusedAdam(2e-4, beta_1=0.5)):
+        variable = keras.Variable(start)
+        optimizer.build([variable])
+        apply = _apply_function(optimizer, variable)
+        for i in range(30):
+            apply(tf.constant(np.random.default_rng(i).normal(size=start.shape).astype("float32")))
+        states.append([np.array(variable), np.array(optimizer._momentums[0]), np.array(optimizer._velocities[0])])
+    # v differs by 1.3e-5 relative: the fused kernel forms 1 - beta_2 in float32 (1 - float32(0.999) =
+    # 9.99987e-4), Keras in Python floats; the weights agree to float32 rounding all the same.
+    for name, fused, stock, rtol in zip(("weights", "m", "v"), states[1], states[0], (1e-5, 1e-5, 2e-5)):
+        _assert_close(fused, stock, rtol=rtol, what=name)
+    assert np.abs(states[1][0] - start).max() > 1e-3  # 30 steps of 2e-4 moved the weights
+
+
+def _stock_copy(model):
+    """The same network and weights with Keras's own BatchNormalization in place of the fused one."""
+    def clone(layer):
+        cls = keras.layers.BatchNormalization if isinstance(layer, BatchNorm) else type(layer)
+        return cls.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    assert not any(isinstance(layer, BatchNorm) for layer in copy.layers)
+    return copy
+
+
+def _gradients(gan, real, step):
+    """D's and G's losses and gradients of one step on a fixed batch (the D step's, then the G step's)."""
+    z = tf.random.stateless_normal((len(real), gan.latent_dim), seed=[step, 1])
+    with tf.GradientTape() as tape:
+        fake = gan.generator(z, training=True)
+        d_loss = gan.gan_loss.d_loss(gan.run_discriminator(real, step, 10), gan.run_discriminator(fake, step, 11),
+                                     tf.ones((len(real), 1)), tf.zeros((len(real), 1)))
+    d_grads = tape.gradient(d_loss, gan.discriminator.trainable_weights)
+    with tf.GradientTape() as tape:
+        g_loss = gan.gan_loss.g_loss(gan.run_discriminator(gan.generator(z, training=True), step, 12))
+    g_grads = tape.gradient(g_loss, gan.generator.trainable_weights)
+    return d_loss, g_loss, d_grads, g_grads
+
+
+def test_the_faster_step_computes_the_losses_and_gradients_of_the_stock_keras_step():
+    """A 64x64 DCGAN with DiffAugment (the anime default's parts): same losses and gradients, then the
+    same weights after three whole train steps, as G, D and Adam built from stock Keras pieces."""
+    keras.utils.set_random_seed(0)
+    shape = (64, 64, 3)
+    G, D = Build_Gen("dcgan", 100, shape, 8), Build_Disc("dcgan", shape, 8)
+    fast = GAN(G, D, augment="diffaug", ema=0.999)
+    fast.compile(d_optimizer=FusedAdam(2e-4, beta_1=0.5), g_optimizer=FusedAdam(2e-4, beta_1=0.5))
+    stock = GAN(_stock_copy(G), _stock_copy(D), augment="diffaug", ema=0.999)
+    stock.augmenter = ReferenceDiffAugment()
+    stock.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                  g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (16, *shape)).astype("float32"))
+
+    for ours, theirs in zip(_gradients(fast, real, 3), _gradients(stock, real, 3)):
+        for a, b in zip(ours if isinstance(ours, list) else [ours], theirs if isinstance(theirs, list) else [theirs]):
+            _assert_close(a, b, rtol=1e-4, what="loss or gradient")
+
+    images = np.random.default_rng(1).uniform(-1, 1, (48, *shape)).astype("float32")
+    logs = [gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(16), epochs=1, verbose=0).history
+            for gan in (fast, stock)]
+    for key in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake"):
+        assert math.isclose(logs[0][key][0], logs[1][key][0], rel_tol=1e-4), key
+    for model_fast, model_stock in ((fast.generator, stock.generator), (fast.discriminator, stock.discriminator),
+                                    (fast.sampler, stock.sampler)):
+        for a, b in zip(model_fast.weights, model_stock.weights):
+            np.testing.assert_allclose(np.array(a), np.array(b), atol=2e-5, err_msg=a.path)
+
