@@ -14,10 +14,14 @@ on a shared or throttled machine one slow moment then cannot decide a comparison
 """
 
 import json
+import os
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
+
+from gan_keras.profiling import profile_fit
 
 MODELS = {"mlp": ("mlp", (28, 28, 1)), "dcgan": ("dcgan", (28, 28, 1)), "dcgan64": ("dcgan", (64, 64, 3))}
 LOOPS = ("fused", "reference", "compute", "classic")
@@ -56,8 +60,10 @@ def reference_step(G, D, latent_dim, jit_compile=False):
     import keras
     import tensorflow as tf
 
+    from gan_keras.fused import default_optimizer
+
     bce = keras.losses.BinaryCrossentropy()
-    d_opt, g_opt = keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5)
+    d_opt, g_opt = default_optimizer(), default_optimizer()
     if keras.mixed_precision.global_policy().compute_dtype == "float16":
         d_opt, g_opt = keras.optimizers.LossScaleOptimizer(d_opt), keras.optimizers.LossScaleOptimizer(g_opt)
 
@@ -96,16 +102,19 @@ class _FitTimer:
 
 
 def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None, jit_compile=None,
-                steps_per_execution=1):
+                steps_per_execution=1, width=None, augment=None, ema=None, profile_dir=None):
     """Training speed of the fused, reference and classic loops for one model; returns a dict.
 
     Args:
         name: "mlp", "dcgan" (28x28x1) or "dcgan64" (64x64x3).
         steps: timed steps per loop and round; default: about 2 seconds' worth of the model's step.
         rounds: the loops take turns this many times; the median round is reported.
-        mixed_precision: None (float32), "auto", "bfloat16" or "float16", for all loops alike.
-        jit_compile: XLA for the fused and reference steps; default on with a GPU.
+        mixed_precision, jit_compile, width, augment, ema: as `train` takes them; left None, what
+            `gan_keras.recipe` chooses for these images on this machine, so the fused loop times the
+            step `train` runs. Precision applies to all loops; width to all; augmentation and EMA are
+            the fused trainer's (the reference and classic loops are the plain algorithm).
         steps_per_execution: the fused trainer's steps per call into TensorFlow.
+        profile_dir: also trace the fused step there and add `profile`, ms per step per op class.
 
     Reported `step_ms`: `input`, one batch from the tf.data pipeline alone; `compute`, the reference
     step on a batch already in memory (the floor any loop of this algorithm can reach); `reference`,
@@ -114,7 +123,9 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
     import keras
     import tensorflow as tf
 
+    from gan_keras import recipe
     from gan_keras.classic import ClassicGAN
+    from gan_keras.config import RunConfig
     from gan_keras.data import make_dataset, to_model_range
     from gan_keras.distribute import precision_scope
     from gan_keras.fused import GAN
@@ -122,9 +133,12 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
 
     kind, shape = MODELS[name]
     latent_dim = 100
-    if jit_compile is None:
-        jit_compile = bool(tf.config.list_physical_devices("GPU"))
-    with precision_scope(mixed_precision):
+    settings, _ = recipe.choose(RunConfig(model=kind, width=width, augment=augment, ema=ema,
+                                          mixed_precision=mixed_precision, jit_compile=jit_compile,
+                                          steps_per_execution=steps_per_execution),
+                                shape, recipe.Device.of(tf.distribute.get_strategy()))
+    jit_compile, width = settings.jit_compile, settings.width
+    with precision_scope(settings.mixed_precision):
         keras.utils.set_random_seed(0)
         pixels = np.random.default_rng(0).integers(0, 256, (max(4096, 4 * batch_size), *shape), dtype=np.uint8)
         dataset = make_dataset(pixels, batch_size, shape)  # what `train` feeds: shuffled, batched, prefetched
@@ -132,10 +146,13 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
         as_floats = to_model_range(pixels).numpy()  # the classic scripts index a float array in [-1, 1]
         rng = np.random.default_rng(0)
 
-        gan = GAN(Build_Gen(kind, latent_dim, shape), Build_Disc(kind, shape))
+        def networks():
+            return Build_Gen(kind, latent_dim, shape, width), Build_Disc(kind, shape, width)
+
+        gan = GAN(*networks(), augment=settings.augment, ema=settings.ema or None)
         gan.compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
-        classic = ClassicGAN(Build_Gen(kind, latent_dim, shape), Build_Disc(kind, shape))
-        step = reference_step(Build_Gen(kind, latent_dim, shape), Build_Disc(kind, shape), latent_dim, jit_compile)
+        classic = ClassicGAN(*networks())
+        step = reference_step(*networks(), latent_dim, jit_compile)
         batches = iter(dataset)
         reference_batches = iter(dataset)
 
@@ -183,10 +200,12 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
 
         median = {key: float(np.median(values)) for key, values in seconds.items()}
         flops = model_flops(gan.generator, gan.discriminator) * batch_size * steps
+        profile = {} if profile_dir is None else {"profile": profile_fit(gan, dataset, steps, Path(profile_dir) / name)}
         return {
             "model": name, "image_shape": list(shape), "batch_size": batch_size, "steps": steps, "rounds": rounds,
             "precision": keras.mixed_precision.global_policy().name, "jit_compile": bool(jit_compile),
-            "steps_per_execution": steps_per_execution,
+            "steps_per_execution": steps_per_execution, "width": width, "augment": settings.augment,
+            "ema": settings.ema,
             **{f"{key}_images_per_s": round(steps * batch_size / median[key], 1)
                for key in ("fused", "classic", "reference")},
             "input_pipeline_images_per_s": round(steps * batch_size / median["input"], 1),
@@ -196,25 +215,57 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
             "step_ms_range": {key: [round(1000 * min(v) / steps, 3), round(1000 * max(v) / steps, 3)]
                               for key, v in seconds.items()},
             "gflop_per_step": round(flops / steps / 1e9, 3),
-            "fused_tflop_per_s": round(flops / median["fused"] / 1e12, 4),
+            "fused_gflop_per_s": round(flops / median["fused"] / 1e9, 2),
+            **profile,
         }
 
 
-def machine():
-    import os
+def cpu_peak_gflops(cores, cpuinfo="/proc/cpuinfo", fma_units=2):
+    """The float32 FMA peak of `cores` cores from the processor's flags and clock, or None if unknown.
+
+    cores x FMA units (2 on current x86 server cores) x float32 lanes (16 with AVX-512, 8 with AVX2)
+    x 2 FLOPs per FMA x GHz. Example: 2 cores, AVX-512, 2.1 GHz -> 268.8 GFLOP/s.
+    """
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags, mhz = set(fields.get("flags", "").split()), fields.get("cpu MHz")
+    lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else None
+    if lanes is None or not mhz:
+        return None
+    return round(cores * fma_units * lanes * 2 * float(mhz) / 1000, 1)
+
+
+def machine(threads=None):
     import platform
 
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    info = {"cpus": os.cpu_count(), "gpus": len(gpus), "platform": platform.platform(terse=True),
+    cores = threads or len(os.sched_getaffinity(0))
+    info = {"cpus": os.cpu_count(), "cores_used": cores, "gpus": len(gpus), "platform": platform.platform(terse=True),
             "tensorflow": tf.__version__}
+    model = next((line.split(":", 1)[1].strip() for line in _cpuinfo_lines() if line.startswith("model name")), None)
+    if model:
+        info["cpu"] = model
     if gpus:
         info["gpu"] = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    else:
+        info["float32_peak_gflops"] = cpu_peak_gflops(cores)
     return info
 
 
-def _print_tables(results, peak_tflops=None):
+def _cpuinfo_lines():
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _print_tables(results, peak_gflops=None):
     print(f"\n{'model':<9} {'fused img/s':>12} {'classic img/s':>14} {'plain img/s':>12} "
           f"{'fused/classic':>14} {'fused/plain':>12} {'input img/s':>12}")
     for r in results:
@@ -224,14 +275,20 @@ def _print_tables(results, peak_tflops=None):
     print("\nstep-time breakdown, ms per step (median round): input = one batch from tf.data alone; "
           "compute = the plain step on a batch in memory")
     print(f"{'model':<9} {'input':>8} {'compute':>9} {'plain':>9} {'fused':>9} {'classic':>9} "
-          f"{'fused-compute':>14} {'classic-compute':>16} {'GFLOP/step':>11} {'TFLOP/s':>8}"
-          + (f" {'% of peak':>10}" if peak_tflops else ""))
+          f"{'fused-compute':>14} {'classic-compute':>16} {'GFLOP/step':>11} {'GFLOP/s':>8}"
+          + (f" {'% of peak':>10}" if peak_gflops else ""))
     for r in results:
         ms = r["step_ms"]
         print(f"{r['model']:<9} {ms['input']:>8.2f} {ms['compute']:>9.2f} {ms['reference']:>9.2f} "
               f"{ms['fused']:>9.2f} {ms['classic']:>9.2f} {ms['fused'] - ms['compute']:>14.2f} "
-              f"{ms['classic'] - ms['compute']:>16.2f} {r['gflop_per_step']:>11.2f} {r['fused_tflop_per_s']:>8.3f}"
-              + (f" {100 * r['fused_tflop_per_s'] / peak_tflops:>9.1f}%" if peak_tflops else ""))
+              f"{ms['classic'] - ms['compute']:>16.2f} {r['gflop_per_step']:>11.2f} {r['fused_gflop_per_s']:>8.1f}"
+              + (f" {100 * r['fused_gflop_per_s'] / peak_gflops:>9.1f}%" if peak_gflops else ""))
+    for r in results:
+        if "profile" in r:
+            total = sum(r["profile"].values())
+            print(f"\n{r['model']}: fused step by op class, ms per step (op time summed over threads: {total:.1f})")
+            for key, ms in r["profile"].items():
+                print(f"  {key:<32} {ms:>8.2f} {100 * ms / total:>6.1f}%")
 
 
 def main(args):
@@ -244,9 +301,16 @@ def main(args):
     for option in ("batch_size", "rounds", "steps_per_execution"):
         if getattr(args, option) < 1:
             raise UsageError(f"--{option.replace('_', '-')} must be positive, got {getattr(args, option)}")
-    if args.steps is not None and args.steps < 1:
-        raise UsageError(f"--steps must be positive, got {args.steps}")
-    info = machine()
+    for option in ("steps", "threads", "width", "peak_gflops"):
+        if getattr(args, option) is not None and getattr(args, option) <= 0:
+            raise UsageError(f"--{option.replace('_', '-')} must be positive, got {getattr(args, option)}")
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    info = machine(args.threads)
+    peak = args.peak_gflops or info.get("float32_peak_gflops")
     if not args.json:
         print(f"machine: {info}", flush=True)
     results = []
@@ -254,17 +318,22 @@ def main(args):
         if not args.json:
             print(f"timing {name} ...", flush=True)
         result = bench_model(name, args.batch_size, args.steps, args.rounds, args.mixed_precision,
-                             args.jit_compile, args.steps_per_execution)
+                             args.jit_compile, args.steps_per_execution, args.width, args.augment, args.ema,
+                             args.profile)
         result["peak_host_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        if args.peak_tflops:
-            result["share_of_peak"] = round(result["fused_tflop_per_s"] / args.peak_tflops, 4)
+        if peak:
+            result["peak_gflops"] = peak
+            result["share_of_peak"] = round(result["fused_gflop_per_s"] / peak, 4)
         results.append(result)
         if args.json:
             print(json.dumps({**result, "machine": info}), flush=True)
     if not args.json:
-        _print_tables(results, args.peak_tflops)
-        print(f"\npeak host memory: {results[-1]['peak_host_memory_mb']:.0f} MB; precision {results[-1]['precision']}, "
-              f"XLA {'on' if results[-1]['jit_compile'] else 'off'}, steps per execution {args.steps_per_execution}")
+        _print_tables(results, peak)
+        last = results[-1]
+        print(f"\npeak host memory: {last['peak_host_memory_mb']:.0f} MB; precision {last['precision']}, "
+              f"XLA {'on' if last['jit_compile'] else 'off'}, steps per execution {args.steps_per_execution}"
+              + (f"; share of peak against {peak:g} GFLOP/s (float32 FMA, {info['cores_used']} core(s))" if peak
+                 else ""))
     return 0
 
 

@@ -211,13 +211,21 @@ def _add_speed_options(p, per_call_default):
 
 
 def _add_bench(sub):
-    p = sub.add_parser("bench", help="images/s of the fused trainer, the classic loop and a plain loop")
+    p = sub.add_parser("bench", help="images/s of the fused trainer (the step train runs), the classic loop and a "
+                                     "plain loop; GFLOP/s and share of peak")
     p.add_argument("--json", action="store_true", help="one JSON line per model")
     p.add_argument("--models", default="mlp,dcgan,dcgan64", help="comma-separated: mlp, dcgan, dcgan64")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, help="timed steps per loop and round (default: about 2 s of steps)")
     p.add_argument("--rounds", type=int, default=3, help="the loops take turns this often; median reported")
-    p.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s, to report the share reached")
+    p.add_argument("--peak-gflops", type=float, help="the device's peak GFLOP/s for the share reached (default on "
+                                                     "a CPU: its float32 FMA peak from /proc/cpuinfo)")
+    p.add_argument("--threads", type=int, help="TensorFlow threads (intra- and inter-op; default: every core)")
+    p.add_argument("--width", type=int, help="DCGAN width (default: what train chooses)")
+    p.add_argument("--augment", choices=AUGMENTS, help="the fused trainer's augmentation (default: what train chooses)")
+    p.add_argument("--ema", type=float, help="the fused trainer's EMA decay, 0: off (default: what train chooses)")
+    p.add_argument("--profile", metavar="DIR", help="also trace the fused step into DIR and print its time per "
+                                                    "op class")
     _add_speed_options(p, "1")
 
 

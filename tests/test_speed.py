@@ -15,9 +15,9 @@ from tests.conftest import assert_one_line_error, history, run_cli, run_cli_here
 
 def test_several_steps_per_call_train_exactly_like_one(tmp_path, digits_npz):
     common = ["train", digits_npz, "--model", "mlp", "--epochs", 2, "--seed", 3, "--quiet", "--batch-size", 32]
-    one = run_cli(*common, "--steps-per-epoch", 8, "--out", tmp_path / "one")
+    one = run_cli_here(*common, "--steps-per-epoch", 8, "--out", tmp_path / "one")
     # 10 steps are not whole calls of 4: the epoch is rounded down to 8, not run on to 12.
-    four = run_cli(*common, "--steps-per-epoch", 10, "--steps-per-execution", 4, "--checkpoint-every-steps", 3,
+    four = run_cli_here(*common, "--steps-per-epoch", 10, "--steps-per-execution", 4, "--checkpoint-every-steps", 3,
                    "--out", tmp_path / "four")
     assert one.returncode == 0, one.stderr
     assert four.returncode == 0, four.stderr
@@ -43,7 +43,7 @@ def test_several_steps_per_call_with_replicas_is_one_clear_error(tmp_path, digit
 
 def test_bfloat16_run_trains_and_keeps_images_float32(tmp_path, digits_npz):
     run = tmp_path / "bf16"
-    result = run_cli("train", digits_npz, "--model", "dcgan", "--width", 8, "--epochs", 1, "--steps-per-epoch", 3,
+    result = run_cli_here("train", digits_npz, "--model", "dcgan", "--width", 8, "--epochs", 1, "--steps-per-epoch", 3,
                      "--batch-size", 16, "--mixed-precision", "bfloat16", "--quiet", "--out", run)
     assert result.returncode == 0, result.stderr
     assert json.loads((run / "config.json").read_text())["precision"] == "mixed_bfloat16"
@@ -77,14 +77,65 @@ def test_forward_flops_of_known_layers():
     assert _forward_macs(G) == 100 * 256 + 256 * 512 + 512 * 1024 + 1024 * 784
 
 
-def test_bench_reports_loops_and_breakdown_without_timing_assertions():
-    result = run_cli("bench", "--models", "mlp", "--steps", 2, "--rounds", 1, "--json")
+def test_bench_reports_loops_breakdown_and_share_of_peak_without_timing_assertions():
+    result = run_cli_here("bench", "--models", "mlp", "--steps", 2, "--rounds", 1, "--json", "--peak-gflops", 100)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout.strip().splitlines()[-1])
     for key in ("fused_images_per_s", "classic_images_per_s", "reference_images_per_s", "fused_vs_classic",
-                "input_pipeline_images_per_s", "peak_host_memory_mb", "gflop_per_step", "fused_tflop_per_s"):
+                "input_pipeline_images_per_s", "peak_host_memory_mb", "fused_gflop_per_s"):
         assert record[key] > 0, key
+    G, D = Build_Gen("mlp"), Build_Disc("mlp")
+    assert record["gflop_per_step"] == round(model_flops(G, D) * 64 / 1e9, 3)
+    assert record["peak_gflops"] == 100 and record["share_of_peak"] == round(record["fused_gflop_per_s"] / 100, 4)
     assert set(record["step_ms"]) == {"input", "compute", "reference", "fused", "classic"}
     assert record["precision"] == "float32" and record["steps"] == 2
+    assert (record["width"], record["augment"], record["ema"]) == (64, "none", 0.0)  # what train chooses for MNIST
     assert_one_line_error(run_cli_here("bench", "--models", "resnet"), "unknown bench model")
     assert_one_line_error(run_cli_here("bench", "--rounds", 0), "--rounds must be positive")
+    assert_one_line_error(run_cli_here("bench", "--threads", 0), "--threads must be positive")
+
+
+def test_bench_takes_the_recipe_of_train_and_profiles_the_step_by_op_class(tmp_path):
+    result = run_cli_here("bench", "--models", "dcgan", "--width", 8, "--augment", "diffaug", "--steps", 2, "--rounds", 1,
+                     "--mixed-precision", "off", "--json", "--profile", tmp_path)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (record["width"], record["augment"]) == (8, "diffaug")
+    G, D = Build_Gen("dcgan", 100, (28, 28, 1), 8), Build_Disc("dcgan", (28, 28, 1), 8)
+    assert record["gflop_per_step"] == round(model_flops(G, D) * 64 / 1e9, 3)  # the width asked for was built
+    profile = record["profile"]
+    for key in ("conv forward", "conv backward", "transposed conv forward", "XLA-compiled (augmentation)",
+                "BatchNorm forward", "optimizers"):
+        assert profile.get(key, 0) > 0, (key, profile)
+    assert list(profile.values()) == sorted(profile.values(), reverse=True)
+
+
+def test_cpu_peak_from_the_processor_flags_and_clock(tmp_path):
+    from gan_keras.bench import cpu_peak_gflops
+
+    def cpuinfo(flags, mhz="2100.000"):
+        path = tmp_path / f"cpuinfo-{len(flags)}"
+        path.write_text(f"processor\t: 0\ncpu MHz\t\t: {mhz}\nflags\t\t: {' '.join(flags)}\n")
+        return path
+
+    assert cpu_peak_gflops(2, cpuinfo(["fma", "avx2", "avx512f"])) == 2 * 2 * 16 * 2 * 2.1  # 268.8
+    assert cpu_peak_gflops(1, cpuinfo(["fma", "avx2"], "2000.0")) == 64.0  # one AVX2 core at 2 GHz
+    assert cpu_peak_gflops(1, cpuinfo(["sse4_2"])) is None
+    assert cpu_peak_gflops(1, tmp_path / "missing") is None
+
+
+def test_op_classes_of_a_training_step():
+    from gan_keras.profiling import op_class
+
+    assert op_class("StatefulPartitionedCall/generator_dcgan/conv2d_transpose_3/conv_transpose",
+                    "_MklNativeConv2DBackpropInput") == "transposed conv forward"
+    assert op_class("gradient_tape/generator_dcgan/conv2d_transpose/conv_transpose/Conv2D",
+                    "_MklNativeConv2D") == "transposed conv backward"
+    assert op_class("discriminator/conv2d_1/convolution", "_MklNativeConv2D") == "conv forward"
+    assert op_class("gradient_tape/discriminator/conv2d_1/convolution/Conv2DBackpropFilter",
+                    "_MklNativeConv2DBackpropFilter") == "conv backward"
+    assert op_class("StatefulPartitionedCall/augment_2/stack", "Pack") == "augmentation (ops outside XLA)"
+    assert op_class("StatefulPartitionedCall/ema/mul_3", "Mul") == "EMA update"
+    assert op_class("StatefulPartitionedCall/adam/ResourceApplyAdam", "ResourceApplyAdam") == "optimizers"
+    assert op_class("generator/batch_norm/FusedBatchNormV3", "_MklNativeFusedBatchNormV3") == "BatchNorm forward"
+    assert op_class("x/FusedBatchNormGradV3", "_MklNativeFusedBatchNormGradV3") == "BatchNorm backward"
