@@ -110,7 +110,7 @@ def validate(config):
         config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
     positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
                 "sample_every": config.sample_every, "n_critic": config.n_critic}
-    for optional in ("steps_per_epoch", "steps_per_execution", "width"):
+    for optional in ("steps_per_epoch", "steps_per_execution", "width", "image_size", "channels"):
         if getattr(config, optional) is not None:
             positive[optional] = getattr(config, optional)
     for name, value in positive.items():
@@ -145,6 +145,8 @@ def validate(config):
         raise UsageError(f"lr must be positive, got {config.lr}")
     if config.max_minutes is not None and config.max_minutes <= 0:
         raise UsageError(f"max-minutes must be positive, got {config.max_minutes}")
+    if not 0 < config.real_label <= 1:
+        raise UsageError(f"real-label is the target for real images in (0, 1], e.g. 0.9, got {config.real_label}")
     if not 0 <= config.label_noise < 0.5:
         raise UsageError(f"label-noise is a fraction in [0, 0.5), got {config.label_noise}")
 

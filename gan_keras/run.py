@@ -10,9 +10,11 @@ A run folder holds `config.json`, `history.csv`, `samples/epoch-NNNN.png`, `loss
 the end `generator.keras`.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -128,6 +130,28 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
     return callbacks, grids
 
 
+@contextlib.contextmanager
+def one_writer(folder):
+    """Hold `folder/.lock` while this process writes the run folder: a second `train --out` of the same
+    folder gets one line naming the process that writes it. The lock is the operating system's
+    (`flock`), so a killed process never leaves it stuck."""
+    import fcntl
+
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise UsageError(f"{folder} is being written by {holder}; wait for it to finish, or train into "
+                             "another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def save_generator(generator, path):
     """`generator.keras`, written to a temporary file first so a crash never leaves half a file."""
     tmp = atomic_path(path)
@@ -208,7 +232,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     effective, why_chosen = recipe.choose(config, image_shape, recipe.Device.of(strategy))
     for name in recipe.KEPT_ON_RESUME:  # they fix what the checkpoint holds
         setattr(config, name, getattr(effective, name))
-    with precision_scope(effective.mixed_precision):
+    with precision_scope(effective.mixed_precision), contextlib.ExitStack() as writing:
         global_batch = config.batch_size * strategy.num_replicas_in_sync
         check_batch_size(global_batch, len(images))
         steps_per_epoch = whole_executions(config.steps_per_epoch or len(images) // global_batch,
@@ -222,6 +246,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         chief = is_chief(strategy)
         write_dir = out if chief else Path(tempfile.mkdtemp(prefix="gan_keras_worker_"))
         write_dir.mkdir(parents=True, exist_ok=True)
+        writing.enter_context(one_writer(write_dir))
         with strategy.scope():
             checkpoint = RunCheckpoint((out if resume else write_dir) / "checkpoints", trainer)
         start_epoch = 0

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gan_keras import UsageError, train
-from tests.conftest import ROOT, assert_one_line_error, run_cli, run_cli_here
+from tests.conftest import ROOT, assert_one_line_error, run_cli_here
 
 
 def _rows(run):
@@ -23,7 +23,7 @@ def _rows(run):
 
 def test_train_resume_sample_through_the_cli(tmp_path):
     run = tmp_path / "R"
-    result = run_cli("train", "mnist", "--epochs", 2, "--steps-per-epoch", 20, "--sample-every", 1, "--out", run)
+    result = run_cli_here("train", "mnist", "--epochs", 2, "--steps-per-epoch", 20, "--sample-every", 1, "--out", run)
     assert result.returncode == 0, result.stderr
     for name in ("config.json", "history.csv", "losses.png", "progress.gif", "generator.keras", "fixed_noise.npy",
                  "samples/epoch-0001.png", "samples/epoch-0002.png", "checkpoints/checkpoint"):
@@ -40,7 +40,7 @@ def test_train_resume_sample_through_the_cli(tmp_path):
     assert Image.open(run / "samples" / "epoch-0002.png").size == (8 * 30 + 2, 8 * 30 + 2)  # 8x8 grid
     assert Image.open(run / "progress.gif").n_frames == 2
 
-    result = run_cli("train", "mnist", "--epochs", 3, "--resume", "--out", run)
+    result = run_cli_here("train", "mnist", "--epochs", 3, "--resume", "--out", run)
     assert result.returncode == 0, result.stderr
     rows = _rows(run)
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
@@ -52,11 +52,11 @@ def test_train_resume_sample_through_the_cli(tmp_path):
     assert reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 3
     assert reader.get_tensor("g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 60  # optimizer state went on
 
-    result = run_cli("sample", run, "--n", 64, "--out", tmp_path / "s.npz")
+    result = run_cli_here("sample", run, "--n", 64, "--out", tmp_path / "s.npz")
     assert result.returncode == 0, result.stderr
     images = np.load(tmp_path / "s.npz")["images"]
     assert images.shape == (64, 28, 28) and images.dtype == np.uint8 and images.std() > 0
-    assert run_cli("sample", run, "--n", 9, "--out", tmp_path / "s.png").returncode == 0
+    assert run_cli_here("sample", run, "--n", 9, "--out", tmp_path / "s.png").returncode == 0
     assert Image.open(tmp_path / "s.png").size == (3 * 30 + 2, 3 * 30 + 2)
 
 
@@ -144,7 +144,7 @@ def test_sigkill_after_a_checkpoint_then_resume(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     killed_rows = _rows(run) if (run / "history.csv").is_file() else []
-    result = run_cli("train", "mnist", "--epochs", len(killed_rows) + 2, "--resume", "--out", run)
+    result = run_cli_here("train", "mnist", "--epochs", len(killed_rows) + 2, "--resume", "--out", run)
     assert result.returncode == 0, result.stderr
     epochs = [int(r["epoch"]) for r in _rows(run)]
     assert epochs == list(range(1, len(killed_rows) + 3))  # no row missing, none twice
@@ -188,7 +188,7 @@ def test_eval_every_adds_the_metric_to_history_and_evaluate_prints_json(tmp_path
     result = train("mnist", out=run, model="mlp", epochs=2, steps_per_epoch=3, eval_every=1, limit=59_700, verbose=0)
     values = result.history["eval_domain_fid"]
     assert len(values) == 2 and all(v > 0 for v in values)
-    evaluated = run_cli("evaluate", run, "--n", 500, "--json")
+    evaluated = run_cli_here("evaluate", run, "--n", 500, "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     record = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert record["domain_fid"] > 0
@@ -288,7 +288,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, digi
     run = tmp_path / "r"
     train(str(digits_npz), out=run, model="mlp", epochs=2, steps_per_epoch=3, verbose=0)
     _cut_short(next((run / "checkpoints").glob("ckpt-2.data-*")))
-    result = run_cli("train", digits_npz, "--resume", "--out", run, "--epochs", 3, "--quiet")
+    result = run_cli_here("train", digits_npz, "--resume", "--out", run, "--epochs", 3, "--quiet")
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "ckpt-2 is damaged" in warnings[0] and "ckpt-1" in warnings[0], result.stderr
@@ -303,7 +303,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, digi
     older, newest = checkpoint_paths(run / "checkpoints")  # ckpt-2 (rewritten on resume) and ckpt-3
     _cut_short(run / "generator.keras")
     _cut_short(next((run / "checkpoints").glob(f"{Path(newest).name}.data-*")))
-    sampled = run_cli("sample", run, "--n", 4, "--out", tmp_path / "s.npz")
+    sampled = run_cli_here("sample", run, "--n", 4, "--out", tmp_path / "s.npz")
     assert sampled.returncode == 0, sampled.stderr
     assert "generator.keras is damaged" in sampled.stderr and f"{Path(newest).name} is damaged" in sampled.stderr
     assert np.load(tmp_path / "s.npz")["images"].shape == (4, 28, 28)
@@ -346,7 +346,7 @@ def _tensorboard_events(folder):
 
 def test_tensorboard_logs_scalars_and_grids_at_their_epochs_and_resume_appends(tmp_path, digits_npz):
     run = tmp_path / "tb"
-    result = run_cli("train", digits_npz, "--model", "mlp", "--epochs", 2, "--steps-per-epoch", 3, "--tensorboard",
+    result = run_cli_here("train", digits_npz, "--model", "mlp", "--epochs", 2, "--steps-per-epoch", 3, "--tensorboard",
                      "--sample-every", 2, "--lr", "3e-4", "--quiet", "--out", run)
     assert result.returncode == 0, result.stderr
     events = _tensorboard_events(run / "tensorboard")
@@ -357,8 +357,26 @@ def test_tensorboard_logs_scalars_and_grids_at_their_epochs_and_resume_appends(t
     assert events["d_learning_rate"] == events["g_learning_rate"] == [(1, pytest.approx(3e-4)), (2, pytest.approx(3e-4))]
     assert events["samples"] == [(2, (8 * 30 + 2, 8 * 30 + 2))]  # the 8x8 grid, written with the epoch-2 PNG
 
-    resumed = run_cli("train", digits_npz, "--resume", "--epochs", 3, "--sample-every", 1, "--quiet", "--out", run)
+    resumed = run_cli_here("train", digits_npz, "--resume", "--epochs", 3, "--sample-every", 1, "--quiet", "--out", run)
     assert resumed.returncode == 0, resumed.stderr
     events = _tensorboard_events(run / "tensorboard")
     assert [step for step, _ in events["d_loss"]] == [1, 2, 3]  # the same timeline, on from epoch 3
     assert [step for step, _ in events["samples"]] == [2, 3]
+
+
+def test_sizes_and_targets_out_of_range_are_one_line():
+    assert_one_line_error(run_cli_here("train", "mnist", "--image-size", 0), "image-size must be a positive number")
+    assert_one_line_error(run_cli_here("train", "mnist", "--real-label", 1.5), "real-label is the target")
+    assert_one_line_error(run_cli_here("train", "mnist", "--real-label", 0), "real-label is the target")
+
+
+def test_a_second_writer_of_a_busy_run_folder_is_refused_and_the_first_run_finishes_intact(tmp_path):
+    run = tmp_path / "busy"
+    process = _start_training(run, "--epochs", "10")  # 400 MLP steps: still running when the second one asks
+    _wait_for(run / "checkpoints" / "checkpoint", process)
+    second = run_cli_here("train", "mnist", "--resume", "--epochs", 12, "--out", run)  # "continue it" by mistake
+    assert_one_line_error(second, f"is being written by process {process.pid}")
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert [r["epoch"] for r in _rows(run)] == [str(e) for e in range(1, 11)]  # one writer's history, whole
+    assert (run / "generator.keras").is_file()
