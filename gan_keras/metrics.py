@@ -19,6 +19,7 @@ Example:
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from gan_keras.errors import UsageError
 from gan_keras.images import atomic_path, atomic_write_text
 
 DIGIT_SETS = ("mnist", "fashion_mnist")
+SHIPPED_CLASSIFIERS = None  # None: gan_keras/pretrained/; tests point it at an empty folder to train afresh
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,20 +165,37 @@ def swd(real_images, fake_images, levels=None, patches_per_image=64, patch_size=
 
 
 def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
-    """The small CNN whose penultimate layer is the domain-FID feature space, trained once and cached.
+    """The small CNN whose penultimate layer is the domain-FID feature space; returns (model, info),
+    info holding its test accuracy.
 
-    Returns (model, info) where info holds its test accuracy.
+    The one shipped in the package (`gan_keras.pretrained`) when it is there, else one trained once
+    and cached in `data.cache_dir`.
     """
     import keras
 
-    from gan_keras.data import cache_dir, load_digits
+    from gan_keras import pretrained
+    from gan_keras.data import cache_dir
 
     if name not in DIGIT_SETS:
         raise UsageError(f"domain features exist for {', '.join(DIGIT_SETS)}, not {name!r}")
-    folder = cache_dir(data_dir)
-    path, info_path = folder / f"classifier_{name}.keras", folder / f"classifier_{name}.json"
-    if path.is_file() and info_path.is_file():
-        return keras.saving.load_model(path), json.loads(info_path.read_text())
+    for folder in (SHIPPED_CLASSIFIERS, cache_dir(data_dir)):
+        path, info_path = pretrained.classifier_files(name, folder)
+        if path.is_file() and info_path.is_file():
+            return keras.saving.load_model(path), json.loads(info_path.read_text())
+    path, info_path = pretrained.classifier_files(name, cache_dir(data_dir))
+    if verbose:
+        print(f"training the {name} feature classifier once (cached in {path.parent})", flush=True)
+    info = train_digit_classifier(name, path, info_path, data_dir, epochs, verbose)
+    return keras.saving.load_model(path), info
+
+
+def train_digit_classifier(name, path, info_path, data_dir=None, epochs=2, verbose=0):
+    """Train the domain-FID classifier of `name` (seed 0) and save it to `path` with its card at
+    `info_path`; returns the card."""
+    import keras
+
+    from gan_keras.data import load_digits
+
     (x, y), (xt, yt) = load_digits(name, "train", data_dir), load_digits(name, "test", data_dir)
     keras.utils.set_random_seed(0)
     layers = keras.layers
@@ -188,23 +207,30 @@ def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
         layers.Dropout(0.3), layers.Dense(10, activation="softmax"),
     ], name=f"classifier_{name}")
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+
     def scale(digits):  # to the GAN's [-1, 1]
         return digits[..., None].astype("float32") / 127.5 - 1.0
 
-    if verbose:
-        print(f"training the {name} feature classifier once (cached in {folder})", flush=True)
     model.fit(scale(x), y, batch_size=128, epochs=epochs, verbose=verbose and 2)
     accuracy = float(model.evaluate(scale(xt), yt, batch_size=512, verbose=0)[1])
-    info = {"dataset": name, "test_accuracy": accuracy, "epochs": epochs}
+    import tensorflow as tf
+
+    info = {"dataset": name, "test_accuracy": accuracy, "epochs": epochs,
+            "trained_with": "gan_keras.metrics.train_digit_classifier: Adam 1e-3, batch 128, seed 0, "
+                            f"{len(x):,} training images; accuracy on the {len(xt):,} test images",
+            "tensorflow": tf.__version__, "keras": keras.__version__}
     if verbose:
         print(f"{name} feature classifier: test accuracy {accuracy:.4f}", flush=True)
     # Two processes (pytest workers, two runs) may train it at once; a reader must never load half a
     # file, and the model is complete before the info file that marks the cache as usable.
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = atomic_path(path)
-    model.save(tmp)
+    weights_only = keras.Sequential.from_config(model.get_config())  # uncompiled: no optimizer state (2/3 of the file)
+    weights_only.set_weights(model.get_weights())
+    weights_only.save(tmp)
     os.replace(tmp, path)
-    atomic_write_text(info_path, json.dumps(info))
-    return model, info
+    atomic_write_text(info_path, json.dumps(info, indent=2) + "\n")
+    return info
 
 
 def inception_model():

@@ -10,7 +10,7 @@ from PIL import Image
 
 from gan_keras import UsageError, load_dataset, load_images
 from gan_keras.data import load_digits, read_image_folder, walk_batches
-from tests.conftest import assert_one_line_error, run_cli, run_cli_here
+from tests.conftest import assert_one_line_error, run_cli_here
 
 
 def test_mnist_from_the_data_dir():
@@ -54,7 +54,7 @@ def test_missing_data_offline_is_one_line_saying_what_to_download_and_where(tmp_
         with pytest.raises(UsageError, match="could not be downloaded") as error:
             load_images(name, directory=empty)
         assert hint in str(error.value) and str(empty) in str(error.value) and "\n" not in str(error.value)
-    result = run_cli("train", "anime", "--data-dir", empty)
+    result = run_cli_here("train", "anime", "--data-dir", empty)
     assert_one_line_error(result, "unzip its images/ folder as")
     assert_one_line_error(run_cli_here("download", "anime", "--data-dir", empty), "could not be downloaded")
 

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -99,6 +101,7 @@ def test_metric_features_stay_float32_during_a_mixed_precision_run(tmp_path, mon
     small = load_images("mnist")[:256, :, :, 0], np.arange(256) % 10
     monkeypatch.setattr(gan_keras.data, "load_digits", lambda *args, **kwargs: small)
     monkeypatch.setenv("GAN_KERAS_CACHE_DIR", str(tmp_path))  # a classifier trained afresh, not the cached one
+    monkeypatch.setattr(metrics, "SHIPPED_CLASSIFIERS", tmp_path / "none")  # nor the shipped one
     monkeypatch.setattr(metrics, "_EXTRACTORS", {})
     keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as during `train --mixed-precision --eval-every`
     try:
@@ -121,3 +124,18 @@ def test_a_smaller_run_is_judged_at_its_own_size():
     assert fake_same is fake
     first, second = at_common_size(fake, real)  # either argument may be the larger one
     assert first is fake and second.shape == (4, 4, 4, 3)
+
+
+@pytest.mark.parametrize("name, at_least", [("mnist", 0.98), ("fashion_mnist", 0.86)])
+def test_the_shipped_digit_classifiers_score_what_their_cards_say(name, at_least):
+    from gan_keras import metrics, pretrained
+    from gan_keras.data import load_digits
+
+    model_path, card_path = pretrained.classifier_files(name)
+    assert model_path.is_file() and card_path.is_file(), "run: python -m gan_keras.pretrained"
+    model, card = metrics.digit_classifier(name, verbose=0)
+    assert card == json.loads(card_path.read_text())  # the shipped one, not a cached or a new one
+    x, y = load_digits(name, "test")
+    predicted = np.argmax(model.predict(x[..., None].astype("float32") / 127.5 - 1.0, batch_size=1000, verbose=0), 1)
+    assert abs(float(np.mean(predicted == y)) - card["test_accuracy"]) < 1e-4
+    assert card["test_accuracy"] >= at_least
