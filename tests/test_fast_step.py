@@ -12,7 +12,7 @@ import tensorflow as tf
 from gan_keras.augment import DiffAugment, shift
 from gan_keras.fused import GAN
 from gan_keras.models import Build_Disc, Build_Gen
-from gan_keras.networks import BatchNorm
+from gan_keras.networks import BatchNorm, with_keras_batch_norm
 from gan_keras.noise import replica_uniform
 from gan_keras.optimizers import FusedAdam
 
@@ -154,13 +154,8 @@ def test_fused_adam_equals_keras_adam_over_many_steps():
 
 def _stock_copy(model):
     """The same network and weights with Keras's own BatchNormalization in place of the fused one."""
-    def clone(layer):
-        cls = keras.layers.BatchNormalization if isinstance(layer, BatchNorm) else type(layer)
-        return cls.from_config(layer.get_config())
-
-    copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
-    assert not any(isinstance(layer, BatchNorm) for layer in copy.layers)
+    copy = with_keras_batch_norm(model)
+    assert copy is not model and not any(isinstance(layer, BatchNorm) for layer in copy.layers)
     return copy
 
 

@@ -82,6 +82,24 @@ class BatchNorm(layers.BatchNormalization):
         return tf.cast(y, self.compute_dtype)
 
 
+def with_keras_batch_norm(model):
+    """The same network and weights with Keras's own BatchNormalization in place of `BatchNorm`.
+
+    The two differ only in how they train, so a saved generator (`generator.keras`) holds Keras's
+    layer and loads with plain `keras.saving.load_model`, without this package.
+    """
+    if not any(isinstance(layer, BatchNorm) for layer in model.layers):
+        return model
+
+    def clone(layer):
+        cls = layers.BatchNormalization if isinstance(layer, BatchNorm) else type(layer)
+        return cls.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def batch_norm(**kwargs):
     """Synchronized BatchNormalization: under tf.distribute the statistics are those of the global
     batch, so N replicas train like one device. On one device it runs the fused kernel (`BatchNorm`)."""
@@ -95,5 +113,5 @@ def dcgan_init():
 
 from gan_keras.networks import dcgan, mlp, stylegan, tutorial  # noqa: E402  (each registers itself)
 
-__all__ = ["NETWORKS", "Network", "register", "get", "BatchNorm", "batch_norm", "dcgan_init", "dcgan", "mlp", "stylegan",
+__all__ = ["NETWORKS", "Network", "register", "get", "BatchNorm", "batch_norm", "with_keras_batch_norm", "dcgan_init", "dcgan", "mlp", "stylegan",
            "tutorial"]
