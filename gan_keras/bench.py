@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_keras.profiling import profile_fit
+from gan_keras.recipe import cpu_info
 
 MODELS = {"mlp": ("mlp", (28, 28, 1)), "dcgan": ("dcgan", (28, 28, 1)), "dcgan64": ("dcgan", (64, 64, 3))}
 LOOPS = ("fused", "reference", "compute", "classic")
@@ -226,12 +227,7 @@ def cpu_peak_gflops(cores, cpuinfo="/proc/cpuinfo", fma_units=2):
     cores x FMA units (2 on current x86 server cores) x float32 lanes (16 with AVX-512, 8 with AVX2)
     x 2 FLOPs per FMA x GHz. Example: 2 cores, AVX-512, 2.1 GHz -> 268.8 GFLOP/s.
     """
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return None
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    fields = cpu_info(cpuinfo)
     flags, mhz = set(fields.get("flags", "").split()), fields.get("cpu MHz")
     lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else None
     if lanes is None or not mhz:
@@ -248,7 +244,7 @@ def machine(threads=None):
     cores = threads or len(os.sched_getaffinity(0))
     info = {"cpus": os.cpu_count(), "cores_used": cores, "gpus": len(gpus), "platform": platform.platform(terse=True),
             "tensorflow": tf.__version__}
-    model = next((line.split(":", 1)[1].strip() for line in _cpuinfo_lines() if line.startswith("model name")), None)
+    model = cpu_info().get("model name")
     if model:
         info["cpu"] = model
     if gpus:
@@ -256,13 +252,6 @@ def machine(threads=None):
     else:
         info["float32_peak_gflops"] = cpu_peak_gflops(cores)
     return info
-
-
-def _cpuinfo_lines():
-    try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return []
 
 
 def _print_tables(results, peak_gflops=None):

@@ -178,20 +178,18 @@ def digit_classifier(name="mnist", data_dir=None, epochs=2, verbose=1):
 
     if name not in DIGIT_SETS:
         raise UsageError(f"domain features exist for {', '.join(DIGIT_SETS)}, not {name!r}")
-    for folder in (SHIPPED_CLASSIFIERS, cache_dir(data_dir)):
-        path, info_path = pretrained.classifier_files(name, folder)
+    cached = pretrained.classifier_files(name, cache_dir(data_dir))
+    for path, info_path in (pretrained.classifier_files(name, SHIPPED_CLASSIFIERS), cached):
         if path.is_file() and info_path.is_file():
             return keras.saving.load_model(path), json.loads(info_path.read_text())
-    path, info_path = pretrained.classifier_files(name, cache_dir(data_dir))
     if verbose:
-        print(f"training the {name} feature classifier once (cached in {path.parent})", flush=True)
-    info = train_digit_classifier(name, path, info_path, data_dir, epochs, verbose)
-    return keras.saving.load_model(path), info
+        print(f"training the {name} feature classifier once (cached in {cached[0].parent})", flush=True)
+    return train_digit_classifier(name, *cached, data_dir, epochs, verbose)
 
 
 def train_digit_classifier(name, path, info_path, data_dir=None, epochs=2, verbose=0):
     """Train the domain-FID classifier of `name` (seed 0) and save it to `path` with its card at
-    `info_path`; returns the card."""
+    `info_path`; returns (the model as saved, uncompiled; the card)."""
     import keras
 
     from gan_keras.data import load_digits
@@ -230,7 +228,7 @@ def train_digit_classifier(name, path, info_path, data_dir=None, epochs=2, verbo
     weights_only.save(tmp)
     os.replace(tmp, path)
     atomic_write_text(info_path, json.dumps(info, indent=2) + "\n")
-    return info
+    return weights_only, info
 
 
 def inception_model():

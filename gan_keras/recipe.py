@@ -34,14 +34,26 @@ class Device:
         return cls(accelerated, strategy.num_replicas_in_sync, cpu_has_bfloat16())
 
 
-def cpu_has_bfloat16(cpuinfo="/proc/cpuinfo"):
-    """Whether the CPU computes bfloat16 natively (AVX-512 BF16 or AMX); elsewhere it is emulated and slower."""
+def cpu_info(cpuinfo="/proc/cpuinfo"):
+    """The fields of the first processor in `/proc/cpuinfo` ("model name", "cpu MHz", "flags", ...);
+    {} where the file cannot be read."""
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+        return {}
+    fields = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the end of the first processor's block
+        if ":" in line:
+            key, value = line.split(":", 1)
+            fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_has_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """Whether the CPU computes bfloat16 natively (AVX-512 BF16 or AMX); elsewhere it is emulated and slower."""
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_info(cpuinfo).get("flags", "").split()))
 
 
 def auto_model(size, channels):

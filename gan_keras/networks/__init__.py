@@ -113,5 +113,5 @@ def dcgan_init():
 
 from gan_keras.networks import dcgan, mlp, stylegan, tutorial  # noqa: E402  (each registers itself)
 
-__all__ = ["NETWORKS", "Network", "register", "get", "BatchNorm", "batch_norm", "with_keras_batch_norm", "dcgan_init", "dcgan", "mlp", "stylegan",
-           "tutorial"]
+__all__ = ["NETWORKS", "Network", "register", "get", "BatchNorm", "batch_norm", "with_keras_batch_norm", "dcgan_init",
+           "dcgan", "mlp", "stylegan", "tutorial"]

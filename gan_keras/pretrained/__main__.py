@@ -5,5 +5,5 @@ from gan_keras.pretrained import classifier_files
 
 for name in DIGIT_SETS:
     model_path, card_path = classifier_files(name)
-    info = train_digit_classifier(name, model_path, card_path)
+    _, info = train_digit_classifier(name, model_path, card_path)
     print(f"{model_path.name}: test accuracy {info['test_accuracy']:.4f}")
