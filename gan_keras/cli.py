@@ -1,4 +1,4 @@
-"""Command line: `python -m gan_keras train|sample|evaluate|bench|download`.
+"""Command line: `python -m gan_keras train|sample|evaluate|export|bench|download`.
 
 Bad input prints one line, `error: ...`, on stderr and exits with code 2.
 """
@@ -53,7 +53,8 @@ def _add_train(sub):
     p.add_argument("--walk-data", action="store_true", default=None,
                    help="classic trainer: walk the data by a moving start index instead of shuffling")
     p.add_argument("--limit", type=int, help="train on the first N images only")
-    p.add_argument("--init-from", help="start from the networks of another run folder (transfer learning)")
+    p.add_argument("--init-from", help="start from the networks of another run folder, or of pretrained:NAME "
+                                       "(transfer learning)")
     p.add_argument("--freeze-d", type=int, help="FreezeD: keep D's lowest N convolution blocks fixed")
     p.add_argument("--sample-every", type=int, help="save a sample grid every N epochs (default 1)")
     p.add_argument("--eval-every", type=int, help="add the cheap quality metric to history every N epochs")
@@ -88,7 +89,7 @@ def _train(args):
 
 def _add_sample(sub):
     p = sub.add_parser("sample", help="generate images from a run's generator")
-    p.add_argument("run", help="run folder")
+    p.add_argument("run", help="run folder, or pretrained:NAME (a generator shipped with the package)")
     p.add_argument("--n", type=int, default=64, help="number of images (default 64)")
     p.add_argument("--out", required=True, help=".png for a grid, .npz for an array 'images' (uint8) "
                                                 "and, for a conditional run, 'labels'")
@@ -134,7 +135,7 @@ def _sample(args):
 def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="score a run's generator against the real data of its dataset "
                                         "(the held-out part when the run used --limit)")
-    p.add_argument("run", help="run folder")
+    p.add_argument("run", help="run folder, or pretrained:NAME")
     p.add_argument("--metric", choices=["fid", "kid", "swd", "pr"],
                    help="default: domain FID for digits, SWD for other images")
     p.add_argument("--n", type=int, default=10000, help="generated and real images compared (default 10000)")
@@ -145,34 +146,13 @@ def _add_evaluate(sub):
 
 def _evaluate(args):
     import json
-    import time
 
-    from gan_keras.config import load_config
-    from gan_keras.data import load_images, load_labeled_images
-    from gan_keras.sampling import load_generator
+    from gan_keras.metrics import evaluate_run
 
     if args.n < 2:
         raise UsageError(f"--n must be at least 2, got {args.n}")
-    config, saved = load_config(args.run)
-    shape = saved.get("image_shape", [None, None, None])
-    labels = None
-    if config.conditional:
-        images, labels, _ = load_labeled_images(config.dataset, shape[0], shape[2], args.data_dir or config.data_dir)
-    else:
-        images = load_images(config.dataset, shape[0], shape[2], args.data_dir or config.data_dir)
-    against = "training images"
-    if config.limit and len(images) > config.limit:  # the run never saw these: compare with them
-        images, against = images[config.limit:], f"held-out images (after the first {config.limit:,})"
-        labels = None if labels is None else labels[config.limit:]
-    generator = load_generator(args.run)
-    from gan_keras.metrics import evaluate
-
-    start = time.perf_counter()
-    scores = evaluate(generator, images, config.dataset, args.metric, n=args.n, seed=args.seed,
-                      data_dir=args.data_dir or config.data_dir, verbose=0 if args.json else 1, real_labels=labels)
-    record = {"run": str(args.run), "dataset": config.dataset, "against": against, "n": min(args.n, len(images)),
-              **scores,
-              "seconds": round(time.perf_counter() - start, 2)}
+    record = evaluate_run(args.run, args.metric, n=args.n, seed=args.seed, data_dir=args.data_dir,
+                          verbose=0 if args.json else 1)
     if args.json:
         print(json.dumps(record))
     else:
@@ -180,6 +160,29 @@ def _evaluate(args):
             if isinstance(value, list):
                 value = " ".join(f"{v:.2f}" for v in value)
             print(f"{key:>12}: {value:.4f}" if isinstance(value, float) else f"{key:>12}: {value}")
+    return 0
+
+
+def _add_export(sub):
+    from gan_keras.export import FORMATS
+
+    p = sub.add_parser("export", help="write a run's generator as a SavedModel, LiteRT (.tflite) or ONNX file, "
+                                      "checked in that format's runtime")
+    p.add_argument("run", help="run folder, or pretrained:NAME")
+    p.add_argument("--format", required=True, choices=list(FORMATS),
+                   help="savedmodel (a folder), litert (.tflite) or onnx (.onnx; needs pip install "
+                        "\"gan_keras[export]\")")
+    p.add_argument("--out", required=True, help="where to write it (the format's suffix is added when missing)")
+
+
+def _export(args):
+    from gan_keras.export import check_format, export_generator
+    from gan_keras.sampling import load_generator
+
+    check_format(args.format)  # a missing package: one line before anything loads
+    report = export_generator(load_generator(args.run), args.out, args.format)
+    print(f"wrote {report['path']} ({args.format}, inputs: {', '.join(report['inputs'])}); checked in its runtime: "
+          f"largest difference from the Keras generator {report['max_abs_diff']:.1e}")
     return 0
 
 
@@ -248,9 +251,11 @@ def main(argv=None):
     _add_train(sub)
     _add_sample(sub)
     _add_evaluate(sub)
+    _add_export(sub)
     _add_bench(sub)
     _add_download(sub)
-    commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "bench": _bench, "download": _download}
+    commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "export": _export, "bench": _bench,
+                "download": _download}
     try:
         args = parser.parse_args(argv)
         return commands[args.command](args)

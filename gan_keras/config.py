@@ -71,7 +71,9 @@ EPOCHS_UNTIL_BUDGET = 100_000  # "until --max-minutes runs out"
 
 def load_config(out):
     """(RunConfig, the whole saved record) of a run folder; one UsageError line if it is missing or damaged."""
-    path = Path(out) / "config.json"
+    from gan_keras.pretrained import run_folder
+
+    path = run_folder(out) / "config.json"
     if not path.is_file():
         raise UsageError(f"{out} is not a run folder (no config.json)")
     try:
@@ -106,6 +108,8 @@ def resolve_config(out, resume, settings):
 
 def validate(config):
     """Check a config (and fill in the epochs); raises UsageError with one line saying what is wrong."""
+    from gan_keras.pretrained import run_folder
+
     if config.epochs is None:
         config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
     positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
@@ -139,7 +143,7 @@ def validate(config):
         raise UsageError(f"ada-target must be in (0, 1), got {config.ada_target}")
     if config.limit is not None and config.limit < 1:
         raise UsageError(f"limit must be positive, got {config.limit}")
-    if config.init_from and not Path(config.init_from, "checkpoints", "checkpoint").is_file():
+    if config.init_from and not (run_folder(config.init_from) / "checkpoints" / "checkpoint").is_file():
         raise UsageError(f"--init-from {config.init_from}: no checkpoint there")
     if config.lr <= 0:
         raise UsageError(f"lr must be positive, got {config.lr}")

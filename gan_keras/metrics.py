@@ -310,6 +310,35 @@ def default_metric(dataset):
     return "fid" if dataset in DIGIT_SETS else "swd"
 
 
+def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0):
+    """`evaluate` for a run folder (or `pretrained:NAME`) against its dataset: the held-out images
+    when the run trained on the first `--limit` only. Returns the record `evaluate` prints."""
+    import time
+
+    from gan_keras.config import load_config
+    from gan_keras.data import load_images, load_labeled_images
+    from gan_keras.sampling import load_generator
+
+    config, saved = load_config(run)
+    shape = saved.get("image_shape", [None, None, None])
+    data_dir = data_dir or config.data_dir
+    labels = None
+    if config.conditional:
+        images, labels, _ = load_labeled_images(config.dataset, shape[0], shape[2], data_dir)
+    else:
+        images = load_images(config.dataset, shape[0], shape[2], data_dir)
+    against = "training images"
+    if config.limit and len(images) > config.limit:  # the run never saw these: compare with them
+        images, against = images[config.limit:], f"held-out images (after the first {config.limit:,})"
+        labels = None if labels is None else labels[config.limit:]
+    generator = load_generator(run)
+    start = time.perf_counter()
+    scores = evaluate(generator, images, config.dataset, metric, n=n, seed=seed, data_dir=data_dir,
+                      verbose=verbose, real_labels=labels)
+    return {"run": str(run), "dataset": config.dataset, "against": against, "n": min(n, len(images)), **scores,
+            "seconds": round(time.perf_counter() - start, 2)}
+
+
 def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data_dir=None, verbose=0,
              real_labels=None):
     """Scores of `n` generated images against `n` real ones; returns a dict of numbers.

@@ -80,14 +80,16 @@ def build_trainer(config, image_shape, strategy, num_classes=0):
 
 
 def initialize_from(trainer, run_dir):
-    """Copy G's and D's weights from another run's last checkpoint (optimizer state is not copied)."""
+    """Copy G's and D's weights from another run's last checkpoint, or a shipped one's
+    (`pretrained:NAME`); optimizer state is not copied."""
     import tensorflow as tf
 
     from gan_keras.checkpoints import restore_newest
+    from gan_keras.pretrained import run_folder
 
     try:
         restore_newest(tf.train.Checkpoint(generator=trainer.generator, discriminator=trainer.discriminator),
-                       Path(run_dir) / "checkpoints")
+                       run_folder(run_dir) / "checkpoints")
     except UsageError as e:
         raise UsageError(f"--init-from {run_dir}: {e}") from None
 

@@ -20,16 +20,18 @@ NOT_CONDITIONAL = "this run is not class-conditional (trained without --conditio
 
 
 def load_generator(run_dir):
-    """The generator of a run: `generator.keras`, or rebuilt from config + newest readable checkpoint
-    (its EMA generator when the run kept one). A damaged `generator.keras` is skipped with a warning.
+    """The generator of a run folder or of a shipped one (`"pretrained:anime64"`): `generator.keras`,
+    or rebuilt from config + newest readable checkpoint (its EMA generator when the run kept one).
+    A damaged `generator.keras` is skipped with a warning.
     """
     import warnings
 
     import keras
 
     import gan_keras.networks  # noqa: F401  (registers the custom layers a saved generator may hold)
+    from gan_keras.pretrained import run_folder
 
-    run_dir = Path(run_dir)
+    run_dir = run_folder(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"run folder {run_dir} does not exist")
     saved_model = run_dir / "generator.keras"

@@ -1,6 +1,16 @@
 """Trained networks shipped inside the package (package data, installed with the wheel).
 
-Today: the small digit classifiers whose penultimate layer is the domain-FID feature space
+Generators: one run folder each (`NAME/`: `config.json`, `generator.keras`, a checkpoint of G and D
+for fine-tuning, and `CARD.md`, its model card: the command, steps, minutes, machine, metrics and the
+data's licence). Everything that reads a run folder also reads `pretrained:NAME`:
+
+    python -m gan_keras sample pretrained:anime64 --out faces.png
+    python -m gan_keras train my_faces/ --init-from pretrained:anime64 --freeze-d 2
+    >>> G = gk.load_generator("pretrained:anime64")
+
+A run is packed (its optimizer state left out) with `python -m gan_keras.pretrained pack RUN NAME`.
+
+And the small digit classifiers whose penultimate layer is the domain-FID feature space
 (`gan_keras.metrics.digit_classifier`), for MNIST and Fashion-MNIST, each with a card
 (`classifier_NAME.json`: how it was trained, its test accuracy, the versions). With them, `evaluate`,
 `--eval-every` and CI score digits at once instead of training a classifier first in every fresh
@@ -8,12 +18,33 @@ environment, and every machine scores with the same classifier.
 
 Rebuild them (deterministic on one machine, about a minute each on 2 CPU cores):
 
-    python -m gan_keras.pretrained
+    python -m gan_keras.pretrained classifiers
 """
 
 from pathlib import Path
 
+from gan_keras.errors import UsageError
+
 FOLDER = Path(__file__).resolve().parent
+PREFIX = "pretrained:"
+
+
+def generator_names():
+    """The names of the shipped generators (folders holding a `config.json`)."""
+    return sorted(p.parent.name for p in FOLDER.glob("*/config.json"))
+
+
+def run_folder(run):
+    """The folder of a run: `run` itself, or for `pretrained:NAME` the shipped one. One UsageError
+    line for a name that is not shipped."""
+    text = str(run)
+    if not text.startswith(PREFIX):
+        return Path(run)
+    name = text[len(PREFIX):]
+    if name not in generator_names():
+        raise UsageError(f"no shipped generator {name!r}; choose one of "
+                         f"{', '.join(PREFIX + n for n in generator_names()) or '(none shipped)'}")
+    return FOLDER / name
 
 
 def classifier_files(name, folder=None):

@@ -1,0 +1,175 @@
+"""A trained generator outside Python: SavedModel, LiteRT (.tflite) and ONNX through Keras's own
+exporters (`keras.Model.export`), each checked in its own runtime before it is kept.
+
+Every generator kind exports: the MLP, the DCGAN, the style-based one (its custom layers trace to
+plain TensorFlow ops) and conditional ones (two inputs, `z` float32 (N, latent_dim) and `label`
+int32 (N,)). The artifact takes the same named inputs and returns images in [-1, 1], (N, H, W, C).
+
+Example:
+    >>> G = load_generator("pretrained:anime64")
+    >>> report = export_generator(G, "anime64.onnx", "onnx")   # written, run in onnxruntime, compared
+    >>> report["max_abs_diff"] < 1e-4
+    True
+
+Using the artifacts (no gan_keras needed):
+
+    sess = onnxruntime.InferenceSession("anime64.onnx")
+    images = sess.run(None, {"z": z})[0]
+
+    runner = ai_edge_litert.interpreter.Interpreter(model_path="anime64.tflite").get_signature_runner()
+    images = runner(z=z)["output_0"]
+
+    images = tf.saved_model.load("anime64_savedmodel").serve(z)
+"""
+
+import importlib.util
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from gan_keras.errors import UsageError
+
+TOLERANCE = 1e-4  # float32 artifacts must reproduce the Keras generator to this (largest |difference|)
+
+
+@dataclass(frozen=True)
+class Format:
+    """An export format: Keras's name for it, the file suffix, what it needs, and how to run it."""
+
+    name: str
+    keras_format: str
+    suffix: str  # "" for a folder
+    needs: tuple  # (import name, pip name) pairs
+    run: Callable  # (path, inputs dict) -> images
+
+
+def _run_savedmodel(path, inputs):
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    (images,) = serve(**{k: tf.constant(v) for k, v in inputs.items()}).values()
+    return np.asarray(images)
+
+
+def _litert_interpreter():
+    if importlib.util.find_spec("ai_edge_litert") is not None:
+        from ai_edge_litert.interpreter import Interpreter
+    else:  # TensorFlow's own copy of the interpreter
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    return Interpreter
+
+
+def _run_litert(path, inputs):
+    runner = _litert_interpreter()(model_path=str(path)).get_signature_runner()
+    (images,) = runner(**inputs).values()
+    return np.asarray(images)
+
+
+def _run_onnx(path, inputs):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, inputs)[0])
+
+
+FORMATS = {f.name: f for f in (
+    Format("savedmodel", "tf_saved_model", "", (), _run_savedmodel),
+    Format("litert", "litert", ".tflite", (), _run_litert),
+    Format("onnx", "onnx", ".onnx", (("tf2onnx", "tf2onnx"), ("onnxruntime", "onnxruntime")), _run_onnx),
+)}
+
+
+def check_format(name):
+    """The `Format` called `name`; one UsageError line for an unknown one or a missing package."""
+    if name not in FORMATS:
+        raise UsageError(f"unknown export format {name!r}; choose one of {', '.join(FORMATS)}")
+    fmt = FORMATS[name]
+    missing = [pip for module, pip in fmt.needs if importlib.util.find_spec(module) is None]
+    if missing:
+        raise UsageError(f"--format {name} needs {' and '.join(missing)}: pip install \"gan_keras[export]\" "
+                         f"(or pip install {' '.join(missing)})")
+    return fmt
+
+
+def example_inputs(generator, n=4, seed=0):
+    """Named inputs for a check: N(0, 1) noise `z` and, for a conditional generator, the classes in turn."""
+    from gan_keras.models import num_classes
+
+    latent_dim = int(generator.inputs[0].shape[-1])
+    inputs = {"z": np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)}
+    classes = num_classes(generator)
+    if classes:
+        inputs["label"] = (np.arange(n) % classes).astype(np.int32)
+    return inputs
+
+
+def _keras_images(generator, inputs):
+    from gan_keras.sampling import draw
+
+    return np.asarray(draw(generator, inputs["z"], inputs.get("label")))
+
+
+def _remove(path):
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
+
+
+def export_generator(generator, path, format="onnx", n=4, seed=0, tolerance=TOLERANCE):
+    """Write `generator` to `path` in `format`, run the artifact in its runtime on `n` seeded latents,
+    and keep it only if it draws what the Keras generator draws (largest |difference| <= `tolerance`).
+
+    Returns {"path", "format", "max_abs_diff", "inputs"}. A failed export or check raises UsageError
+    and leaves no file behind.
+    """
+    import logging
+
+    fmt = check_format(format)
+    path = Path(path)
+    if fmt.suffix and path.suffix != fmt.suffix:
+        path = path.with_name(path.name + fmt.suffix)
+    if not path.parent.is_dir():
+        raise UsageError(f"folder {path.parent} does not exist")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{fmt.suffix}")
+    _remove(tmp)
+    inputs = example_inputs(generator, n, seed)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        try:
+            generator.export(str(tmp), format=fmt.keras_format, verbose=False)
+        except Exception as e:  # the converter names the op or layer it cannot take
+            layer = _first_custom_layer(generator)
+            raise UsageError(f"{format} cannot take this generator{f' (layer {layer})' if layer else ''}: "
+                             f"{str(e).strip().splitlines()[0][:300]}") from None
+        expected = _keras_images(generator, inputs)
+        got = fmt.run(tmp, inputs)
+        if got.shape != expected.shape:
+            raise UsageError(f"the {format} export draws images of shape {got.shape}, the generator {expected.shape}")
+        diff = float(np.max(np.abs(got.astype(np.float64) - expected)))
+        if not diff <= tolerance:
+            raise UsageError(f"the {format} export differs from the generator by {diff:.2e} (more than "
+                             f"{tolerance:g}); nothing written")
+        _remove(path)
+        os.replace(tmp, path)
+    finally:
+        _remove(tmp)
+    return {"path": path, "format": format, "max_abs_diff": diff, "inputs": sorted(inputs)}
+
+
+def _first_custom_layer(model):
+    """The first layer (searching sub-models) that is not one of Keras's own, for an error message."""
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            inner = _first_custom_layer(layer)
+            if inner:
+                return inner
+        elif not type(layer).__module__.startswith("keras"):
+            return f"{layer.name} ({type(layer).__name__})"
+    return None

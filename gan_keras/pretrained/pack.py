@@ -1,0 +1,89 @@
+"""Pack a trained run into `gan_keras/pretrained/NAME/`: what sampling, the editing tools and
+fine-tuning need, without the optimizer state, and a model card measured on the spot.
+
+    python -m gan_keras.pretrained pack outputs/anime64 anime64 --command "python -m gan_keras train ..." \
+        --licence "Anime Face Dataset (Kaggle): for educational use only"
+"""
+
+import csv
+import json
+import platform
+import shutil
+from pathlib import Path
+
+from gan_keras.errors import UsageError
+from gan_keras.pretrained import FOLDER
+
+
+def _history(run):
+    path = Path(run) / "history.csv"
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _copy_weights(run, config, saved, out):
+    """A checkpoint of G and D alone (what `--init-from` restores), from the run's newest one."""
+    import tensorflow as tf
+
+    from gan_keras.checkpoints import restore_newest
+    from gan_keras.models import Build_Disc, Build_Gen
+
+    shape, classes = tuple(saved["image_shape"]), len(saved.get("class_names") or [])
+    G = Build_Gen(config.model, config.latent_dim, shape, config.width, num_classes=classes)
+    D = Build_Disc(config.model, shape, config.width, num_classes=classes)
+    restore_newest(tf.train.Checkpoint(generator=G, discriminator=D), Path(run) / "checkpoints")
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(generator=G, discriminator=D), str(out), max_to_keep=1)
+    manager.save()
+
+
+def card_markdown(card):
+    """The model card as Markdown, from the fields `pack` measured."""
+    lines = [f"# pretrained:{card['name']}", "", card.get("summary", ""), "",
+             "| | |", "|---|---|"]
+    for key in ("dataset", "model", "image_shape", "steps", "minutes", "machine", "versions", "licence"):
+        lines.append(f"| {key.replace('_', ' ')} | {card[key]} |")
+    lines += ["", "Trained with:", "", "```", card["command"], "```", "",
+              f"Measured by `python -m gan_keras evaluate pretrained:{card['name']}` ({card['metrics']['against']}, "
+              f"n={card['metrics']['n']}):", ""]
+    for key, value in card["metrics"].items():
+        if key not in ("run", "dataset", "against", "n", "seconds") and not isinstance(value, list):
+            lines.append(f"- {key}: {value:.4g}" if isinstance(value, float) else f"- {key}: {value}")
+    return "\n".join(lines) + "\n"
+
+
+def pack(run, name, command, licence, summary="", n=10000, folder=None):
+    """Copy run folder `run` into `folder/name` (default: the package's), evaluate it and write its card."""
+    import keras
+    import tensorflow as tf
+
+    from gan_keras.config import load_config
+    from gan_keras.metrics import evaluate_run
+    from gan_keras.recipe import cpu_info
+
+    config, saved = load_config(run)
+    if not (Path(run) / "generator.keras").is_file():
+        raise UsageError(f"{run} has no generator.keras: let the run finish first")
+    out = Path(folder or FOLDER) / name
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "checkpoints").mkdir(parents=True)
+    saved = {**saved, "data_dir": None, "out_packed_from": str(run)}  # data comes from the user's machine
+    (out / "config.json").write_text(json.dumps(saved, indent=2) + "\n")
+    shutil.copy(Path(run) / "generator.keras", out / "generator.keras")
+    _copy_weights(run, config, saved, out / "checkpoints")
+    history = _history(run)
+    steps = sum(int(row.get("steps") or 0) for row in history)
+    minutes = sum(float(row.get("seconds") or 0) for row in history) / 60
+    metrics = evaluate_run(out, n=n, data_dir=config.data_dir)
+    metrics["run"] = f"pretrained:{name}"
+    card = {"name": name, "summary": summary, "dataset": config.dataset, "model": config.model,
+            "image_shape": "x".join(map(str, saved["image_shape"])), "steps": steps, "minutes": round(minutes, 1),
+            "machine": f"{cpu_info().get('model name', platform.processor() or 'unknown CPU')}, "
+                       f"{saved.get('replicas', 1)} replica(s), no GPU",
+            "versions": f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
+            "licence": licence, "command": command, "metrics": metrics}
+    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (out / "CARD.md").write_text(card_markdown(card))
+    return card
