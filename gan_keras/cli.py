@@ -1,4 +1,4 @@
-"""Command line: `python -m gan_keras train|sample|evaluate|export|bench|download`.
+"""Command line: `python -m gan_keras train|sample|evaluate|project|directions|edit|video|export|bench|download`.
 
 Bad input prints one line, `error: ...`, on stderr and exits with code 2.
 """
@@ -163,6 +163,227 @@ def _evaluate(args):
     return 0
 
 
+def _amounts(text):
+    try:
+        return [float(a) for a in text.split(",") if a.strip()]
+    except ValueError:
+        raise UsageError(f"--amounts is a comma-separated list of numbers, e.g. -3,-1,0,1,3, got {text!r}") from None
+
+
+def _add_project(sub):
+    from gan_keras.projection import DISTANCES
+
+    p = sub.add_parser("project", help="find the latents that make a run's generator draw your images")
+    p.add_argument("run", help="run folder, or pretrained:NAME")
+    p.add_argument("images", nargs="+", help="image files or folders (center-cropped and resized to the run's size)")
+    p.add_argument("--out", required=True, help="folder for latents.npz, target_vs_projection.png and progress.gif")
+    p.add_argument("--steps", type=int, default=300, help="optimisation steps (default 300)")
+    p.add_argument("--space", choices=["z", "w", "w+"], help="default: w for a style-based run, else z")
+    p.add_argument("--distance", default="auto", choices=["auto", *DISTANCES],
+                   help="pixels plus: vgg (VGG16 features, downloaded once), discriminator (the run's own D), "
+                        "ssim, or pixel alone; auto: vgg where its weights can be had, else the measured offline "
+                        "choice")
+    p.add_argument("--class", dest="label", type=int, help="conditional runs: project as this class (default: "
+                                                          "search every class)")
+    p.add_argument("--starts", type=int, default=4, help="random starts per image in z; the best is kept (default 4)")
+    p.add_argument("--batch", type=int, default=8, help="images projected at once (default 8)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _project(args):
+    from pathlib import Path
+
+    import numpy as np
+
+    from gan_keras.images import image_grid, save_png
+    from gan_keras.latent import save_latents
+    from gan_keras.projection import load_targets, project
+    from gan_keras.sampling import load_discriminator, load_generator
+
+    if args.steps < 1 or args.batch < 1 or args.starts < 1:
+        raise UsageError("--steps, --batch and --starts must be positive")
+    out = Path(args.out)
+    generator = load_generator(args.run)
+    targets = load_targets(args.images, generator)
+    needs_d = args.distance in ("auto", "discriminator")
+    discriminator = load_discriminator(args.run) if needs_d else None
+    out.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for i in range(0, len(targets), args.batch):
+        print(f"images {i + 1}-{min(i + args.batch, len(targets))} of {len(targets)}", flush=True)
+        parts.append(project(generator, targets[i:i + args.batch], steps=args.steps, space=args.space,
+                             distance=args.distance, discriminator=discriminator, label=args.label,
+                             starts=args.starts, seed=args.seed, frames=min(args.steps + 1, 40)))
+    first = parts[0]
+    joined = {k: np.concatenate([getattr(r, k) for r in parts]) for k in ("latents", "images", "psnr", "ssim")}
+    labels = None if first.labels is None else np.concatenate([r.labels for r in parts])
+    save_latents(out / "latents.npz", joined["latents"], first.space, args.run, generator, labels=labels,
+                 psnr=joined["psnr"], ssim=joined["ssim"], distance=first.distance)
+    pairs = np.stack([targets, joined["images"]], axis=1).reshape(-1, *targets.shape[1:])
+    save_png(image_grid(pairs, cols=2 * min(4, len(targets))), out / "target_vs_projection.png")
+    from gan_keras.video import write_video
+
+    frames = [image_grid(np.stack([t, f], 1).reshape(-1, *t.shape[1:]), cols=2 * min(4, len(t)))
+              for t, f in ((r.targets, snap) for r in parts[:1] for snap in r.frames)]
+    write_video(np.stack(frames), out / "progress.gif", fps=10)
+    classes = "" if labels is None else f", classes {' '.join(map(str, labels))}"
+    print(f"projected {len(targets)} images into {first.space} ({first.distance} distance{classes}): "
+          f"PSNR {joined['psnr'].mean():.2f} dB, SSIM {joined['ssim'].mean():.3f}; wrote {out}/latents.npz, "
+          "target_vs_projection.png, progress.gif")
+    return 0
+
+
+def _add_directions(sub):
+    from gan_keras.directions import METHODS
+
+    p = sub.add_parser("directions", help="find a run's controls without labels (SeFa, GANSpace)")
+    p.add_argument("run", help="run folder, or pretrained:NAME")
+    p.add_argument("--method", default="sefa", choices=METHODS)
+    p.add_argument("--k", type=int, default=10, help="directions to keep (default 10)")
+    p.add_argument("--out", required=True, help="folder for directions.npz and one grid per direction")
+    p.add_argument("--rows", type=int, default=4, help="latents per grid (default 4)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _directions(args):
+    from pathlib import Path
+
+    from gan_keras.directions import discover, edit, effect_sizes
+    from gan_keras.images import image_grid, save_png
+    from gan_keras.latent import fingerprint, random_latents
+    from gan_keras.sampling import class_labels, load_generator
+    from gan_keras.models import num_classes
+
+    out = Path(args.out)
+    generator = load_generator(args.run)
+    found = discover(generator, args.method, args.k, run=str(args.run))
+    found.generator = fingerprint(generator)
+    out.mkdir(parents=True, exist_ok=True)
+    found.save(out / "directions.npz")
+    labels = class_labels(generator, args.rows) if num_classes(generator) else None
+    latents = random_latents(generator, args.rows, seed=args.seed, labels=labels)
+    amounts = [-3, -2, -1, 0, 1, 2, 3]
+    for i in range(len(found)):
+        images = edit(generator, latents, found, i, amounts, labels=labels)
+        save_png(image_grid(images, cols=len(amounts)), out / f"direction_{i:02d}.png")
+    changes, ratios = effect_sizes(generator, found, labels=None if labels is None else class_labels(generator, 64))
+    for i, (change, ratio) in enumerate(zip(changes, ratios)):
+        print(f"direction {i}: a 1-sd step changes pixels by {change:.4f}, {ratio:.2f}x a random direction")
+    print(f"wrote {out}/directions.npz ({len(found)} {args.method} directions in {found.space}) and "
+          f"direction_00.png ... (rows: latents, columns: -3 ... +3 sd)")
+    return 0
+
+
+def _add_edit(sub):
+    p = sub.add_parser("edit", help="move latents (projected or random) along a direction")
+    p.add_argument("run", help="run folder, or pretrained:NAME")
+    p.add_argument("--direction", required=True, help="directions.npz:K (the K-th direction of the file)")
+    p.add_argument("--latents", help="latents.npz from project (default: --n random latents)")
+    p.add_argument("--n", type=int, default=4, help="random latents when no --latents (default 4)")
+    p.add_argument("--amounts", default="-3,-1,0,1,3", help="steps in standard deviations (default -3,-1,0,1,3)")
+    p.add_argument("--layers", choices=["coarse", "middle", "fine"],
+                   help="style-based runs: move only these layers' styles")
+    p.add_argument("--class", dest="label", type=int, help="conditional runs: the class of the random latents")
+    p.add_argument("--out", required=True, help=".png grid (rows: latents, columns: amounts) or .npz (uint8 images)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _edit(args):
+    from pathlib import Path
+
+    import numpy as np
+
+    from gan_keras.directions import edit, load_directions
+    from gan_keras.images import image_grid, save_png, to_uint8
+    from gan_keras.latent import load_latents, random_latents
+    from gan_keras.models import num_classes
+    from gan_keras.sampling import NOT_CONDITIONAL, class_labels, load_generator
+
+    out = Path(args.out)
+    if out.suffix not in (".png", ".npz"):
+        raise UsageError(f"--out must end in .png or .npz, got {out.name}")
+    amounts = _amounts(args.amounts)
+    if not amounts:
+        raise UsageError("--amounts needs at least one number")
+    generator = load_generator(args.run)
+    found, index = load_directions(args.direction, generator)
+    if index is None:
+        raise UsageError(f"--direction names one direction: {args.direction}:K, K in 0-{len(found) - 1}")
+    classes = num_classes(generator)
+    if args.label is not None and not classes:
+        raise UsageError(f"--class: {NOT_CONDITIONAL}")
+    if args.latents:
+        latents, space, labels = load_latents(args.latents, generator)
+    else:
+        labels = class_labels(generator, args.n, args.label) if classes else None
+        latents, space = random_latents(generator, args.n, seed=args.seed, space=found.space, labels=labels), found.space
+    images = edit(generator, latents, found, index, amounts, space=space, labels=labels, layers=args.layers)
+    if out.suffix == ".npz":
+        array = to_uint8(images)
+        np.savez_compressed(out, images=array[..., 0] if array.shape[-1] == 1 else array,
+                            amounts=np.tile(amounts, len(latents)))
+    else:
+        save_png(image_grid(images, cols=len(amounts)), out)
+    print(f"wrote {len(images)} images to {out} ({len(latents)} latents x amounts {args.amounts} along "
+          f"{found.names[index] if found.names else index})")
+    return 0
+
+
+def _add_video(sub):
+    p = sub.add_parser("video", help="a looping latent walk (or a sweep along a direction) as .mp4 or .gif")
+    p.add_argument("run", help="run folder, or pretrained:NAME")
+    p.add_argument("--out", required=True, help=".mp4 (H.264 through imageio-ffmpeg) or .gif")
+    p.add_argument("--grid", default="1x1", help="ROWSxCOLS walks at once (default 1x1)")
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--keyframes", type=int, default=5, help="random keyframes per walk (default 5)")
+    p.add_argument("--latents", help="latents.npz from project: walk through those images")
+    p.add_argument("--direction", help="directions.npz:K: sweep that control (-3 to +3 sd and back)")
+    p.add_argument("--class", dest="label", type=int, help="conditional runs: the class to walk in")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _video(args):
+    from pathlib import Path
+
+    from gan_keras.latent import load_latents
+    from gan_keras.models import num_classes
+    from gan_keras.sampling import NOT_CONDITIONAL, class_labels, load_generator
+    from gan_keras.video import VIDEO_SUFFIXES, parse_grid, sweep_frames, walk_frames, write_video
+
+    out = Path(args.out)
+    if out.suffix not in VIDEO_SUFFIXES:
+        raise UsageError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, got {out.name}")
+    grid = parse_grid(args.grid)
+    frames = round(args.seconds * args.fps)
+    if frames < 2 or args.keyframes < 2:
+        raise UsageError("a video needs at least 2 frames (--seconds x --fps) and 2 keyframes")
+    generator = load_generator(args.run)
+    classes = num_classes(generator)
+    if args.label is not None and not classes:
+        raise UsageError(f"--class: {NOT_CONDITIONAL}")
+    cells = grid[0] * grid[1]
+    labels = class_labels(generator, cells * args.keyframes, args.label) if classes else None
+    latents = space = None
+    if args.latents:
+        latents, space, saved_labels = load_latents(args.latents, generator)
+        labels = saved_labels if saved_labels is not None else labels
+    if args.direction:
+        from gan_keras.directions import load_directions
+
+        found, index = load_directions(args.direction, generator)
+        if index is None:
+            raise UsageError(f"--direction names one direction: {args.direction}:K, K in 0-{len(found) - 1}")
+        video = sweep_frames(generator, found, index, grid, frames, seed=args.seed, latents=latents,
+                             labels=None if labels is None else labels[:cells])
+    else:
+        video = walk_frames(generator, grid, frames, args.keyframes, seed=args.seed, keys=latents, space=space,
+                            labels=labels)
+    write_video(video, out, fps=args.fps)
+    print(f"wrote {out}: {len(video)} frames at {args.fps} fps, a {args.grid} grid")
+    return 0
+
+
 def _add_export(sub):
     from gan_keras.export import FORMATS
 
@@ -251,10 +472,10 @@ def main(argv=None):
     _add_train(sub)
     _add_sample(sub)
     _add_evaluate(sub)
-    _add_export(sub)
-    _add_bench(sub)
-    _add_download(sub)
-    commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "export": _export, "bench": _bench,
+    for add in (_add_project, _add_directions, _add_edit, _add_video, _add_export, _add_bench, _add_download):
+        add(sub)
+    commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "project": _project,
+                "directions": _directions, "edit": _edit, "video": _video, "export": _export, "bench": _bench,
                 "download": _download}
     try:
         args = parser.parse_args(argv)

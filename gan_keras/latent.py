@@ -124,3 +124,130 @@ def mix_styles(ws_a, ws_b, layers):
     mixed = ws_a.copy()
     mixed[:, list(layers)] = ws_b[:, list(layers)]
     return mixed
+
+
+# ---------------------------------------------------------------------------------------------
+# Latents as the editing tools pass them around: a space ("z", "w" or "w+") and an array
+
+
+SPACES = ("z", "w", "w+")
+
+
+def is_style_based(generator):
+    """Whether `generator` has the style-based `mapping` and `synthesis` sub-models."""
+    return "synthesis" in [layer.name for layer in generator.layers]
+
+
+def latent_size(generator, space):
+    """The length of one latent vector in `space`: the noise size for z, the mapping's output for w/w+."""
+    if space == "z":
+        return int(generator.inputs[0].shape[-1])
+    return int(_part(generator, "synthesis").inputs[0].shape[-1])
+
+
+def default_space(generator):
+    """Where the editing tools work: w for a style-based generator, z otherwise."""
+    return "w" if is_style_based(generator) else "z"
+
+
+def describe(space, size, style_based):
+    """Words for a kind of latent, for error messages: "512-d w of a style-based run"."""
+    return f"{size}-d {space} of a {'style-based' if style_based else 'DCGAN/MLP'} run"
+
+
+def check_space(generator, space, shape=None):
+    """One UsageError line when latents of `space` (and array `shape`) cannot drive this generator."""
+    from gan_keras.errors import UsageError
+
+    style = is_style_based(generator)
+    if space not in SPACES:
+        raise UsageError(f"unknown latent space {space!r}; choose one of {', '.join(SPACES)}")
+    if space != "z" and not style:
+        raise UsageError(f"--space {space} needs a style-based generator (a --model stylegan run); this one "
+                         "takes z")
+    if shape is None:
+        return
+    want = latent_size(generator, space)
+    ok = (len(shape) == 3 and shape[1:] == (num_ws(generator), want)) if space == "w+" else (
+        len(shape) == 2 and shape[1] == want)
+    if not ok:
+        got = shape[-1] if len(shape) >= 2 else shape
+        raise UsageError(f"these are {describe(space, got, space != 'z')}, but this run takes "
+                         f"{describe(space, want, style)}{f' x {num_ws(generator)} layers' if space == 'w+' else ''}")
+
+
+def random_latents(generator, n, seed=0, space=None, labels=None, truncation=None):
+    """`n` seeded latents of `space` (default: `default_space`): z, or z mapped to w (truncated by psi
+    towards the mean w when `truncation` < 1)."""
+    from gan_keras.noise import latent_noise
+
+    space = space or default_space(generator)
+    z = latent_noise(seed, 0, n, latent_size(generator, "z"), stream=4000).numpy()
+    if space == "z":
+        return z
+    w = to_w(generator, z, labels)
+    if truncation is not None and truncation != 1:
+        w = truncate(w, mean_w(generator, labels=None if labels is None else np.unique(labels)[0]), truncation)
+    return broadcast(w, num_ws(generator)) if space == "w+" else w
+
+
+def render(generator, latents, space, labels=None, batch_size=64):
+    """Images in [-1, 1] drawn from `latents` of `space` (with `labels` for a conditional z)."""
+    from gan_keras.sampling import draw
+
+    latents = np.asarray(latents, np.float32)
+    parts = []
+    for i in range(0, len(latents), batch_size):
+        part = latents[i:i + batch_size]
+        if space == "z":
+            part_labels = None if labels is None else np.broadcast_to(labels, (len(latents),))[i:i + batch_size]
+            parts.append(np.asarray(draw(generator, part, part_labels)))
+        else:
+            parts.append(synthesize(generator, part))
+    return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
+
+
+def fingerprint(generator):
+    """A short hash of a generator's weights: latents and directions name the generator they belong to."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for weight in generator.weights:
+        digest.update(np.asarray(weight, np.float32).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def check_fingerprint(generator, saved, what, run):
+    """One UsageError line when `saved` (a fingerprint, or "") is not this generator's."""
+    from gan_keras.errors import UsageError
+
+    if saved and saved != fingerprint(generator):
+        raise UsageError(f"{what} belong to another generator (run {run or 'unknown'}), not this one")
+
+
+def save_latents(path, latents, space, run, generator=None, labels=None, **extra):
+    """Write latents as `latents.npz`: the array, its space, the run (and `generator`'s fingerprint)
+    they belong to, and `extra` arrays (e.g. psnr, ssim)."""
+    arrays = {"latents": np.asarray(latents, np.float32), "space": np.array(space), "run": np.array(str(run)),
+              "generator": np.array(fingerprint(generator) if generator is not None else ""),
+              **{k: np.asarray(v) for k, v in extra.items()}}
+    if labels is not None:
+        arrays["labels"] = np.asarray(labels, np.int32)
+    np.savez(path, **arrays)
+
+
+def load_latents(path, generator=None):
+    """(latents, space, labels or None) of a `latents.npz`; with `generator`, checked to fit it."""
+    from gan_keras.errors import UsageError
+
+    try:
+        with np.load(path) as f:
+            latents, space = f["latents"].astype(np.float32), str(f["space"])
+            labels = f["labels"] if "labels" in f.files else None
+            run, owner = str(f["run"]) if "run" in f.files else "", str(f["generator"]) if "generator" in f.files else ""
+    except (OSError, ValueError, KeyError) as e:
+        raise UsageError(f"{path} is not a latents file (from `project`): {e}") from None
+    if generator is not None:
+        check_space(generator, space, latents.shape)
+        check_fingerprint(generator, owner, f"the latents in {path}", run)
+    return latents, space, labels

@@ -54,6 +54,23 @@ def load_generator(run_dir):
     return generator
 
 
+def load_discriminator(run_dir):
+    """The discriminator of a run folder (or `pretrained:NAME`), rebuilt from its config and newest
+    readable checkpoint: what the projector's "discriminator" distance compares features with."""
+    import tensorflow as tf
+
+    from gan_keras.checkpoints import restore_newest
+    from gan_keras.models import Build_Disc
+    from gan_keras.networks import with_keras_batch_norm
+    from gan_keras.pretrained import run_folder
+
+    config, saved = load_config(run_dir)
+    discriminator = Build_Disc(config.model, tuple(saved["image_shape"]), config.width,
+                               num_classes=len(saved.get("class_names") or []))
+    restore_newest(tf.train.Checkpoint(discriminator=discriminator), run_folder(run_dir) / "checkpoints")
+    return with_keras_batch_norm(discriminator)
+
+
 def class_labels(generator, n, labels=None):
     """The `n` labels a conditional generator draws: `labels` (one class, or one per image), else
     the classes in turn (0, 1, ..., 0, 1, ...). One UsageError line for a class the run lacks."""

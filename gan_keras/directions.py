@@ -1,0 +1,334 @@
+"""Controls of a trained generator: directions in its latent space that change one thing, found
+without labels (SeFa, GANSpace) or with a classifier's labels (InterFaceGAN), and edits along them.
+
+- `sefa` (Shen and Zhou 2021): closed form. The top eigenvectors of A^T A, A the weights of the
+  layer that reads the latent (y = A z): for a DCGAN or MLP its first Dense layer on z; for the
+  style-based generator the affine (style) layers of the synthesis network on w, stacked.
+- `ganspace` (Haerkoenen et al. 2020): PCA of w for the style-based generator; for the others, PCA
+  of the first layer's activations, mapped back to z by linear regression.
+- `interfacegan` (Shen et al. 2020): the normal of a linear boundary (logistic regression) between
+  latents whose images score high and low on an attribute; `orthogonal_to` moves along one
+  attribute with others projected out (conditional manipulation).
+
+Every direction is a unit vector with `std`, the spread of random latents along it, so amounts are
+in standard deviations: z + a * std * d. Saved as `directions.npz` with the space and run.
+
+Example:
+    >>> G = load_generator("pretrained:anime64")
+    >>> found = sefa(G, k=10)
+    >>> edited = edit(G, random_latents(G, 4), found, index=0, amounts=[-3, 0, 3])   # 12 latents
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gan_keras.errors import UsageError
+
+METHODS = ("sefa", "ganspace")
+
+
+@dataclass
+class Directions:
+    """Unit directions (k, dim) in a latent `space`, with the spread of latents along each."""
+
+    vectors: np.ndarray
+    space: str  # "z" or "w"
+    method: str
+    std: np.ndarray  # (k,) standard deviation of random latents along each direction
+    values: np.ndarray  # (k,) eigenvalues / variances that ranked them
+    run: str = ""
+    names: list = field(default_factory=list)
+    generator: str = ""  # fingerprint of the generator they were found in (`latent.fingerprint`)
+
+    def __len__(self):
+        return len(self.vectors)
+
+    def save(self, path):
+        np.savez(path, vectors=self.vectors.astype(np.float32), space=np.array(self.space),
+                 method=np.array(self.method), std=self.std.astype(np.float32),
+                 values=np.asarray(self.values, np.float32), run=np.array(self.run),
+                 generator=np.array(self.generator),
+                 names=np.array(self.names or [f"{self.method} {i}" for i in range(len(self))]))
+
+
+def load_directions(spec, generator=None):
+    """(Directions, index or None) from "directions.npz" or "directions.npz:K"; checked against
+    `generator` when given. One UsageError line for a missing file or an index out of range."""
+    from pathlib import Path
+
+    from gan_keras import latent
+
+    path, index = str(spec), None
+    head, _, tail = path.rpartition(":")
+    if head and tail.lstrip("-").isdigit():
+        path, index = head, int(tail)
+    if not Path(path).is_file():
+        raise UsageError(f"{path} does not exist")
+    try:
+        with np.load(path) as f:
+            found = Directions(f["vectors"], str(f["space"]), str(f["method"]), f["std"], f["values"], str(f["run"]),
+                               [str(n) for n in f["names"]], str(f["generator"]) if "generator" in f.files else "")
+    except (OSError, ValueError, KeyError) as e:
+        raise UsageError(f"{path} is not a directions file (from `directions`): {e}") from None
+    if index is not None and not 0 <= index < len(found):
+        raise UsageError(f"direction {index} is out of range: {path} holds {len(found)} (0-{len(found) - 1})")
+    if generator is not None:
+        latent.check_space(generator, found.space, (1, found.vectors.shape[1]))
+        if found.generator and found.generator != latent.fingerprint(generator):  # e.g. a fine-tuned G: may still work
+            import warnings
+
+            warnings.warn(f"the directions in {path} were found in another generator (run {found.run})", stacklevel=2)
+    return found, index
+
+
+# ---------------------------------------------------------------------------------------------
+# Without labels
+
+
+def latent_weights(generator, layers=None):
+    """The weight matrix A (latent_dim, units) of what reads the latent, so that y = z A (Keras's layout).
+
+    DCGAN / MLP: the kernel of the first Dense layer, its rows for z (a conditional G also feeds it
+    the class code). Style-based: the affine layers of the synthesis network (`layers`: style input
+    indices or a group name of `latent.style_groups`; default all), each times its runtime gain.
+    """
+    import keras
+
+    from gan_keras import latent
+
+    if latent.is_style_based(generator):
+        reads = style_inputs(generator)  # (layer, index of the style input it reads)
+        if isinstance(layers, str):
+            layers = latent.style_groups(latent.num_ws(generator))[layers]
+        chosen = [layer for layer, index in reads if layers is None or index in layers]
+        return np.concatenate([np.asarray(c.affine.kernel) * c.affine.scale for c in chosen], axis=1)
+    size = latent.latent_size(generator, "z")
+    for layer in generator.layers:
+        if isinstance(layer, keras.layers.Dense):
+            return np.asarray(layer.kernel)[:size]
+    raise UsageError(f"{generator.name} has no Dense layer reading the latent")
+
+
+def style_inputs(generator):
+    """The synthesis network's modulated convolutions with the index of the style input each reads: the
+    convolutions take one each in turn, and each toRGB shares the index of the convolution after it."""
+    synthesis = generator.get_layer("synthesis")
+    reads, index = [], 0
+    for layer in synthesis.layers:
+        if hasattr(layer, "affine"):
+            reads.append((layer, index))
+            index += 1 if layer.demodulate else 0
+    return reads
+
+
+def _spread(generator, space, vectors, n=5000):
+    """The standard deviation of random latents along each unit vector: 1 in z, measured in w."""
+    if space == "z":
+        return np.ones(len(vectors), np.float32)
+    from gan_keras import latent
+
+    w = latent.random_latents(generator, n, seed=1, space="w")
+    return ((w - w.mean(0)) @ np.asarray(vectors).T).std(0).astype(np.float32)
+
+
+def sefa(generator, k=10, layers=None, run=""):
+    """SeFa: the top `k` eigenvectors of A A^T (A = `latent_weights`, rows on the latent)."""
+    from gan_keras import latent
+
+    weights = latent_weights(generator, layers).astype(np.float64)
+    values, vectors = np.linalg.eigh(weights @ weights.T)
+    order = np.argsort(values)[::-1][:k]
+    vectors = vectors[:, order].T
+    space = latent.default_space(generator)
+    return Directions(vectors.astype(np.float32), space, "sefa", _spread(generator, space, vectors),
+                      values[order], run)
+
+
+def first_layer_activations(generator, z):
+    """The output of the first Dense layer on `z` (before any normalisation), for GANSpace's PCA."""
+    import keras
+
+    for layer in generator.layers:
+        if isinstance(layer, keras.layers.Dense):
+            weights = latent_weights(generator)
+            bias = np.asarray(layer.bias) if layer.use_bias else 0.0
+            return np.asarray(z, np.float64) @ weights + bias
+    raise UsageError(f"{generator.name} has no Dense layer reading the latent")
+
+
+def ganspace(generator, k=10, n=10000, seed=0, run=""):
+    """GANSpace: PCA of w (style-based) or of the first layer's activations mapped back to z by regression."""
+    from gan_keras import latent
+
+    space = latent.default_space(generator)
+    if space == "w":
+        w = latent.random_latents(generator, n, seed=seed, space="w").astype(np.float64)
+        centred = w - w.mean(0)
+        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        variances = s[:k] ** 2 / (n - 1)
+        return Directions(vt[:k].astype(np.float32), "w", "ganspace", np.sqrt(variances), variances, run)
+    z = latent.random_latents(generator, n, seed=seed, space="z").astype(np.float64)
+    y = first_layer_activations(generator, z)
+    centred = y - y.mean(0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    coordinates = centred @ vt[:k].T  # (n, k)
+    coordinates /= coordinates.std(0)  # one unit: one standard deviation of the component
+    mapping, *_ = np.linalg.lstsq(coordinates, z, rcond=None)  # z ~ coordinates @ mapping: (k, latent_dim)
+    vectors = mapping / np.linalg.norm(mapping, axis=1, keepdims=True)
+    return Directions(vectors.astype(np.float32), "z", "ganspace", np.ones(k, np.float32), s[:k] ** 2 / (n - 1), run)
+
+
+DISCOVER = {"sefa": sefa, "ganspace": ganspace}
+
+
+def discover(generator, method="sefa", k=10, run=""):
+    """Directions by `method` (a name of `METHODS`)."""
+    if method not in DISCOVER:
+        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(DISCOVER)}")
+    if k < 1:
+        raise UsageError(f"--k must be positive, got {k}")
+    return DISCOVER[method](generator, k=k, run=run)
+
+
+# ---------------------------------------------------------------------------------------------
+# With labels
+
+
+def interfacegan(latents, scores, fraction=0.3, l2=1e-3, space="z", run="", name="attribute"):
+    """InterFaceGAN: the unit normal of a logistic-regression boundary between the latents whose
+    `scores` are in the top and bottom `fraction`, pointing towards high scores."""
+    from scipy.optimize import minimize
+
+    latents, scores = np.asarray(latents, np.float64), np.asarray(scores, np.float64)
+    order = np.argsort(scores)
+    k = max(2, int(len(scores) * fraction))
+    x = np.concatenate([latents[order[:k]], latents[order[-k:]]])
+    y = np.concatenate([np.zeros(k), np.ones(k)])
+    mean = x.mean(0)
+    x = x - mean
+
+    def loss(params):
+        w, b = params[:-1], params[-1]
+        logits = x @ w + b
+        p = 1 / (1 + np.exp(-logits))
+        value = np.mean(np.logaddexp(0, logits) - y * logits) + l2 * w @ w
+        grad = np.concatenate([x.T @ (p - y) / len(y) + 2 * l2 * w, [np.mean(p - y)]])
+        return value, grad
+
+    params = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    normal = params[:-1] / np.linalg.norm(params[:-1])
+    spread = (latents - latents.mean(0)) @ normal
+    accuracy = float(np.mean(((x @ params[:-1] + params[-1]) > 0) == (y > 0.5)))
+    return Directions(normal[None].astype(np.float32), space, "interfacegan", np.array([spread.std()], np.float32),
+                      np.array([accuracy], np.float32), run, [name])
+
+
+def orthogonal_to(direction, *others):
+    """Conditional manipulation: `direction` with its components along `others` removed, unit length
+    (Gram-Schmidt over the others first), so moving along it leaves those attributes as they were."""
+    basis = []
+    for other in others:
+        v = np.asarray(other, np.float64).copy()
+        for b in basis:
+            v -= (v @ b) * b
+        basis.append(v / np.linalg.norm(v))
+    d = np.asarray(direction, np.float64).copy()
+    for b in basis:
+        d -= (d @ b) * b
+    return (d / np.linalg.norm(d)).astype(np.float32)
+
+
+def combine(found, *more):
+    """One `Directions` holding the directions of several (of one space), in order."""
+    items = (found, *more)
+    if len({d.space for d in items}) != 1:
+        raise UsageError("directions of different latent spaces cannot be combined")
+    return Directions(np.concatenate([d.vectors for d in items]), found.space, "+".join(d.method for d in items),
+                      np.concatenate([d.std for d in items]), np.concatenate([d.values for d in items]),
+                      found.run, sum((d.names or [f"{d.method} {i}" for i in range(len(d))] for d in items), []))
+
+
+# ---------------------------------------------------------------------------------------------
+# Editing
+
+
+def edit_latents(latents, space, vector, std, amounts, layers=None, num_ws=None):
+    """Each latent moved by each amount (in standard deviations) along unit `vector`: (N * A, ...)
+    latent-major. With `layers` (style input indices or a group name) the move applies to those
+    layers of w+ only, and the result is in w+ (w is broadcast first)."""
+    from gan_keras import latent as lat
+
+    latents = np.asarray(latents, np.float32)
+    amounts = np.asarray(amounts, np.float32)
+    step = np.asarray(vector, np.float32) * np.float32(std)
+    if layers is None:
+        moved = latents[:, None] + amounts.reshape(1, -1, *([1] * (latents.ndim - 1))) * (
+            step if latents.ndim == 2 else step[None])
+        return moved.reshape(-1, *latents.shape[1:]), space
+    if space == "z":
+        raise UsageError("--layers needs a style-based generator: z feeds every layer at once")
+    ws = lat.broadcast(latents, num_ws) if latents.ndim == 2 else latents
+    if isinstance(layers, str):
+        layers = lat.style_groups(num_ws)[layers]
+    mask = np.zeros((num_ws, 1), np.float32)
+    mask[list(layers)] = 1.0
+    moved = ws[:, None] + amounts.reshape(1, -1, 1, 1) * (mask * step)[None, None]
+    return moved.reshape(-1, num_ws, ws.shape[-1]), "w+"
+
+
+def edit(generator, latents, found, index, amounts, space=None, labels=None, layers=None):
+    """Images of `latents` (in `space`, default the directions') moved along direction `index`:
+    (N * len(amounts), H, W, C), latent-major. Amount 0 draws each latent's own image exactly."""
+    from gan_keras import latent
+
+    space = space or found.space
+    base = "w" if space == "w+" else space
+    if base != found.space:
+        raise UsageError(f"these directions are in {found.space}, the latents in {space}")
+    moved, moved_space = edit_latents(latents, space, found.vectors[index], found.std[index], amounts, layers,
+                                      latent.num_ws(generator) if latent.is_style_based(generator) else None)
+    moved_labels = None if labels is None else np.repeat(np.asarray(labels), len(amounts))
+    return latent.render(generator, moved, moved_space, moved_labels if moved_space == "z" else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Do they mean something? (measured, not assumed)
+
+
+def effect_sizes(generator, found, n=64, seed=0, amount=1.0, labels=None):
+    """Per direction: the mean absolute pixel change of a step of `amount` standard deviations, divided
+    by that of random unit directions moved the same distance (1: no better than chance)."""
+    from gan_keras import latent
+
+    latents = latent.random_latents(generator, n, seed=seed, space=found.space, labels=labels)
+    base = latent.render(generator, latents, found.space, labels)
+    rng = np.random.default_rng(seed)
+    ratios, changes = [], []
+    for vector, std in zip(found.vectors, found.std):
+        moved = latent.render(generator, latents + amount * std * vector, found.space, labels)
+        change = float(np.mean(np.abs(moved - base)))
+        random_change = []
+        for _ in range(3):
+            r = rng.standard_normal(vector.shape).astype(np.float32)
+            r /= np.linalg.norm(r)
+            shifted = latent.render(generator, latents + amount * std * r, found.space, labels)
+            random_change.append(float(np.mean(np.abs(shifted - base))))
+        changes.append(change)
+        ratios.append(change / max(np.mean(random_change), 1e-12))
+    return np.array(changes), np.array(ratios)
+
+
+def monotonicity(score_fn, generator, found, index, amounts=(-3, -2, -1, 0, 1, 2, 3), n=64, seed=0, labels=None):
+    """The mean score of images along direction `index` at each amount, and Spearman's rank correlation
+    of amount and mean score (1: the score rises at every step)."""
+    from scipy.stats import spearmanr
+
+    from gan_keras import latent
+
+    latents = latent.random_latents(generator, n, seed=seed, space=found.space, labels=labels)
+    means = []
+    for a in amounts:
+        images = latent.render(generator, latents + a * found.std[index] * found.vectors[index], found.space, labels)
+        means.append(float(np.mean(score_fn(images))))
+    return np.array(means), float(spearmanr(amounts, means).statistic)
