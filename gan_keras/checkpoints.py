@@ -107,3 +107,37 @@ def first_line(error, limit=200):
     """The first line of an exception's message (TensorFlow's run to many lines)."""
     text = getattr(error, "message", None) or str(error)
     return (text.strip().splitlines() or [type(error).__name__])[0][:limit]
+
+
+# ---------------------------------------------------------------------------------------------
+# The networks alone: what sampling, projection and fine-tuning restore
+
+def restore_networks(run_dir, **networks):
+    """Restore the named networks (generator=G, discriminator=D, generator_ema=...) of a run folder:
+    from its `weights.npz` when shipped that way, else from its newest readable checkpoint."""
+    from gan_keras.pretrained import WEIGHTS_FILE
+
+    run_dir = Path(run_dir)
+    if not (run_dir / WEIGHTS_FILE).is_file():
+        return restore_newest(tf.train.Checkpoint(**networks), run_dir / "checkpoints")
+    import numpy as np
+
+    with np.load(run_dir / WEIGHTS_FILE) as saved:
+        for name, model in networks.items():
+            arrays = [saved[f"{name}/{i}"] for i in range(len(model.weights)) if f"{name}/{i}" in saved.files]
+            if len(arrays) != len(model.weights) or any(a.shape != tuple(w.shape)
+                                                        for a, w in zip(arrays, model.weights)):
+                raise UsageError(f"{run_dir / WEIGHTS_FILE} does not hold this {name} (another model, image size "
+                                 "or latent size?)")
+            for weight, array in zip(model.weights, arrays):
+                weight.assign(array.astype(weight.dtype))
+    return str(run_dir / WEIGHTS_FILE)
+
+
+def save_networks(path, dtype="float16", **networks):
+    """Write the named networks' weights (every variable, BatchNorm statistics included) to one .npz."""
+    import numpy as np
+
+    arrays = {f"{name}/{i}": np.asarray(w).astype(dtype) for name, model in networks.items()
+              for i, w in enumerate(model.weights)}
+    np.savez_compressed(path, **arrays)

@@ -196,14 +196,18 @@ def _project(args):
     import numpy as np
 
     from gan_keras.images import image_grid, save_png
-    from gan_keras.latent import save_latents
+    from gan_keras.latent import check_space, default_space, save_latents
+    from gan_keras.models import num_classes
     from gan_keras.projection import load_targets, project
-    from gan_keras.sampling import load_discriminator, load_generator
+    from gan_keras.sampling import NOT_CONDITIONAL, load_discriminator, load_generator
 
     if args.steps < 1 or args.batch < 1 or args.starts < 1:
         raise UsageError("--steps, --batch and --starts must be positive")
     out = Path(args.out)
     generator = load_generator(args.run)
+    check_space(generator, args.space or default_space(generator))  # before reading any image
+    if args.label is not None and not num_classes(generator):
+        raise UsageError(f"--class: {NOT_CONDITIONAL}")
     targets = load_targets(args.images, generator)
     needs_d = args.distance in ("auto", "discriminator")
     discriminator = load_discriminator(args.run) if needs_d else None
@@ -460,6 +464,19 @@ def _bench(args):
     return main(args)
 
 
+def _join_negative_lists(argv):
+    """`--amounts -3,-1,0,1,3` as `--amounts=-3,...`: argparse would take "-3,-1,..." for an option."""
+    joined, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--amounts" and i + 1 < len(argv):
+            joined.append(f"--amounts={argv[i + 1]}")
+            i += 2
+        else:
+            joined.append(argv[i])
+            i += 1
+    return joined
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=file or sys.stderr, flush=True)
 
@@ -477,6 +494,7 @@ def main(argv=None):
     commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "project": _project,
                 "directions": _directions, "edit": _edit, "video": _video, "export": _export, "bench": _bench,
                 "download": _download}
+    argv = _join_negative_lists(sys.argv[1:] if argv is None else list(argv))
     try:
         args = parser.parse_args(argv)
         return commands[args.command](args)

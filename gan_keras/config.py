@@ -108,7 +108,7 @@ def resolve_config(out, resume, settings):
 
 def validate(config):
     """Check a config (and fill in the epochs); raises UsageError with one line saying what is wrong."""
-    from gan_keras.pretrained import run_folder
+    from gan_keras.pretrained import has_networks, run_folder
 
     if config.epochs is None:
         config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
@@ -143,7 +143,7 @@ def validate(config):
         raise UsageError(f"ada-target must be in (0, 1), got {config.ada_target}")
     if config.limit is not None and config.limit < 1:
         raise UsageError(f"limit must be positive, got {config.limit}")
-    if config.init_from and not (run_folder(config.init_from) / "checkpoints" / "checkpoint").is_file():
+    if config.init_from and not has_networks(run_folder(config.init_from)):
         raise UsageError(f"--init-from {config.init_from}: no checkpoint there")
     if config.lr <= 0:
         raise UsageError(f"lr must be positive, got {config.lr}")

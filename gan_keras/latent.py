@@ -162,18 +162,19 @@ def check_space(generator, space, shape=None):
     style = is_style_based(generator)
     if space not in SPACES:
         raise UsageError(f"unknown latent space {space!r}; choose one of {', '.join(SPACES)}")
-    if space != "z" and not style:
-        raise UsageError(f"--space {space} needs a style-based generator (a --model stylegan run); this one "
-                         "takes z")
+    takes = f"{describe(default_space(generator), latent_size(generator, default_space(generator)), style)}"
     if shape is None:
+        if space != "z" and not style:
+            raise UsageError(f"--space {space} needs a style-based generator (a --model stylegan run); this run "
+                             f"takes {takes}")
         return
-    want = latent_size(generator, space)
-    ok = (len(shape) == 3 and shape[1:] == (num_ws(generator), want)) if space == "w+" else (
-        len(shape) == 2 and shape[1] == want)
-    if not ok:
-        got = shape[-1] if len(shape) >= 2 else shape
-        raise UsageError(f"these are {describe(space, got, space != 'z')}, but this run takes "
-                         f"{describe(space, want, style)}{f' x {num_ws(generator)} layers' if space == 'w+' else ''}")
+    fits = space == "z" or style
+    if fits:
+        want = latent_size(generator, space)
+        fits = (len(shape) == 3 and tuple(shape[1:]) == (num_ws(generator), want)) if space == "w+" else (
+            len(shape) == 2 and shape[1] == want)
+    if not fits:
+        raise UsageError(f"these are {describe(space, shape[-1], space != 'z')}, but this run takes {takes}")
 
 
 def random_latents(generator, n, seed=0, space=None, labels=None, truncation=None):

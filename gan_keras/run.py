@@ -82,14 +82,11 @@ def build_trainer(config, image_shape, strategy, num_classes=0):
 def initialize_from(trainer, run_dir):
     """Copy G's and D's weights from another run's last checkpoint, or a shipped one's
     (`pretrained:NAME`); optimizer state is not copied."""
-    import tensorflow as tf
-
-    from gan_keras.checkpoints import restore_newest
+    from gan_keras.checkpoints import restore_networks
     from gan_keras.pretrained import run_folder
 
     try:
-        restore_newest(tf.train.Checkpoint(generator=trainer.generator, discriminator=trainer.discriminator),
-                       run_folder(run_dir) / "checkpoints")
+        restore_networks(run_folder(run_dir), generator=trainer.generator, discriminator=trainer.discriminator)
     except UsageError as e:
         raise UsageError(f"--init-from {run_dir}: {e}") from None
 

@@ -42,24 +42,19 @@ def load_generator(run_dir):
             warnings.warn(f"{saved_model} is damaged ({type(e).__name__}); rebuilding the generator from "
                           "the checkpoints", stacklevel=2)
     config, saved = load_config(run_dir)
-    import tensorflow as tf
-
-    from gan_keras.checkpoints import restore_newest
+    from gan_keras.checkpoints import restore_networks
     from gan_keras.models import Build_Gen
 
     generator = Build_Gen(config.model, config.latent_dim, tuple(saved["image_shape"]), config.width,
                           num_classes=len(saved.get("class_names") or []))
-    restore_newest(tf.train.Checkpoint(**{"generator_ema" if config.ema else "generator": generator}),
-                   run_dir / "checkpoints")
+    restore_networks(run_dir, **{"generator_ema" if config.ema else "generator": generator})
     return generator
 
 
 def load_discriminator(run_dir):
     """The discriminator of a run folder (or `pretrained:NAME`), rebuilt from its config and newest
     readable checkpoint: what the projector's "discriminator" distance compares features with."""
-    import tensorflow as tf
-
-    from gan_keras.checkpoints import restore_newest
+    from gan_keras.checkpoints import restore_networks
     from gan_keras.models import Build_Disc
     from gan_keras.networks import with_keras_batch_norm
     from gan_keras.pretrained import run_folder
@@ -67,7 +62,7 @@ def load_discriminator(run_dir):
     config, saved = load_config(run_dir)
     discriminator = Build_Disc(config.model, tuple(saved["image_shape"]), config.width,
                                num_classes=len(saved.get("class_names") or []))
-    restore_newest(tf.train.Checkpoint(discriminator=discriminator), run_folder(run_dir) / "checkpoints")
+    restore_networks(run_folder(run_dir), discriminator=discriminator)
     return with_keras_batch_norm(discriminator)
 
 

@@ -1,5 +1,6 @@
-"""The package as `pip install .` builds it: the wheel holds the whole package tree, and installed
-into a fresh virtual environment (no `-e`) it samples from a trained generator in another folder."""
+"""The package as `pip install .` builds it: the wheel holds the whole package tree (the shipped
+generators included), and installed into a fresh virtual environment (no `-e`) it samples from a
+shipped generator and from a trained run, in another folder."""
 
 import shutil
 import subprocess
@@ -14,8 +15,6 @@ import pytest
 
 from gan_keras import train
 from tests.conftest import ROOT
-
-PACKAGE_DATA = {".json", ".md", ".keras", ".npz"}
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +33,16 @@ def wheel(tmp_path_factory):
 
 
 def _package_tree():
-    """Every file of the package that a wheel must carry: modules and package data."""
-    files = set()
-    for path in (ROOT / "gan_keras").rglob("*"):
-        if "__pycache__" in path.parts or not path.is_file():
-            continue
-        if path.suffix == ".py" or path.suffix in PACKAGE_DATA:
-            files.add(path.relative_to(ROOT).as_posix())
-    return files
+    """Every file of the package that a wheel must carry: modules and package data, whatever its suffix."""
+    return {path.relative_to(ROOT).as_posix() for path in (ROOT / "gan_keras").rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts}
 
 
 def test_the_wheel_holds_every_module_and_data_file_of_the_package(wheel):
     names = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("gan_keras/")}
     tree = _package_tree()
     assert "gan_keras/networks/dcgan.py" in tree  # the subpackage the old wheel left out
+    assert "gan_keras/pretrained/mnist/weights.npz" in tree  # a shipped generator
     assert tree - names == set(), f"left out of the wheel: {sorted(tree - names)}"
 
 
@@ -76,3 +71,8 @@ def test_the_wheel_installed_without_editable_mode_samples_from_another_folder(w
     assert result.returncode == 0, result.stderr
     images = np.load(elsewhere / "s.npz")["images"]
     assert images.shape == (16, 28, 28) and images.dtype == np.uint8 and images.std() > 0
+    shipped = subprocess.run([str(python), "-m", "gan_keras", "sample", "pretrained:mnist", "--n", "8", "--out",
+                              "digits.npz"], cwd=elsewhere, capture_output=True, text=True, timeout=300)
+    assert shipped.returncode == 0, shipped.stderr
+    digits = np.load(elsewhere / "digits.npz")["images"]
+    assert digits.shape == (8, 28, 28) and digits.std() > 20  # trained digits: ink on black, not noise

@@ -1,8 +1,9 @@
 """Trained networks shipped inside the package (package data, installed with the wheel).
 
-Generators: one run folder each (`NAME/`: `config.json`, `generator.keras`, a checkpoint of G and D
-for fine-tuning, and `CARD.md`, its model card: the command, steps, minutes, machine, metrics and the
-data's licence). Everything that reads a run folder also reads `pretrained:NAME`:
+Generators: one run folder each (`NAME/`: `config.json`; `weights.npz`, the networks G, D and the
+EMA generator in float16, so that four fit in a few MB: sampling and fine-tuning read them; and
+`CARD.md`, its model card: the command, steps, minutes, machine, metrics measured on the shipped
+float16 weights, and the data's licence). Everything that reads a run folder also reads `pretrained:NAME`:
 
     python -m gan_keras sample pretrained:anime64 --out faces.png
     python -m gan_keras train my_faces/ --init-from pretrained:anime64 --freeze-d 2
@@ -27,11 +28,18 @@ from gan_keras.errors import UsageError
 
 FOLDER = Path(__file__).resolve().parent
 PREFIX = "pretrained:"
+WEIGHTS_FILE = "weights.npz"  # a shipped run's networks, float16 (gan_keras.checkpoints.save_networks)
 
 
 def generator_names():
     """The names of the shipped generators (folders holding a `config.json`)."""
     return sorted(p.parent.name for p in FOLDER.glob("*/config.json"))
+
+
+def has_networks(run_dir):
+    """Whether a run folder holds networks to restore: a checkpoint, or a shipped `weights.npz`."""
+    run_dir = Path(run_dir)
+    return (run_dir / WEIGHTS_FILE).is_file() or (run_dir / "checkpoints" / "checkpoint").is_file()
 
 
 def run_folder(run):

@@ -1,5 +1,6 @@
-"""Pack a trained run into `gan_keras/pretrained/NAME/`: what sampling, the editing tools and
-fine-tuning need, without the optimizer state, and a model card measured on the spot.
+"""Pack a trained run into `gan_keras/pretrained/NAME/`: its config and its networks in float16
+(what sampling, the editing tools and fine-tuning need; no optimizer state), and a model card
+measured on the packed weights.
 
     python -m gan_keras.pretrained pack outputs/anime64 anime64 --command "python -m gan_keras train ..." \
         --licence "Anime Face Dataset (Kaggle): for educational use only"
@@ -12,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from gan_keras.errors import UsageError
-from gan_keras.pretrained import FOLDER
+from gan_keras.pretrained import FOLDER, WEIGHTS_FILE
 
 
 def _history(run):
@@ -23,19 +24,20 @@ def _history(run):
         return list(csv.DictReader(f))
 
 
-def _copy_weights(run, config, saved, out):
-    """A checkpoint of G and D alone (what `--init-from` restores), from the run's newest one."""
-    import tensorflow as tf
-
-    from gan_keras.checkpoints import restore_newest
+def _copy_networks(run, config, saved, out):
+    """G, D (what `--init-from` restores) and the EMA generator (what sampling draws with) of the run's
+    newest checkpoint, in float16 (`checkpoints.save_networks`)."""
+    from gan_keras.checkpoints import restore_networks, save_networks
     from gan_keras.models import Build_Disc, Build_Gen
 
     shape, classes = tuple(saved["image_shape"]), len(saved.get("class_names") or [])
-    G = Build_Gen(config.model, config.latent_dim, shape, config.width, num_classes=classes)
-    D = Build_Disc(config.model, shape, config.width, num_classes=classes)
-    restore_newest(tf.train.Checkpoint(generator=G, discriminator=D), Path(run) / "checkpoints")
-    manager = tf.train.CheckpointManager(tf.train.Checkpoint(generator=G, discriminator=D), str(out), max_to_keep=1)
-    manager.save()
+    networks = {"generator": Build_Gen(config.model, config.latent_dim, shape, config.width, num_classes=classes),
+                "discriminator": Build_Disc(config.model, shape, config.width, num_classes=classes)}
+    if config.ema:
+        networks["generator_ema"] = Build_Gen(config.model, config.latent_dim, shape, config.width,
+                                              num_classes=classes)
+    restore_networks(run, **networks)
+    save_networks(out, **networks)
 
 
 def card_markdown(card):
@@ -68,11 +70,10 @@ def pack(run, name, command, licence, summary="", n=10000, folder=None):
     out = Path(folder or FOLDER) / name
     if out.exists():
         shutil.rmtree(out)
-    (out / "checkpoints").mkdir(parents=True)
-    saved = {**saved, "data_dir": None, "out_packed_from": str(run)}  # data comes from the user's machine
+    out.mkdir(parents=True)
+    saved = {**saved, "data_dir": None, "packed_from": str(run)}  # data comes from the user's machine
     (out / "config.json").write_text(json.dumps(saved, indent=2) + "\n")
-    shutil.copy(Path(run) / "generator.keras", out / "generator.keras")
-    _copy_weights(run, config, saved, out / "checkpoints")
+    _copy_networks(run, config, saved, out / WEIGHTS_FILE)
     history = _history(run)
     steps = sum(int(row.get("steps") or 0) for row in history)
     minutes = sum(float(row.get("seconds") or 0) for row in history) / 60
