@@ -3,12 +3,15 @@
 Flow of data: `config` (settings) -> `data` (datasets, `download`) -> `networks` / `models`
 (Build_Gen, Build_Disc) -> `losses`, `augment`, `ema` -> trainers (`fused.GAN`, `classic.ClassicGAN`)
 -> `sampling` (the images of a trained generator) -> `callbacks` (grids, history, checkpoints)
--> `metrics` -> `run` (run folders) -> `cli`.
+-> `metrics` -> `run` (run folders) -> tools that use a trained G: `latent`, `projection`,
+`directions`, `video`, `explorer`, `export`, and the shipped generators (`pretrained`) -> `cli`.
 
 Example:
     >>> import gan_keras as gk
     >>> result = gk.train("mnist", epochs=5, out="outputs/mnist-dcgan")
     >>> G = gk.Build_Gen("dcgan", latent_dim=100, image_shape=(64, 64, 3))
+    >>> G = gk.load_generator("pretrained:anime64")                 # shipped with the package
+    >>> mine = gk.project(G, gk.load_targets(["me.png"], G))         # your image's latent
 
 Names are imported on first use, so `python -m gan_keras` answers bad input before TensorFlow loads.
 """
@@ -24,6 +27,11 @@ _EXPORTS = {
     "load_labeled_images": "gan_keras.data",
     "train": "gan_keras.run", "load_generator": "gan_keras.sampling", "generate": "gan_keras.sampling",
     "make_strategy": "gan_keras.distribute", "UsageError": "gan_keras.errors",
+    "load_discriminator": "gan_keras.sampling",
+    "project": "gan_keras.projection", "load_targets": "gan_keras.projection",
+    "sefa": "gan_keras.directions", "ganspace": "gan_keras.directions", "interfacegan": "gan_keras.directions",
+    "save_latents": "gan_keras.latent", "load_latents": "gan_keras.latent",
+    "Explorer": "gan_keras.explorer", "export_generator": "gan_keras.export",
 }
 __all__ = list(_EXPORTS)
 

@@ -279,3 +279,24 @@ def test_bad_input_to_the_editing_commands_is_one_line(tmp_path, style_G):
         from gan_keras.projection import make_distance
 
         make_distance("lpips", style_G)
+
+
+def test_the_explorer_redraws_the_face_as_each_slider_says(G):
+    from gan_keras import latent
+    from gan_keras.directions import edit, sefa
+    from gan_keras.explorer import Explorer
+
+    found = sefa(G, k=4)
+    mine = latent.random_latents(G, 1, seed=7)
+    explorer = Explorer(G, found, latent=mine[0])
+    explorer.widget()
+    before = explorer.picture.value
+    np.testing.assert_array_equal(explorer.image(), latent.render(G, mine, "z")[0])  # your image, untouched
+    explorer.controls["direction 1"].value = 2.0  # as a person drags the slider
+    np.testing.assert_allclose(explorer.image(), edit(G, mine, found, 1, [2.0])[0], atol=1e-6)
+    assert explorer.picture.value != before
+    explorer.controls["truncation"].value = 0.5
+    expected = latent.render(G, mine * 0.5 + 2.0 * found.std[1] * found.vectors[1], "z")[0]
+    np.testing.assert_allclose(explorer.image(), expected, atol=1e-5)
+    explorer.controls["seed"].value = 3  # a random face instead of yours
+    assert not np.allclose(explorer.image(), expected)
