@@ -187,10 +187,14 @@ def _add_project(sub):
                                                           "search every class)")
     p.add_argument("--starts", type=int, default=4, help="random starts per image in z; the best is kept (default 4)")
     p.add_argument("--batch", type=int, default=8, help="images projected at once (default 8)")
+    p.add_argument("--baseline", type=int, metavar="N",
+                   help="also report the nearest of N random samples to each image (PSNR, SSIM): what "
+                        "projection has to beat")
     p.add_argument("--seed", type=int, default=0)
 
 
 def _project(args):
+    import time
     from pathlib import Path
 
     import numpy as np
@@ -213,6 +217,7 @@ def _project(args):
     discriminator = load_discriminator(args.run) if needs_d else None
     out.mkdir(parents=True, exist_ok=True)
     parts = []
+    started = time.perf_counter()
     for i in range(0, len(targets), args.batch):
         print(f"images {i + 1}-{min(i + args.batch, len(targets))} of {len(targets)}", flush=True)
         parts.append(project(generator, targets[i:i + args.batch], steps=args.steps, space=args.space,
@@ -230,10 +235,17 @@ def _project(args):
     frames = [image_grid(np.stack([t, f], 1).reshape(-1, *t.shape[1:]), cols=2 * min(4, len(t)))
               for t, f in ((r.targets, snap) for r in parts[:1] for snap in r.frames)]
     write_video(np.stack(frames), out / "progress.gif", fps=10)
+    seconds = (time.perf_counter() - started) / len(targets)
     classes = "" if labels is None else f", classes {' '.join(map(str, labels))}"
     print(f"projected {len(targets)} images into {first.space} ({first.distance} distance{classes}): "
-          f"PSNR {joined['psnr'].mean():.2f} dB, SSIM {joined['ssim'].mean():.3f}; wrote {out}/latents.npz, "
-          "target_vs_projection.png, progress.gif")
+          f"PSNR {joined['psnr'].mean():.2f} dB, SSIM {joined['ssim'].mean():.3f}, {seconds:.1f} s per image; "
+          f"wrote {out}/latents.npz, target_vs_projection.png, progress.gif")
+    if args.baseline:
+        from gan_keras.projection import nearest_samples
+
+        psnr, ssim = nearest_samples(generator, targets, args.baseline, seed=args.seed)
+        print(f"nearest of {args.baseline:,} random samples: PSNR {psnr.mean():.2f} dB, SSIM {ssim.mean():.3f}; "
+              f"projection better on {np.mean(joined['psnr'] > psnr):.0%} of the images (PSNR)")
     return 0
 
 

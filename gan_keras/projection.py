@@ -374,3 +374,18 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
     return Projection(latents, space, images, targets, None if labels is None else labels[chosen], psnr, ssim,
                       used, history, snapshots)
 
+
+
+def nearest_samples(generator, targets, n=10000, seed=0, batch_size=500):
+    """The baseline projection must beat: per target, the best PSNR and the best SSIM over `n` random
+    samples of the generator (a conditional one draws the classes in turn)."""
+    from gan_keras.sampling import generate
+
+    best_psnr = np.full(len(targets), -np.inf)
+    best_ssim = np.full(len(targets), -np.inf)
+    for start in range(0, n, batch_size):
+        samples = generate(generator, min(batch_size, n - start), seed=seed + 1 + start)
+        for i, target in enumerate(targets):
+            psnr, ssim = psnr_ssim(samples, np.broadcast_to(target, samples.shape))
+            best_psnr[i], best_ssim[i] = max(best_psnr[i], psnr.max()), max(best_ssim[i], ssim.max())
+    return best_psnr, best_ssim
