@@ -25,6 +25,7 @@ Using the artifacts (no gan_keras needed):
 import importlib.util
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -141,9 +142,12 @@ def export_generator(generator, path, format="onnx", n=4, seed=0, tolerance=TOLE
     _remove(tmp)
     inputs = example_inputs(generator, n, seed)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    expected = _keras_images(generator, inputs)  # also builds a model loaded from .keras: export needs a call
     try:
         try:
-            generator.export(str(tmp), format=fmt.keras_format, verbose=False)
+            with warnings.catch_warnings():  # tf2onnx's look-up of np.object warns on NumPy 2
+                warnings.simplefilter("ignore", FutureWarning)
+                generator.export(str(tmp), format=fmt.keras_format, verbose=False)
         except Exception as e:  # the converter names the op or layer it cannot take
             layer = _first_custom_layer(generator)
             raise UsageError(f"{format} cannot take this generator{f' (layer {layer})' if layer else ''}: "

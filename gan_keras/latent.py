@@ -179,13 +179,20 @@ def check_space(generator, space, shape=None):
 
 def random_latents(generator, n, seed=0, space=None, labels=None, truncation=None):
     """`n` seeded latents of `space` (default: `default_space`): z, or z mapped to w (truncated by psi
-    towards the mean w when `truncation` < 1)."""
+    towards the mean w when `truncation` < 1); a conditional generator's w of `labels` (default: the
+    classes in turn)."""
     from gan_keras.noise import latent_noise
 
     space = space or default_space(generator)
     z = latent_noise(seed, 0, n, latent_size(generator, "z"), stream=4000).numpy()
     if space == "z":
         return z
+    from gan_keras.models import num_classes
+
+    if labels is None and num_classes(generator):
+        from gan_keras.sampling import class_labels
+
+        labels = class_labels(generator, n)
     w = to_w(generator, z, labels)
     if truncation is not None and truncation != 1:
         w = truncate(w, mean_w(generator, labels=None if labels is None else np.unique(labels)[0]), truncation)

@@ -89,6 +89,8 @@ def initialize_from(trainer, run_dir):
         restore_networks(run_folder(run_dir), generator=trainer.generator, discriminator=trainer.discriminator)
     except UsageError as e:
         raise UsageError(f"--init-from {run_dir}: {e}") from None
+    if getattr(trainer, "ema", None):  # the average starts from the restored G, not the random one it cloned
+        trainer.ema.average.set_weights(trainer.generator.get_weights())
 
 
 def freeze_lower_layers(discriminator, blocks):

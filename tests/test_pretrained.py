@@ -1,0 +1,66 @@
+"""The generators shipped in the package: one name, `pretrained:NAME`, wherever a run folder is read
+(sample, evaluate, load_generator, --init-from, the editing tools), each with a model card."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gan_keras import pretrained
+from tests.conftest import assert_one_line_error, run_cli_here
+
+SHIPPED = pretrained.generator_names()
+
+
+def test_the_package_ships_the_generators_the_notebooks_start_from_within_20_mb():
+    assert {"mnist", "mnist_conditional", "fashion_mnist", "anime64"} <= set(SHIPPED)
+    size = sum(p.stat().st_size for p in pretrained.FOLDER.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    assert size < 20e6, f"gan_keras/pretrained is {size / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_shipped_generator_has_a_card_and_draws_images_of_its_shape(name):
+    import gan_keras as gk
+
+    card = json.loads((pretrained.FOLDER / name / "card.json").read_text())
+    for key in ("command", "steps", "minutes", "machine", "licence", "metrics"):
+        assert card[key], key
+    assert (pretrained.FOLDER / name / "CARD.md").read_text().startswith(f"# pretrained:{name}")
+    G = gk.load_generator(f"pretrained:{name}")
+    shape = tuple(int(s) for s in card["image_shape"].split("x"))
+    images = gk.generate(G, 4, seed=1)
+    assert images.shape == (4, *shape) and images.std() > 0.1
+
+
+def test_an_unknown_name_is_one_line_listing_the_shipped_ones(tmp_path):
+    result = run_cli_here("sample", "pretrained:cats", "--out", tmp_path / "x.png")
+    assert_one_line_error(result, "no shipped generator 'cats'; choose one of pretrained:")
+    assert_one_line_error(run_cli_here("train", "mnist", "--init-from", "pretrained:cats", "--out", tmp_path / "r"),
+                          "no shipped generator 'cats'")
+
+
+def test_evaluate_reads_a_shipped_conditional_generator():
+    result = run_cli_here("evaluate", "pretrained:mnist_conditional", "--n", "500", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["run"] == "pretrained:mnist_conditional" and record["conditional_accuracy"] > 0.9
+
+
+def test_init_from_a_shipped_generator_starts_g_d_and_the_moving_average_from_it():
+    from gan_keras.checkpoints import restore_networks
+    from gan_keras.config import RunConfig, load_config
+    from gan_keras.distribute import make_strategy
+    from gan_keras.models import Build_Disc, Build_Gen
+    from gan_keras.run import build_trainer, initialize_from
+
+    config, saved = load_config("pretrained:mnist")
+    shape = tuple(saved["image_shape"])
+    G, D = Build_Gen(config.model, config.latent_dim, shape, config.width), Build_Disc(config.model, shape)
+    restore_networks(pretrained.run_folder("pretrained:mnist"), generator=G, discriminator=D)
+    settings = RunConfig(dataset="mnist", model=config.model, width=config.width, ema=0.99, jit_compile=False,
+                         steps_per_execution=1)
+    trainer = build_trainer(settings, shape, make_strategy("default", verbose=False))
+    initialize_from(trainer, "pretrained:mnist")
+    for restored, shipped in ((trainer.generator, G), (trainer.discriminator, D), (trainer.ema.average, G)):
+        for a, b in zip(restored.weights, shipped.weights):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
