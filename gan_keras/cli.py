@@ -252,9 +252,12 @@ def _project(args):
 def _add_directions(sub):
     from gan_keras.directions import METHODS
 
-    p = sub.add_parser("directions", help="find a run's controls without labels (SeFa, GANSpace)")
+    p = sub.add_parser("directions", help="find a run's controls: without labels (SeFa, GANSpace), or along a "
+                                          "scored attribute (InterFaceGAN)")
     p.add_argument("run", help="run folder, or pretrained:NAME")
     p.add_argument("--method", default="sefa", choices=METHODS)
+    p.add_argument("--attribute", help="interfacegan: brightness (top third of the image), or class:K for "
+                                       "digits (the domain classifier's probability of K)")
     p.add_argument("--k", type=int, default=10, help="directions to keep (default 10)")
     p.add_argument("--out", required=True, help="folder for directions.npz and one grid per direction")
     p.add_argument("--rows", type=int, default=4, help="latents per grid (default 4)")
@@ -264,15 +267,27 @@ def _add_directions(sub):
 def _directions(args):
     from pathlib import Path
 
-    from gan_keras.directions import discover, edit, effect_sizes
+    from gan_keras.config import load_config
+    from gan_keras.directions import attribute_scorer, discover, edit, effect_sizes, labelled_direction, monotonicity
     from gan_keras.images import image_grid, save_png
     from gan_keras.latent import fingerprint, random_latents
     from gan_keras.sampling import class_labels, load_generator
     from gan_keras.models import num_classes
 
     out = Path(args.out)
+    if (args.method == "interfacegan") != bool(args.attribute):
+        raise UsageError("--attribute goes with --method interfacegan (and it needs one)")
+    if args.attribute:
+        attribute_scorer(args.attribute, load_config(args.run)[0].dataset)  # a bad name: one line before loading
     generator = load_generator(args.run)
-    found = discover(generator, args.method, args.k, run=str(args.run))
+    if args.attribute:
+        found, score = labelled_direction(generator, args.attribute, load_config(args.run)[0].dataset,
+                                          run=str(args.run))
+        means, rho = monotonicity(score, generator, found, 0)
+        print(f"{args.attribute}: boundary accuracy {found.values[0]:.3f}; mean score from -3 to +3 sd: "
+              f"{' '.join(f'{m:.3f}' for m in means)} (Spearman {rho:+.2f})")
+    else:
+        found = discover(generator, args.method, args.k, run=str(args.run))
     found.generator = fingerprint(generator)
     out.mkdir(parents=True, exist_ok=True)
     found.save(out / "directions.npz")
@@ -285,7 +300,8 @@ def _directions(args):
     changes, ratios = effect_sizes(generator, found, labels=None if labels is None else class_labels(generator, 64))
     for i, (change, ratio) in enumerate(zip(changes, ratios)):
         print(f"direction {i}: a 1-sd step changes pixels by {change:.4f}, {ratio:.2f}x a random direction")
-    print(f"wrote {out}/directions.npz ({len(found)} {args.method} directions in {found.space}) and "
+    print(f"wrote {out}/directions.npz ({len(found)} {args.method} direction{'s' * (len(found) > 1)} in "
+          f"{found.space}) and "
           f"direction_00.png ... (rows: latents, columns: -3 ... +3 sd)")
     return 0
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from gan_keras.errors import UsageError
 
-METHODS = ("sefa", "ganspace")
+METHODS = ("sefa", "ganspace", "interfacegan")
 
 
 @dataclass
@@ -222,6 +222,46 @@ def interfacegan(latents, scores, fraction=0.3, l2=1e-3, space="z", run="", name
     accuracy = float(np.mean(((x @ params[:-1] + params[-1]) > 0) == (y > 0.5)))
     return Directions(normal[None].astype(np.float32), space, "interfacegan", np.array([spread.std()], np.float32),
                       np.array([accuracy], np.float32), run, [name])
+
+
+def attribute_scorer(name, dataset=None, data_dir=None):
+    """A function images in [-1, 1] -> one score each, for an attribute by name: "brightness" (the mean
+    of the top third of the image: hair, on faces), or "class:K" for digits (the domain classifier's
+    probability of class K)."""
+    if name == "brightness":
+        return lambda images: np.asarray(images)[:, : np.shape(images)[1] // 3].mean(axis=(1, 2, 3))
+    if name.startswith("class:") and name[6:].isdigit():
+        from gan_keras.metrics import DIGIT_SETS, class_probabilities
+
+        if dataset not in DIGIT_SETS:
+            raise UsageError(f"--attribute {name} needs a classifier: there is one for {', '.join(DIGIT_SETS)}, "
+                             f"not {dataset}; use brightness")
+        k = int(name[6:])
+        if not 0 <= k < 10:
+            raise UsageError(f"--attribute {name}: classes are 0-9")
+        from gan_keras.images import to_uint8
+
+        return lambda images: class_probabilities(to_uint8(images), dataset, data_dir)[:, k]
+    raise UsageError(f"unknown attribute {name!r}; use brightness, or class:K for digits")
+
+
+def labelled_direction(generator, attribute, dataset=None, n=2000, seed=0, run=""):
+    """InterFaceGAN on `n` random latents of `generator`, scored by `attribute_scorer(attribute)`."""
+    from gan_keras import latent
+
+    score = attribute_scorer(attribute, dataset)
+    latents = latent.random_latents(generator, n, seed=seed)
+    space = latent.default_space(generator)
+    labels = None
+    if space == "z":
+        from gan_keras.models import num_classes
+
+        if num_classes(generator):
+            from gan_keras.sampling import class_labels
+
+            labels = class_labels(generator, n)
+    scores = score(latent.render(generator, latents, space, labels))
+    return interfacegan(latents, scores, space=space, run=run, name=attribute), score
 
 
 def orthogonal_to(direction, *others):

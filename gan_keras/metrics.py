@@ -378,8 +378,8 @@ def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data
 _CLASSIFIERS = {}
 
 
-def predict_classes(images, dataset, data_dir=None):
-    """The digit classifier's class for each uint8 image (N, 28, 28, 1) of `dataset`'s domain."""
+def class_probabilities(images, dataset, data_dir=None):
+    """The digit classifier's class probabilities (N, 10) for uint8 images (N, 28, 28, 1) of `dataset`'s domain."""
     import tensorflow as tf
 
     from gan_keras.data import to_model_range
@@ -389,10 +389,14 @@ def predict_classes(images, dataset, data_dir=None):
     if key not in _CLASSIFIERS:
         with precision_scope(None):
             model, _ = digit_classifier(dataset, data_dir, verbose=0)
-            _CLASSIFIERS[key] = tf.function(lambda x: tf.argmax(model(to_model_range(x, (28, 28, 1)),
-                                                                      training=False), axis=-1))
+            _CLASSIFIERS[key] = tf.function(lambda x: model(to_model_range(x, (28, 28, 1)), training=False))
     classify = _CLASSIFIERS[key]
     return np.concatenate([classify(tf.constant(images[i:i + 1000])).numpy() for i in range(0, len(images), 1000)])
+
+
+def predict_classes(images, dataset, data_dir=None):
+    """The digit classifier's class for each uint8 image (N, 28, 28, 1) of `dataset`'s domain."""
+    return class_probabilities(images, dataset, data_dir).argmax(-1)
 
 
 def conditional_accuracy(images, labels, dataset, data_dir=None):
