@@ -87,6 +87,26 @@ def _train(args):
     return 130 if result.stop_reason == "signal" else 0
 
 
+def _check_class(generator, label):
+    """One line for --class on a run without classes."""
+    from gan_keras.models import num_classes
+    from gan_keras.sampling import NOT_CONDITIONAL
+
+    if label is not None and not num_classes(generator):
+        raise UsageError(f"--class: {NOT_CONDITIONAL}")
+    return num_classes(generator)
+
+
+def _save_images_npz(out, images, **extra):
+    """uint8 images as `sample` writes them (grayscale without its channel axis), beside `extra` arrays."""
+    import numpy as np
+
+    from gan_keras.images import to_uint8
+
+    array = to_uint8(images)
+    np.savez_compressed(out, images=array[..., 0] if array.shape[-1] == 1 else array, **extra)
+
+
 def _add_sample(sub):
     p = sub.add_parser("sample", help="generate images from a run's generator")
     p.add_argument("run", help="run folder, or pretrained:NAME (a generator shipped with the package)")
@@ -103,11 +123,8 @@ def _add_sample(sub):
 def _sample(args):
     from pathlib import Path
 
-    import numpy as np
-
-    from gan_keras.images import image_grid, save_png, to_uint8
-    from gan_keras.models import num_classes
-    from gan_keras.sampling import NOT_CONDITIONAL, class_labels, generate, load_generator
+    from gan_keras.images import image_grid, save_png
+    from gan_keras.sampling import class_labels, generate, load_generator
 
     out = Path(args.out)
     if out.suffix not in (".png", ".npz"):
@@ -117,15 +134,11 @@ def _sample(args):
     if not out.parent.is_dir():
         raise UsageError(f"folder {out.parent} does not exist")
     generator = load_generator(args.run)
-    classes = num_classes(generator)
-    if args.label is not None and not classes:
-        raise UsageError(f"--class: {NOT_CONDITIONAL}")
+    classes = _check_class(generator, args.label)
     labels = class_labels(generator, args.n, args.label) if classes else None
     images = generate(generator, args.n, seed=args.seed, labels=labels, truncation=args.truncation)
     if out.suffix == ".npz":
-        array = to_uint8(images)
-        arrays = {"images": array[..., 0] if array.shape[-1] == 1 else array}
-        np.savez_compressed(out, **arrays, **({} if labels is None else {"labels": labels}))
+        _save_images_npz(out, images, **({} if labels is None else {"labels": labels}))
     else:  # the classes in turn: one column per class
         save_png(image_grid(images, cols=classes if classes and args.label is None and classes <= 16 else None), out)
     print(f"wrote {args.n} images to {out}")
@@ -201,17 +214,15 @@ def _project(args):
 
     from gan_keras.images import image_grid, save_png
     from gan_keras.latent import check_space, default_space, save_latents
-    from gan_keras.models import num_classes
     from gan_keras.projection import load_targets, project
-    from gan_keras.sampling import NOT_CONDITIONAL, load_discriminator, load_generator
+    from gan_keras.sampling import load_discriminator, load_generator
 
     if args.steps < 1 or args.batch < 1 or args.starts < 1:
         raise UsageError("--steps, --batch and --starts must be positive")
     out = Path(args.out)
     generator = load_generator(args.run)
     check_space(generator, args.space or default_space(generator))  # before reading any image
-    if args.label is not None and not num_classes(generator):
-        raise UsageError(f"--class: {NOT_CONDITIONAL}")
+    _check_class(generator, args.label)
     targets = load_targets(args.images, generator)
     needs_d = args.distance in ("auto", "discriminator")
     discriminator = load_discriminator(args.run) if needs_d else None
@@ -326,10 +337,9 @@ def _edit(args):
     import numpy as np
 
     from gan_keras.directions import edit, load_directions
-    from gan_keras.images import image_grid, save_png, to_uint8
+    from gan_keras.images import image_grid, save_png
     from gan_keras.latent import load_latents, random_latents
-    from gan_keras.models import num_classes
-    from gan_keras.sampling import NOT_CONDITIONAL, class_labels, load_generator
+    from gan_keras.sampling import class_labels, load_generator
 
     out = Path(args.out)
     if out.suffix not in (".png", ".npz"):
@@ -338,12 +348,8 @@ def _edit(args):
     if not amounts:
         raise UsageError("--amounts needs at least one number")
     generator = load_generator(args.run)
-    found, index = load_directions(args.direction, generator)
-    if index is None:
-        raise UsageError(f"--direction names one direction: {args.direction}:K, K in 0-{len(found) - 1}")
-    classes = num_classes(generator)
-    if args.label is not None and not classes:
-        raise UsageError(f"--class: {NOT_CONDITIONAL}")
+    found, index = load_directions(args.direction, generator, one=True)
+    classes = _check_class(generator, args.label)
     if args.latents:
         latents, space, labels = load_latents(args.latents, generator)
     else:
@@ -351,9 +357,7 @@ def _edit(args):
         latents, space = random_latents(generator, args.n, seed=args.seed, space=found.space, labels=labels), found.space
     images = edit(generator, latents, found, index, amounts, space=space, labels=labels, layers=args.layers)
     if out.suffix == ".npz":
-        array = to_uint8(images)
-        np.savez_compressed(out, images=array[..., 0] if array.shape[-1] == 1 else array,
-                            amounts=np.tile(amounts, len(latents)))
+        _save_images_npz(out, images, amounts=np.tile(amounts, len(latents)))
     else:
         save_png(image_grid(images, cols=len(amounts)), out)
     print(f"wrote {len(images)} images to {out} ({len(latents)} latents x amounts {args.amounts} along "
@@ -379,8 +383,7 @@ def _video(args):
     from pathlib import Path
 
     from gan_keras.latent import load_latents
-    from gan_keras.models import num_classes
-    from gan_keras.sampling import NOT_CONDITIONAL, class_labels, load_generator
+    from gan_keras.sampling import class_labels, load_generator
     from gan_keras.video import VIDEO_SUFFIXES, parse_grid, sweep_frames, walk_frames, write_video
 
     out = Path(args.out)
@@ -391,9 +394,7 @@ def _video(args):
     if frames < 2 or args.keyframes < 2:
         raise UsageError("a video needs at least 2 frames (--seconds x --fps) and 2 keyframes")
     generator = load_generator(args.run)
-    classes = num_classes(generator)
-    if args.label is not None and not classes:
-        raise UsageError(f"--class: {NOT_CONDITIONAL}")
+    classes = _check_class(generator, args.label)
     cells = grid[0] * grid[1]
     labels = class_labels(generator, cells * args.keyframes, args.label) if classes else None
     latents = space = None
@@ -403,9 +404,7 @@ def _video(args):
     if args.direction:
         from gan_keras.directions import load_directions
 
-        found, index = load_directions(args.direction, generator)
-        if index is None:
-            raise UsageError(f"--direction names one direction: {args.direction}:K, K in 0-{len(found) - 1}")
+        found, index = load_directions(args.direction, generator, one=True)
         video = sweep_frames(generator, found, index, grid, frames, seed=args.seed, latents=latents,
                              labels=None if labels is None else labels[:cells])
     else:

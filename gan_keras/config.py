@@ -10,7 +10,6 @@ import dataclasses
 import importlib.util
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from gan_keras.errors import UsageError
 

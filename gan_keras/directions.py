@@ -52,9 +52,9 @@ class Directions:
                  names=np.array(self.names or [f"{self.method} {i}" for i in range(len(self))]))
 
 
-def load_directions(spec, generator=None):
-    """(Directions, index or None) from "directions.npz" or "directions.npz:K"; checked against
-    `generator` when given. One UsageError line for a missing file or an index out of range."""
+def load_directions(spec, generator=None, one=False):
+    """(Directions, index or None) from "directions.npz" or "directions.npz:K" (`one`: K is required);
+    checked against `generator` when given. One UsageError line for a missing file or a bad index."""
     from pathlib import Path
 
     from gan_keras import latent
@@ -73,6 +73,8 @@ def load_directions(spec, generator=None):
         raise UsageError(f"{path} is not a directions file (from `directions`): {e}") from None
     if index is not None and not 0 <= index < len(found):
         raise UsageError(f"direction {index} is out of range: {path} holds {len(found)} (0-{len(found) - 1})")
+    if one and index is None:
+        raise UsageError(f"--direction names one direction: {path}:K, K in 0-{len(found) - 1}")
     if generator is not None:
         latent.check_space(generator, found.space, (1, found.vectors.shape[1]))
         if found.generator and found.generator != latent.fingerprint(generator):  # e.g. a fine-tuned G: may still work

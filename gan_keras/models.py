@@ -12,7 +12,8 @@ Example:
     >>> discriminator_logits(D)(images)                     # the same network's logits
 
 Kinds: "mlp" (the classic fully connected MNIST GAN), "dcgan" (Radford et al. 2016, sized from the
-image shape), "tutorial" (the TensorFlow DCGAN tutorial's 28x28 model, the reference to beat).
+image shape), "stylegan" (a style-based generator, StyleGAN2's skip architecture), "tutorial" (the
+TensorFlow DCGAN tutorial's 28x28 model, the reference to beat): the `gan_keras.networks` registry.
 
 With `num_classes`, both are class-conditional and take a second input, the integer `label`:
 G reads z with a learned 10-d class embedding beside it, and D is a projection discriminator
@@ -30,9 +31,7 @@ import keras
 from keras import layers
 
 from gan_keras import networks
-from gan_keras.networks.dcgan import MAX_FILTERS, upsampling_plan  # noqa: F401  (public helpers)
 
-KINDS = tuple(networks.NETWORKS)
 CLASS_CODE_SIZE = 10  # a conditional G's class embedding, concatenated with z
 
 
@@ -55,7 +54,7 @@ def Build_Gen(kind="dcgan", latent_dim=100, image_shape=(28, 28, 1), width=64, n
     """Build a generator mapping `latent_dim` noise to images in [-1, 1] (tanh).
 
     Args:
-        kind: a family of `gan_keras.networks` ("mlp", "dcgan", "tutorial").
+        kind: a family of `gan_keras.networks` ("mlp", "dcgan", "stylegan", "tutorial").
         latent_dim: size of the noise vector.
         image_shape: (height, width, channels) of the generated images.
         width: filters of the last hidden DCGAN layer; they double towards the input, up to 512.
@@ -82,7 +81,7 @@ def Build_Disc(kind="dcgan", image_shape=(28, 28, 1), width=64, num_classes=0):
     (`discriminator_logits`); the classic combined model and `ClassicGAN` use P(real).
 
     Args:
-        kind: a family of `gan_keras.networks` ("mlp", "dcgan", "tutorial").
+        kind: a family of `gan_keras.networks` ("mlp", "dcgan", "stylegan", "tutorial").
         image_shape: (height, width, channels) of the input images.
         width: filters of the first DCGAN convolution; they double with depth, up to 512.
         num_classes: 0 for an unconditional D; else it takes `[images, label]` and projects the

@@ -9,8 +9,6 @@ Example:
     >>> sevens = generate(load_generator("outputs/cmnist"), 64, labels=7)   # a conditional run
 """
 
-from pathlib import Path
-
 import numpy as np
 
 from gan_keras.config import load_config

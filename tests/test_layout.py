@@ -2,7 +2,6 @@
 breaks `import`), and the modules the command line answers bad input from do not load TensorFlow."""
 
 import ast
-from pathlib import Path
 
 from tests.conftest import ROOT
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from gan_keras import GAN, Build_Disc, Build_Gen
-from gan_keras.models import upsampling_plan
+from gan_keras.networks.dcgan import upsampling_plan
 
 SHAPES = [("mlp", (28, 28, 1)), ("dcgan", (28, 28, 1)), ("dcgan", (64, 64, 3)), ("dcgan", (32, 32, 3)),
           ("tutorial", (28, 28, 1))]
