@@ -17,6 +17,7 @@ Names are imported on first use, so `python -m gan_keras` answers bad input befo
 """
 
 import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
@@ -39,4 +40,6 @@ __all__ = list(_EXPORTS)
 def __getattr__(name):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if importlib.util.find_spec(f"gan_keras.{name}") is not None:  # gk.pretrained, gk.metrics, ...: submodules too
+        return importlib.import_module(f"gan_keras.{name}")
     raise AttributeError(f"module 'gan_keras' has no attribute {name!r}")

@@ -57,7 +57,7 @@ def test_init_from_a_shipped_generator_starts_g_d_and_the_moving_average_from_it
     shape = tuple(saved["image_shape"])
     G, D = Build_Gen(config.model, config.latent_dim, shape, config.width), Build_Disc(config.model, shape)
     restore_networks(pretrained.run_folder("pretrained:mnist"), generator=G, discriminator=D)
-    settings = RunConfig(dataset="mnist", model=config.model, width=config.width, ema=0.99, jit_compile=False,
+    settings = RunConfig(dataset="mnist", model=config.model, width=config.width, augment="none", ema=0.99, jit_compile=False,
                          steps_per_execution=1)
     trainer = build_trainer(settings, shape, make_strategy("default", verbose=False))
     initialize_from(trainer, "pretrained:mnist")
