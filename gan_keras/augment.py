@@ -22,13 +22,13 @@ import math
 
 import tensorflow as tf
 
+from gan_keras import registry
 from gan_keras.noise import replica_uniform
 
 
+@registry.register("augment", "none")
 class Augment(tf.Module):
     """The identity; subclasses transform. `update` sees D's logits on real images each step."""
-
-    name = "none"
 
     def __call__(self, images, step, stream, seed=0):
         return images
@@ -74,10 +74,9 @@ def _mean(images, axes):
     return tf.reduce_mean(images, axis=axes, keepdims=True)
 
 
+@registry.register("augment", "diffaug")
 class DiffAugment(Augment):
     """DiffAugment's color, translation (1/8 of the size) and cutout (half the size), on every image."""
-
-    name = "diffaug"
 
     def __init__(self, translation=0.125, cutout=0.5):
         super().__init__()
@@ -117,6 +116,7 @@ def _diffaugment(images, u, translation, cutout):
     return x * tf.cast(keep, x.dtype)[..., None]
 
 
+@registry.register("augment", "ada", takes_target=True)
 class ADA(Augment):
     """Adaptive augmentation: every transform with probability `p`, steered towards `target`.
 
@@ -124,8 +124,6 @@ class ADA(Augment):
     it can go from 0 to 1 in `kimg` thousand images (StyleGAN2-ADA's rule; 100k here, for the short
     runs of a single machine, where StyleGAN2-ADA used 500k).
     """
-
-    name = "ada"
 
     def __init__(self, target=0.6, interval=4, kimg=100, p=0.0):
         super().__init__()
@@ -182,11 +180,7 @@ class ADA(Augment):
         return {"ada_p": self.p}
 
 
-AUGMENTS = {cls.name: cls for cls in (Augment, DiffAugment, ADA)}
-
-
 def get_augment(name, ada_target=0.6):
-    """The augmenter of this name; `ada_target` only matters for "ada"."""
-    if name not in AUGMENTS:
-        raise ValueError(f"unknown augmentation {name!r}; choose one of {', '.join(AUGMENTS)}")
-    return ADA(target=ada_target) if name == "ada" else AUGMENTS[name]()
+    """A new augmenter of this registered name; `ada_target` goes to those declared `takes_target` (ADA)."""
+    cls = registry.get("augment", name)
+    return cls(target=ada_target) if registry.info("augment", name).get("takes_target") else cls()

@@ -299,7 +299,7 @@ class EvalMetric(keras.callbacks.Callback):
     def __init__(self, real_images, dataset, every, n=2000, data_dir=None, seed=0, heldout=None, labels=None,
                  heldout_labels=None):
         super().__init__()
-        from gan_keras.metrics import DIGIT_SETS, default_metric
+        from gan_keras.metrics import DIGIT_SETS, default_metric, metric_key
 
         rng = np.random.default_rng(seed)
 
@@ -315,7 +315,8 @@ class EvalMetric(keras.callbacks.Callback):
                                   else (self.train_real, self.train_labels))
         self.dataset, self.every, self.data_dir, self.seed = dataset, every, data_dir, seed
         self.metric = default_metric(dataset)
-        self.column = "eval_domain_fid" if self.metric == "fid" else "eval_swd"
+        self.key = metric_key(self.metric, dataset)
+        self.column = "eval_" + self.key
         self.columns = ([self.column] + (["eval_cond_acc"] if labels is not None and dataset in DIGIT_SETS else [])
                         + (["eval_d_acc_train", "eval_d_acc_heldout"] if self.heldout is not None else []))
         self._logits = None
@@ -342,7 +343,7 @@ class EvalMetric(keras.callbacks.Callback):
 
         scores = evaluate(self.model.sampler, self.real, self.dataset, self.metric, n=len(self.real),
                           seed=self.seed, data_dir=self.data_dir, real_labels=self.labels)
-        logs[self.column] = scores["domain_fid" if self.metric == "fid" else "swd"]
+        logs[self.column] = scores[self.key]
         if "eval_cond_acc" in self.columns:
             logs["eval_cond_acc"] = scores["conditional_accuracy"]
         if self.heldout is not None:

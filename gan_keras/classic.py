@@ -16,10 +16,10 @@ first and any later one, sees the flag its step needs.
 import keras
 import numpy as np
 
+from gan_keras import registry
 from gan_keras.fused import default_optimizer
-from gan_keras.noise import latent_noise
+from gan_keras.noise import Stream, latent_noise
 
-STREAM_D, STREAM_G, STREAM_FLIP = range(3)
 
 
 def build_combined(generator, discriminator, optimizer=None):
@@ -51,6 +51,7 @@ def _half_accuracy(name, first_half):
     return accuracy
 
 
+@registry.register("trainer", "classic", reference=True)
 class ClassicGAN:
     """The classic loop: D.train_on_batch on real + generated images, then combined.train_on_batch.
 
@@ -78,10 +79,32 @@ class ClassicGAN:
                               metrics=[_half_accuracy("acc_real", True), _half_accuracy("acc_fake", False)])
         self.combined = build_combined(generator, discriminator, g_optimizer)
 
+    fit_options = {}
+
+    @classmethod
+    def for_run(cls, generator, discriminator, d_optimizer, g_optimizer, config, strategy):
+        """The trainer of a run's settings (`gan_keras.trainer.Trainer`); one device only."""
+        from gan_keras.errors import UsageError
+
+        if strategy.num_replicas_in_sync > 1:
+            raise UsageError("the classic trainer runs on one device; use --trainer fused to distribute")
+        return cls(generator, discriminator, d_optimizer, g_optimizer, real_label=config.real_label,
+                   label_noise=config.label_noise, seed=config.seed)
+
     @property
     def sampler(self):
         """The generator that draws every image outside training (the classic loop keeps no average)."""
         return self.generator
+
+    def training_batches(self, images, labels, image_shape, global_batch, seed, consumed, walk_data=False):
+        """The shuffled `tf.data` pipeline, or with `walk_data` the classic anime script's walk by a
+        moving start index, unshuffled; either starts after the `consumed` images."""
+        from gan_keras.data import make_dataset, to_model_range, walk_batches
+
+        if walk_data:
+            return (to_model_range(b, image_shape).numpy()
+                    for b in walk_batches(images, global_batch, consumed % len(images)))
+        return make_dataset(images, global_batch, image_shape, seed=seed, repeat=True, start=consumed, labels=labels)
 
     def checkpoint_items(self):
         """What a checkpoint must hold to resume this trainer exactly."""
@@ -106,18 +129,18 @@ class ClassicGAN:
         step = int(self.g_optimizer.iterations.numpy())
         # `predict`, as the classic scripts do (inference-mode BatchNormalization in G, and Keras's
         # per-call overhead, which the benchmark measures as part of the classic loop).
-        fake_images = self.generator.predict(latent_noise(self.seed, step, n, self.latent_dim, STREAM_D),
+        fake_images = self.generator.predict(latent_noise(self.seed, step, n, self.latent_dim, Stream.D_NOISE),
                                              batch_size=n, verbose=0)
         labels = np.concatenate([np.full((n, 1), self.real_label), np.zeros((n, 1))]).astype("float32")
         if self.label_noise > 0:
-            flip = np.random.default_rng([self.seed, step, STREAM_FLIP]).random((2 * n, 1)) < self.label_noise
+            flip = np.random.default_rng([self.seed, step, Stream.FLIP_REAL]).random((2 * n, 1)) < self.label_noise
             labels = np.where(flip, np.where(labels > 0, 0.0, self.real_label), labels).astype("float32")
 
         self.discriminator.trainable = True
         d = self.discriminator.train_on_batch(np.concatenate([real_images, fake_images]), labels,
                                               return_dict=True)
         self.discriminator.trainable = False
-        z = latent_noise(self.seed, step, n, self.latent_dim, STREAM_G)
+        z = latent_noise(self.seed, step, n, self.latent_dim, Stream.G_NOISE)
         g = self.combined.train_on_batch(z, np.ones((n, 1), "float32"), return_dict=True)
         return {"d_loss": d["loss"], "g_loss": g["loss"], "d_acc_real": d["acc_real"], "d_acc_fake": d["acc_fake"]}
 

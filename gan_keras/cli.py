@@ -1,6 +1,7 @@
 """Command line: `python -m gan_keras train|sample|evaluate|project|directions|edit|video|export|bench|download`.
 
-Bad input prints one line, `error: ...`, on stderr and exits with code 2.
+Bad input prints one line, `error: ...`, on stderr and exits with code 2. Every list of choices
+comes from `gan_keras.registry`, read without importing TensorFlow.
 """
 
 import argparse
@@ -8,8 +9,9 @@ import os
 import sys
 import warnings
 
-from gan_keras.config import AUGMENTS, LOSSES
+from gan_keras import registry
 from gan_keras.errors import UsageError
+from gan_keras.registry import names
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,13 +22,13 @@ class _Parser(argparse.ArgumentParser):
 def _add_train(sub):
     p = sub.add_parser("train", help="train a GAN into a run folder")
     p.add_argument("dataset", help="mnist, fashion_mnist, anime, a folder of images or an .npz (key 'images')")
-    p.add_argument("--model", choices=["auto", "mlp", "dcgan", "stylegan", "tutorial"],
+    p.add_argument("--model", choices=["auto", *names("network")],
                    help="network kind; auto (default): mlp for grayscale images up to 32x32, else dcgan; "
                         "stylegan: a style-based generator (mapping network, modulated convolutions)")
     p.add_argument("--conditional", action="store_true", default=None,
                    help="class-conditional: G draws the class asked for, D is a projection discriminator; "
                         "needs labels (mnist, fashion_mnist, a folder of class sub-folders, an .npz with 'labels')")
-    p.add_argument("--trainer", choices=["fused", "classic"], help="fused train_step (default) or the classic loop")
+    p.add_argument("--trainer", choices=names("trainer"), help="fused train_step (default) or the classic loop")
     p.add_argument("--epochs", type=int, help="total epochs, counting those of a resumed run "
                                               "(default 10; with --max-minutes, until the time is spent)")
     p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the data")
@@ -37,11 +39,11 @@ def _add_train(sub):
     p.add_argument("--lr", type=float, help="Adam learning rate of D and G (default 2e-4, beta_1 0.5)")
     p.add_argument("--beta-1", type=float, help="Adam beta_1 (default 0.5)")
     p.add_argument("--image-size", type=int, help="train at this size (default: the data's own)")
-    p.add_argument("--loss", choices=LOSSES,
+    p.add_argument("--loss", choices=names("loss"),
                    help="GAN loss on D's logits (default nonsaturating)")
     p.add_argument("--n-critic", type=int, help="D steps per G step (default 1; WGAN-GP uses 5)")
     p.add_argument("--r1", type=float, help="R1 penalty gamma on real images, lazily every 16 steps (default 0: off)")
-    p.add_argument("--augment", choices=AUGMENTS,
+    p.add_argument("--augment", choices=names("augment"),
                    help="augment what D sees: DiffAugment, or ADA with an adaptive probability (default: diffaug "
                         "for DCGAN at 64x64 and larger, else none)")
     p.add_argument("--ada-target", type=float, help="ADA: target of E[sign(D(real))] (default 0.6)")
@@ -66,7 +68,7 @@ def _add_train(sub):
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--seed", type=int, help="seed of weights, noise and shuffling (default 0)")
     p.add_argument("--data-dir", help="where named datasets live (default $GAN_KERAS_DATA_DIR, else data/)")
-    p.add_argument("--strategy", choices=["auto", "default", "mirrored", "multiworker", "tpu"],
+    p.add_argument("--strategy", choices=names("strategy"),
                    help="tf.distribute strategy (default auto)")
     _add_speed_options(p, "8 on one GPU, else 1")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -149,7 +151,7 @@ def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="score a run's generator against the real data of its dataset "
                                         "(the held-out part when the run used --limit)")
     p.add_argument("run", help="run folder, or pretrained:NAME")
-    p.add_argument("--metric", choices=["fid", "kid", "swd", "pr"],
+    p.add_argument("--metric", choices=names("metric"),
                    help="default: domain FID for digits, SWD for other images")
     p.add_argument("--n", type=int, default=10000, help="generated and real images compared (default 10000)")
     p.add_argument("--seed", type=int, default=0)
@@ -184,15 +186,13 @@ def _amounts(text):
 
 
 def _add_project(sub):
-    from gan_keras.projection import DISTANCES
-
     p = sub.add_parser("project", help="find the latents that make a run's generator draw your images")
     p.add_argument("run", help="run folder, or pretrained:NAME")
     p.add_argument("images", nargs="+", help="image files or folders (center-cropped and resized to the run's size)")
     p.add_argument("--out", required=True, help="folder for latents.npz, target_vs_projection.png and progress.gif")
     p.add_argument("--steps", type=int, default=300, help="optimisation steps (default 300)")
-    p.add_argument("--space", choices=["z", "w", "w+"], help="default: w for a style-based run, else z")
-    p.add_argument("--distance", default="auto", choices=["auto", *DISTANCES],
+    p.add_argument("--space", choices=names("space"), help="default: w for a style-based run, else z")
+    p.add_argument("--distance", default="auto", choices=names("distance"),
                    help="pixels plus: vgg (VGG16 features, downloaded once), discriminator (the run's own D), "
                         "ssim, or pixel alone; auto: vgg where its weights can be had, else the measured offline "
                         "choice")
@@ -224,7 +224,7 @@ def _project(args):
     check_space(generator, args.space or default_space(generator))  # before reading any image
     _check_class(generator, args.label)
     targets = load_targets(args.images, generator)
-    needs_d = args.distance in ("auto", "discriminator")
+    needs_d = registry.info("distance", args.distance).get("needs_discriminator", False)
     discriminator = load_discriminator(args.run) if needs_d else None
     out.mkdir(parents=True, exist_ok=True)
     parts = []
@@ -261,12 +261,10 @@ def _project(args):
 
 
 def _add_directions(sub):
-    from gan_keras.directions import METHODS
-
     p = sub.add_parser("directions", help="find a run's controls: without labels (SeFa, GANSpace), or along a "
                                           "scored attribute (InterFaceGAN)")
     p.add_argument("run", help="run folder, or pretrained:NAME")
-    p.add_argument("--method", default="sefa", choices=METHODS)
+    p.add_argument("--method", default="sefa", choices=names("direction"))
     p.add_argument("--attribute", help="interfacegan: brightness (top third of the image), or class:K for "
                                        "digits (the domain classifier's probability of K)")
     p.add_argument("--k", type=int, default=10, help="directions to keep (default 10)")
@@ -324,7 +322,7 @@ def _add_edit(sub):
     p.add_argument("--latents", help="latents.npz from project (default: --n random latents)")
     p.add_argument("--n", type=int, default=4, help="random latents when no --latents (default 4)")
     p.add_argument("--amounts", default="-3,-1,0,1,3", help="steps in standard deviations (default -3,-1,0,1,3)")
-    p.add_argument("--layers", choices=["coarse", "middle", "fine"],
+    p.add_argument("--layers", choices=names("layers"),
                    help="style-based runs: move only these layers' styles")
     p.add_argument("--class", dest="label", type=int, help="conditional runs: the class of the random latents")
     p.add_argument("--out", required=True, help=".png grid (rows: latents, columns: amounts) or .npz (uint8 images)")
@@ -416,12 +414,10 @@ def _video(args):
 
 
 def _add_export(sub):
-    from gan_keras.export import FORMATS
-
     p = sub.add_parser("export", help="write a run's generator as a SavedModel, LiteRT (.tflite) or ONNX file, "
                                       "checked in that format's runtime")
     p.add_argument("run", help="run folder, or pretrained:NAME")
-    p.add_argument("--format", required=True, choices=list(FORMATS),
+    p.add_argument("--format", required=True, choices=names("export"),
                    help="savedmodel (a folder), litert (.tflite) or onnx (.onnx; needs pip install "
                         "\"gan_keras[export]\")")
     p.add_argument("--out", required=True, help="where to write it (the format's suffix is added when missing)")
@@ -440,7 +436,7 @@ def _export(args):
 
 def _add_download(sub):
     p = sub.add_parser("download", help="fetch a named dataset into the data folder (with a progress bar)")
-    p.add_argument("dataset", choices=["anime", "mnist", "fashion_mnist"])
+    p.add_argument("dataset", choices=names("dataset"))
     p.add_argument("--data-dir", help="where named datasets live (default $GAN_KERAS_DATA_DIR, else data/)")
     p.add_argument("--force", action="store_true", help="download again even if the files are there")
 
@@ -455,7 +451,7 @@ def _download(args):
 
 
 def _add_speed_options(p, per_call_default):
-    p.add_argument("--mixed-precision", nargs="?", const="auto", choices=["off", "auto", "bfloat16", "float16"],
+    p.add_argument("--mixed-precision", nargs="?", const="auto", choices=names("precision"),
                    help="compute in 16 bits, weights in 32; alone: float16 on GPU (loss scaling per "
                         "optimizer), bfloat16 elsewhere (default: bfloat16 for DCGAN on a CPU with bfloat16 "
                         "instructions, else off)")
@@ -477,7 +473,7 @@ def _add_bench(sub):
                                                      "a CPU: its float32 FMA peak from /proc/cpuinfo)")
     p.add_argument("--threads", type=int, help="TensorFlow threads (intra- and inter-op; default: every core)")
     p.add_argument("--width", type=int, help="DCGAN width (default: what train chooses)")
-    p.add_argument("--augment", choices=AUGMENTS, help="the fused trainer's augmentation (default: what train chooses)")
+    p.add_argument("--augment", choices=names("augment"), help="the fused trainer's augmentation (default: what train chooses)")
     p.add_argument("--ema", type=float, help="the fused trainer's EMA decay, 0: off (default: what train chooses)")
     p.add_argument("--profile", metavar="DIR", help="also trace the fused step into DIR and print its time per "
                                                     "op class")

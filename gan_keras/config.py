@@ -9,45 +9,52 @@ Example:
 import dataclasses
 import importlib.util
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gan_keras import registry
 from gan_keras.errors import UsageError
 
-LOSSES = ("nonsaturating", "hinge", "lsgan", "wgan-gp")  # gan_keras.losses; listed here to check before TF loads
-AUGMENTS = ("none", "diffaug", "ada")  # gan_keras.augment
-TARGET_LOSSES = ("nonsaturating", "lsgan")  # the losses where label smoothing and label noise apply
+
+# What a checkpoint fixes, declared on the fields of RunConfig (`field(metadata={CHECKPOINT: ...})`):
+# a resumed run must keep a SAME setting, and may change an ON_OFF one (the EMA's decay) but not
+# switch it on or off. `recipe.choose` writes its choices of these into the saved config.
+CHECKPOINT, SAME, ON_OFF = "checkpoint", "same", "on/off"
+
+
+def _fixed(default, how=SAME):
+    return field(default=default, metadata={CHECKPOINT: how})
 
 
 @dataclass
 class RunConfig:
     """Every setting of a run; saved as `config.json` and read back by `--resume`."""
 
-    dataset: str = "mnist"
-    model: str = "auto"  # mlp for small grayscale images (measured best there on CPU), else dcgan
-    conditional: bool = False  # class-conditional G and projection D, trained on (image, label) pairs
+    dataset: str = _fixed("mnist")
+    model: str = _fixed("auto")  # mlp for small grayscale images (measured best there on CPU), else dcgan
+    conditional: bool = _fixed(False)  # class-conditional G and projection D, trained on (image, label) pairs
     # None below: chosen by gan_keras.recipe for the images and the device, with the reason in config.json
-    trainer: str = "fused"
+    trainer: str = _fixed("fused")
     epochs: int | None = None  # default: 10, or as many as --max-minutes allows when it is given
     steps_per_epoch: int | None = None  # default: one pass over the data
     batch_size: int = 64  # per replica
-    latent_dim: int = 100
-    width: int | None = None  # DCGAN width; 16 for 64x64+ on a CPU, else 64
+    latent_dim: int = _fixed(100)
+    width: int | None = _fixed(None)  # DCGAN width; 16 for 64x64+ on a CPU, else 64
     lr: float = 2e-4
     beta_1: float = 0.5
-    image_size: int | None = None  # default: the data's own
-    channels: int | None = None  # default: the data's own
-    loss: str = "nonsaturating"  # see gan_keras.losses
+    image_size: int | None = _fixed(None)  # default: the data's own
+    channels: int | None = _fixed(None)  # default: the data's own
+    loss: str = "nonsaturating"  # a registered loss (gan_keras.losses)
     n_critic: int = 1  # D steps per G step
     r1: float = 0.0  # R1 penalty gamma, lazily every 16 steps (0: off)
-    augment: str | None = None  # "none", "diffaug" or "ada" (see gan_keras.augment); default: gan_keras.recipe
+    augment: str | None = _fixed(None)  # a registered augmentation (gan_keras.augment); default: gan_keras.recipe
     ada_target: float = 0.6  # ADA's target for E[sign(D(real))]
-    ema: float | None = None  # decay of the generator's moving average, e.g. 0.999 (0: off)
+    ema: float | None = _fixed(None, ON_OFF)  # decay of the generator's moving average, e.g. 0.999 (0: off)
     real_label: float = 1.0
     label_noise: float = 0.0
     walk_data: bool = False  # classic trainer: walk the data by a moving start index, unshuffled
     limit: int | None = None  # train on the first N images only (a small target set)
     init_from: str | None = None  # start from the G and D weights of another run (transfer learning)
-    freeze_d: int = 0  # FreezeD: keep the lowest N convolution blocks of D fixed
+    freeze_d: int = _fixed(0)  # FreezeD: keep the lowest N convolution blocks of D fixed
     sample_every: int = 1
     checkpoint_every_steps: int = 0
     eval_every: int = 0
@@ -55,15 +62,18 @@ class RunConfig:
     max_minutes: float | None = None
     seed: int = 0
     data_dir: str | None = None
-    strategy: str = "auto"
-    mixed_precision: str | None = None  # "off", "auto", "bfloat16" or "float16" (see distribute.precision_policy)
+    strategy: str = "auto"  # a registered strategy (gan_keras.distribute)
+    mixed_precision: str | None = None  # a registered precision (gan_keras.distribute.precision_policy)
     jit_compile: bool | None = None  # default: on with a GPU, off on CPU (slower there)
     steps_per_execution: int | None = None  # default: 8 on one GPU, else 1
 
 
-# Settings that fix what the checkpoint holds: a resumed run must keep them.
-SHAPE_SETTINGS = ("dataset", "model", "conditional", "latent_dim", "width", "image_size", "channels", "trainer",
-                  "freeze_d", "augment")
+def fixed_by_checkpoint(how=None):
+    """The settings a checkpoint fixes (all of them, or those fixed `how`: SAME or ON_OFF)."""
+    return tuple(f.name for f in dataclasses.fields(RunConfig)
+                 if CHECKPOINT in f.metadata and how in (None, f.metadata[CHECKPOINT]))
+
+
 DEFAULT_EPOCHS = 10
 EPOCHS_UNTIL_BUDGET = 100_000  # "until --max-minutes runs out"
 
@@ -95,12 +105,13 @@ def resolve_config(out, resume, settings):
         return RunConfig(**settings)
     config, _ = load_config(out)
     for key, value in settings.items():
-        if key in SHAPE_SETTINGS and value != getattr(config, key):
+        if key in fixed_by_checkpoint(SAME) and value != getattr(config, key):
             raise UsageError(f"--resume: this run was trained with {key}={getattr(config, key)!r}, "
                              f"not {value!r}; use another --out for a new run")
-        if key == "ema" and bool(value) != bool(config.ema):
-            raise UsageError(f"--resume: this run was trained {'with' if config.ema else 'without'} --ema; "
-                             "its checkpoint cannot switch the moving average on or off")
+        if key in fixed_by_checkpoint(ON_OFF) and bool(value) != bool(getattr(config, key)):
+            on = "with" if getattr(config, key) else "without"
+            raise UsageError(f"--resume: this run was trained {on} --{key.replace('_', '-')}; "
+                             "its checkpoint cannot switch it on or off")
         setattr(config, key, value)
     return config
 
@@ -121,17 +132,19 @@ def validate(config):
             raise UsageError(f"{name.replace('_', '-')} must be a positive number, got {value}")
     if config.eval_every < 0 or config.checkpoint_every_steps < 0:
         raise UsageError("eval-every and checkpoint-every-steps must be 0 (off) or positive")
-    if config.trainer not in ("fused", "classic"):
-        raise UsageError(f"unknown trainer {config.trainer!r}; choose fused or classic")
-    if config.trainer == "classic":
+    if config.model != "auto":
+        registry.check("network", config.model)
+    if registry.info("trainer", config.trainer).get("reference"):
         _refuse_for_classic(config)
-    if config.loss not in LOSSES:
-        raise UsageError(f"unknown loss {config.loss!r}; choose one of {', '.join(LOSSES)}")
-    if config.augment is not None and config.augment not in AUGMENTS:
-        raise UsageError(f"unknown augmentation {config.augment!r}; choose one of {', '.join(AUGMENTS)}")
-    if config.loss not in TARGET_LOSSES and (config.real_label != 1.0 or config.label_noise > 0):
+    if config.augment is not None:
+        registry.check("augment", config.augment)
+    for kind, value in (("strategy", config.strategy), ("precision", config.mixed_precision)):
+        if isinstance(value, str):  # the Python API also takes mixed_precision=True / False
+            registry.check(kind, value)
+    targets = registry.where("loss", uses_targets=True)
+    if not registry.info("loss", config.loss)["uses_targets"] and (config.real_label != 1.0 or config.label_noise > 0):
         raise UsageError(f"--real-label and --label-noise set targets, which the {config.loss} loss has none of; "
-                         f"use them with {' or '.join(TARGET_LOSSES)}")
+                         f"use them with {' or '.join(targets)}")
     if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UsageError("--tensorboard needs the tensorboard package: pip install tensorboard")
     if config.r1 < 0:

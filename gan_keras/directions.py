@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gan_keras import registry
 from gan_keras.errors import UsageError
-
-METHODS = ("sefa", "ganspace", "interfacegan")
 
 
 @dataclass
@@ -115,7 +114,9 @@ def latent_weights(generator, layers=None):
 def style_inputs(generator):
     """The synthesis network's modulated convolutions with the index of the style input each reads: the
     convolutions take one each in turn, and each toRGB shares the index of the convolution after it."""
-    synthesis = generator.get_layer("synthesis")
+    from gan_keras.networks.stylegan import SYNTHESIS
+
+    synthesis = generator.get_layer(SYNTHESIS)
     reads, index = [], 0
     for layer in synthesis.layers:
         if hasattr(layer, "affine"):
@@ -134,6 +135,7 @@ def _spread(generator, space, vectors, n=5000):
     return ((w - w.mean(0)) @ np.asarray(vectors).T).std(0).astype(np.float32)
 
 
+@registry.register("direction", "sefa", labels=False, help="closed form: the top eigenvectors of AᵀA")
 def sefa(generator, k=10, layers=None, run=""):
     """SeFa: the top `k` eigenvectors of A A^T (A = `latent_weights`, rows on the latent)."""
     from gan_keras import latent
@@ -159,6 +161,7 @@ def first_layer_activations(generator, z):
     raise UsageError(f"{generator.name} has no Dense layer reading the latent")
 
 
+@registry.register("direction", "ganspace", labels=False, help="PCA of w, or of the first layer's activations")
 def ganspace(generator, k=10, n=10000, seed=0, run=""):
     """GANSpace: PCA of w (style-based) or of the first layer's activations mapped back to z by regression."""
     from gan_keras import latent
@@ -181,16 +184,17 @@ def ganspace(generator, k=10, n=10000, seed=0, run=""):
     return Directions(vectors.astype(np.float32), "z", "ganspace", np.ones(k, np.float32), s[:k] ** 2 / (n - 1), run)
 
 
-DISCOVER = {"sefa": sefa, "ganspace": ganspace}
+registry.declare("direction", "interfacegan", labels=True, help="a linear boundary between latents a score "
+                 "ranks high and low (needs --attribute)")
 
 
 def discover(generator, method="sefa", k=10, run=""):
-    """Directions by `method` (a name of `METHODS`)."""
-    if method not in DISCOVER:
-        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(DISCOVER)}")
+    """Directions by a registered `method` that needs no labels (sefa, ganspace)."""
+    if registry.info("direction", method).get("labels"):
+        raise UsageError(f"--method {method} needs labels: give --attribute")
     if k < 1:
         raise UsageError(f"--k must be positive, got {k}")
-    return DISCOVER[method](generator, k=k, run=run)
+    return registry.get("direction", method)(generator, k=k, run=run)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,9 +14,15 @@ import os
 
 import tensorflow as tf
 
+from gan_keras import registry
 from gan_keras.errors import UsageError
 
-STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+declare = registry.declare
+declare("strategy", "auto", help="TPU if attached, Mirrored on 2+ GPUs, else one device")
+declare("strategy", "default", help="one device")
+declare("strategy", "mirrored", help="all local GPUs (or GAN_KERAS_CPU_REPLICAS logical CPUs)")
+declare("strategy", "multiworker", help="several machines (TF_CONFIG)")
+declare("strategy", "tpu", help="a TPU")
 
 
 def split_cpu(replicas):
@@ -41,8 +47,7 @@ def _tpu():
 
 def make_strategy(name="auto", verbose=True):
     """A `tf.distribute.Strategy` by name; "auto": TPU if attached, Mirrored on >= 2 GPUs, else default."""
-    if name not in STRATEGIES:
-        raise UsageError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    registry.check("strategy", name)
     cpu_replicas = int(os.environ.get("GAN_KERAS_CPU_REPLICAS", "0") or 0)
     if cpu_replicas > 1:
         split_cpu(cpu_replicas)
@@ -81,7 +86,10 @@ def is_chief(strategy):
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
-PRECISIONS = ("off", "auto", "bfloat16", "float16")
+declare("precision", "off", help="float32")
+declare("precision", "auto", help="float16 on a GPU, bfloat16 elsewhere")
+declare("precision", "bfloat16", help="bfloat16 compute, float32 weights")
+declare("precision", "float16", help="float16 compute with loss scaling, float32 weights")
 
 
 def precision_policy(mixed_precision=None):
@@ -99,8 +107,7 @@ def precision_policy(mixed_precision=None):
         return "float32"
     if mixed_precision in (True, "auto"):
         return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
-    if mixed_precision not in PRECISIONS:
-        raise UsageError(f"unknown mixed precision {mixed_precision!r}; choose one of {', '.join(PRECISIONS)}")
+    registry.check("precision", mixed_precision)
     return f"mixed_{mixed_precision}"
 
 

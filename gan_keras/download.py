@@ -17,6 +17,7 @@ Example:
 import os
 from pathlib import Path
 
+from gan_keras import registry
 from gan_keras.errors import UsageError
 
 KAGGLE_ANIME = "splcher/animefacedataset"
@@ -24,7 +25,6 @@ KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"  # Keras's own check
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-NAMES = ("anime", "mnist", "fashion_mnist")
 
 
 def manual_instructions(name, folder):
@@ -40,8 +40,7 @@ def manual_instructions(name, folder):
 
 def download(name, directory, force=False):
     """Download a named dataset into the data folder `directory`; returns the path written."""
-    if name not in NAMES:
-        raise UsageError(f"unknown dataset {name!r} to download; choose one of {', '.join(NAMES)}")
+    registry.check("dataset", name)
     folder = Path(directory)
     try:
         folder.mkdir(parents=True, exist_ok=True)

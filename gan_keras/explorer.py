@@ -15,7 +15,9 @@ import io
 
 import numpy as np
 
-LAYER_CHOICES = ("all", "coarse", "middle", "fine")
+from gan_keras import registry
+
+LAYER_CHOICES = ("all", *registry.names("layers"))  # "all", or one declared style layer group
 
 
 class Explorer:

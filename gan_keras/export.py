@@ -32,6 +32,7 @@ from typing import Callable
 
 import numpy as np
 
+from gan_keras import registry
 from gan_keras.errors import UsageError
 
 TOLERANCE = 1e-4  # float32 artifacts must reproduce the Keras generator to this (largest |difference|)
@@ -79,18 +80,15 @@ def _run_onnx(path, inputs):
     return np.asarray(session.run(None, inputs)[0])
 
 
-FORMATS = {f.name: f for f in (
-    Format("savedmodel", "tf_saved_model", "", (), _run_savedmodel),
-    Format("litert", "litert", ".tflite", (), _run_litert),
-    Format("onnx", "onnx", ".onnx", (("tf2onnx", "tf2onnx"), ("onnxruntime", "onnxruntime")), _run_onnx),
-)}
+registry.declare("export", "savedmodel", Format("savedmodel", "tf_saved_model", "", (), _run_savedmodel))
+registry.declare("export", "litert", Format("litert", "litert", ".tflite", (), _run_litert))
+registry.declare("export", "onnx", Format("onnx", "onnx", ".onnx", (("tf2onnx", "tf2onnx"), ("onnxruntime", "onnxruntime")),
+                                          _run_onnx))
 
 
 def check_format(name):
     """The `Format` called `name`; one UsageError line for an unknown one or a missing package."""
-    if name not in FORMATS:
-        raise UsageError(f"unknown export format {name!r}; choose one of {', '.join(FORMATS)}")
-    fmt = FORMATS[name]
+    fmt = registry.get("export", name)
     missing = [pip for module, pip in fmt.needs if importlib.util.find_spec(module) is None]
     if missing:
         raise UsageError(f"--format {name} needs {' and '.join(missing)}: pip install \"gan_keras[export]\" "
@@ -100,20 +98,21 @@ def check_format(name):
 
 def example_inputs(generator, n=4, seed=0):
     """Named inputs for a check: N(0, 1) noise `z` and, for a conditional generator, the classes in turn."""
-    from gan_keras.models import num_classes
+    from gan_keras.models import LABEL, num_classes
 
     latent_dim = int(generator.inputs[0].shape[-1])
     inputs = {"z": np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)}
     classes = num_classes(generator)
     if classes:
-        inputs["label"] = (np.arange(n) % classes).astype(np.int32)
+        inputs[LABEL] = (np.arange(n) % classes).astype(np.int32)
     return inputs
 
 
 def _keras_images(generator, inputs):
+    from gan_keras.models import LABEL
     from gan_keras.sampling import draw
 
-    return np.asarray(draw(generator, inputs["z"], inputs.get("label")))
+    return np.asarray(draw(generator, inputs["z"], inputs.get(LABEL)))
 
 
 def _remove(path):

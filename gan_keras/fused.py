@@ -23,16 +23,13 @@ balance training aims for.
 import keras
 import tensorflow as tf
 
+from gan_keras import registry
 from gan_keras.augment import get_augment
 from gan_keras.ema import GeneratorEMA
 from gan_keras.losses import R1, get_loss
 from gan_keras.models import discriminator_logits, num_classes
-from gan_keras.noise import replica_noise, replica_uniform
+from gan_keras.noise import Stream, replica_noise, replica_uniform
 from gan_keras.optimizers import FusedAdam
-
-STREAM_D, STREAM_G, STREAM_FLIP_REAL, STREAM_FLIP_FAKE = range(4)
-STREAM_AUGMENT_REAL, STREAM_AUGMENT_FAKE, STREAM_AUGMENT_G, STREAM_AUGMENT_PENALTY = 10, 11, 12, 13
-STREAMS_PER_D_STEP = 100  # D step i of --n-critic draws from streams shifted by 100 * i
 
 
 def _loss_scaled_if_float16(optimizer):
@@ -49,6 +46,7 @@ def default_optimizer(learning_rate=2e-4, beta_1=0.5):
     return FusedAdam(learning_rate, beta_1=beta_1)
 
 
+@registry.register("trainer", "fused")
 @keras.saving.register_keras_serializable(package="gan_keras")
 class GAN(keras.Model):
     """Generator + discriminator trained with explicit gradients: `n_critic` D steps, then one G step.
@@ -59,10 +57,11 @@ class GAN(keras.Model):
         discriminator: maps images to logits, or to P(real) through a layer named `logits` (as
             `Build_Disc` builds it); the step trains on the logits either way. Conditional when
             the generator is: it takes [images, label].
-        loss: "nonsaturating", "hinge", "lsgan" or "wgan-gp" (see `gan_keras.losses`).
+        loss: a registered loss name (`registry.names("loss")`; see `gan_keras.losses`).
         real_label: target for real images in the D step; 0.9 is one-sided label smoothing.
         label_noise: fraction of D's labels flipped at random in each step.
-        augment: "none", "diffaug" or "ada" (see `gan_keras.augment`); `ada_target` steers ADA.
+        augment: a registered augmentation (`registry.names("augment")`: none, diffaug, ada; see
+            `gan_keras.augment`); `ada_target` steers ADA.
         r1: R1 penalty weight gamma on real images, lazily every 16 steps (0: off).
         n_critic: D steps per G step (5 is WGAN-GP's choice), all on the same real batch.
         ema: decay of the generator's moving average (e.g. 0.999), which then draws every image
@@ -89,9 +88,10 @@ class GAN(keras.Model):
         self.ema_decay = float(ema) if ema else None
         self.seed = int(seed)
         self.gan_loss = get_loss(loss)
+        self.g_sees_real = bool(registry.info("loss", loss).get("g_sees_real", False))
         if not self.gan_loss.uses_targets and (self.real_label != 1.0 or self.label_noise > 0):
-            raise ValueError(f"label smoothing and label noise need a loss with targets (nonsaturating, lsgan), "
-                             f"not {loss}")
+            raise ValueError(f"label smoothing and label noise need a loss with targets "
+                             f"({', '.join(registry.where('loss', uses_targets=True))}), not {loss}")
         if self.n_critic < 1:
             raise ValueError(f"n_critic must be at least 1, got {n_critic}")
         self.regularizers = [r for r in (self.gan_loss.penalty, R1(self.r1) if self.r1 > 0 else None) if r]
@@ -104,10 +104,28 @@ class GAN(keras.Model):
         # calling it on a batch of images, which `call` (noise -> images) cannot take.
         self.built = True
 
+    fit_options = {"shuffle": False}  # the data is a tf.data pipeline, shuffled there
+
+    @classmethod
+    def for_run(cls, generator, discriminator, d_optimizer, g_optimizer, config, strategy):
+        """The trainer of a run's settings (`gan_keras.trainer.Trainer`), compiled."""
+        gan = cls(generator, discriminator, loss=config.loss, augment=config.augment, ada_target=config.ada_target,
+                  r1=config.r1, n_critic=config.n_critic, ema=config.ema, real_label=config.real_label,
+                  label_noise=config.label_noise, seed=config.seed)
+        gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, jit_compile=config.jit_compile,
+                    steps_per_execution=config.steps_per_execution)
+        return gan
+
     @property
     def sampler(self):
         """The generator that draws every image outside training: the moving average, or G itself."""
         return self.ema.average if self.ema else self.generator
+
+    def training_batches(self, images, labels, image_shape, global_batch, seed, consumed, walk_data=False):
+        """The shuffled, repeating `tf.data` pipeline, started after the `consumed` images."""
+        from gan_keras.data import make_dataset
+
+        return make_dataset(images, global_batch, image_shape, seed=seed, repeat=True, start=consumed, labels=labels)
 
     def checkpoint_items(self):
         """What a checkpoint must hold to resume this trainer exactly."""
@@ -157,36 +175,38 @@ class GAN(keras.Model):
         real = tf.fill((batch, 1), self.real_label)
         fake = tf.zeros((batch, 1))
         if self.label_noise > 0:
-            flip_real = replica_uniform(self.seed, step, batch, STREAM_FLIP_REAL) < self.label_noise
-            flip_fake = replica_uniform(self.seed, step, batch, STREAM_FLIP_FAKE) < self.label_noise
+            flip_real = replica_uniform(self.seed, step, batch, Stream.FLIP_REAL) < self.label_noise
+            flip_fake = replica_uniform(self.seed, step, batch, Stream.FLIP_FAKE) < self.label_noise
             real, fake = tf.where(flip_real, 0.0, real), tf.where(flip_fake, self.real_label, fake)
         return real, fake
 
     def _d_step(self, real_images, labels, step, shift, replicas):
         D = self.discriminator
         batch = tf.shape(real_images)[0]
-        fake_images = self._generate(replica_noise(self.seed, step, batch, self.latent_dim, STREAM_D + shift), labels)
+        fake_images = self._generate(replica_noise(self.seed, step, batch, self.latent_dim, Stream.D_NOISE + shift), labels)
         target_real, target_fake = self._targets(step + shift, batch)
         with tf.GradientTape() as tape:
-            real_logits = self.run_discriminator(real_images, step, STREAM_AUGMENT_REAL + shift, labels)
-            fake_logits = self.run_discriminator(fake_images, step, STREAM_AUGMENT_FAKE + shift, labels)
+            real_logits = self.run_discriminator(real_images, step, Stream.AUGMENT_REAL + shift, labels)
+            fake_logits = self.run_discriminator(fake_images, step, Stream.AUGMENT_FAKE + shift, labels)
             d_loss = self.gan_loss.d_loss(real_logits, fake_logits, target_real, target_fake)
             penalty = tf.constant(0.0)
             for regularizer in self.regularizers:
                 penalty += regularizer(
-                    lambda x: self.run_discriminator(x, step, STREAM_AUGMENT_PENALTY + shift, labels),
-                    real_images, fake_images, step, self.seed)
+                    lambda x: self.run_discriminator(x, step, Stream.AUGMENT_PENALTY + shift, labels),
+                    real_images, fake_images, step, self.seed, shift)
             scaled = self.d_optimizer.scale_loss((d_loss + penalty) / replicas)
         grads = tape.gradient(scaled, D.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, D.trainable_weights))
         return d_loss, penalty, real_logits, fake_logits
 
-    def _g_step(self, labels, step, batch, replicas):
+    def _g_step(self, real_images, labels, step, batch, replicas):
         G = self.generator
-        z = replica_noise(self.seed, step, batch, self.latent_dim, STREAM_G)
+        z = replica_noise(self.seed, step, batch, self.latent_dim, Stream.G_NOISE)
         with tf.GradientTape() as tape:
-            g_loss = self.gan_loss.g_loss(self.run_discriminator(self._generate(z, labels), step, STREAM_AUGMENT_G,
-                                                                 labels))
+            fake_logits = self.run_discriminator(self._generate(z, labels), step, Stream.AUGMENT_G, labels)
+            real_logits = (self.run_discriminator(real_images, step, Stream.AUGMENT_G_REAL, labels)
+                           if self.g_sees_real else None)
+            g_loss = self.gan_loss.g_loss(fake_logits, real_logits)
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         grads = tape.gradient(scaled, G.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, G.trainable_weights))
@@ -202,8 +222,8 @@ class GAN(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         for d_step in range(self.n_critic):
             d_loss, penalty, real_logits, fake_logits = self._d_step(real_images, labels, step,
-                                                                     d_step * STREAMS_PER_D_STEP, replicas)
-        g_loss = self._g_step(labels, step, batch, replicas)
+                                                                     d_step * Stream.D_STEP_SHIFT, replicas)
+        g_loss = self._g_step(real_images, labels, step, batch, replicas)
         self.augmenter.update(real_logits, batch * replicas)
         if self.ema:
             self.ema.update(step + 1)

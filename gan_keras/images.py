@@ -102,8 +102,9 @@ def plot_history(history, path=None, title=None):
     """
     import matplotlib.pyplot as plt  # never switch the backend here: notebooks show figures inline
 
-    metric = next((k for k in history if k.startswith("eval_") and not k.startswith(("eval_d_acc", "eval_cond"))),
-                  None)
+    from gan_keras.metrics import metric_of_key
+
+    metric = next((k for k in history if k.startswith("eval_") and metric_of_key(k)), None)
     panels = 3 if metric else 2
     fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.4))
     epochs = history.get("epoch", [])
@@ -129,7 +130,8 @@ def plot_history(history, path=None, title=None):
     if metric:
         axes[2].plot(*_finite_points(epochs, history[metric]), "o-", color="C2")
         axes[2].set_xlabel("epoch")
-        axes[2].set_title(metric.removeprefix("eval_") + " (lower is better)")
+        better = "lower" if metric_of_key(metric)[1] else "higher"
+        axes[2].set_title(f"{metric.removeprefix('eval_')} ({better} is better)")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

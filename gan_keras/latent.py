@@ -14,6 +14,8 @@ Example:
 
 import numpy as np
 
+from gan_keras import registry
+
 
 def lerp(z0, z1, t):
     """Straight line between two latent vectors at fractions `t` (array of shape (T,))."""
@@ -71,16 +73,21 @@ def to_w(generator, z, labels=None):
     """The mapping network's w for noise `z` (and the `labels` of a conditional generator): (N, w_dim)."""
     import tensorflow as tf
 
+    from gan_keras.models import CLASS_EMBEDDING
+    from gan_keras.networks.stylegan import MAPPING
+
     z = tf.convert_to_tensor(np.asarray(z, np.float32))
     if labels is not None:
         labels = np.broadcast_to(np.asarray(labels, np.int32), (len(z),))
-        z = tf.concat([z, generator.get_layer("class_embedding")(tf.constant(labels))], axis=-1)
-    return np.asarray(_part(generator, "mapping")(z, training=False))
+        z = tf.concat([z, generator.get_layer(CLASS_EMBEDDING)(tf.constant(labels))], axis=-1)
+    return np.asarray(_part(generator, MAPPING)(z, training=False))
 
 
 def num_ws(generator):
     """How many style inputs (one w each) the synthesis network takes."""
-    return int(_part(generator, "synthesis").inputs[0].shape[1])
+    from gan_keras.networks.stylegan import SYNTHESIS
+
+    return int(_part(generator, SYNTHESIS).inputs[0].shape[1])
 
 
 def broadcast(w, count):
@@ -93,15 +100,17 @@ def synthesize(generator, ws):
     ws = np.asarray(ws, np.float32)
     if ws.ndim == 2:
         ws = broadcast(ws, num_ws(generator))
-    return np.asarray(_part(generator, "synthesis")(ws, training=False))
+    from gan_keras.networks.stylegan import SYNTHESIS
+
+    return np.asarray(_part(generator, SYNTHESIS)(ws, training=False))
 
 
 def mean_w(generator, n=10000, seed=0, labels=None):
     """The average w over `n` random z (the centre the truncation trick pulls towards)."""
-    from gan_keras.noise import latent_noise
+    from gan_keras.noise import Stream, latent_noise
 
     latent_dim = int(generator.inputs[0].shape[-1])
-    return to_w(generator, latent_noise(seed, 0, n, latent_dim, stream=3000).numpy(),
+    return to_w(generator, latent_noise(seed, 0, n, latent_dim, stream=Stream.MEAN_W).numpy(),
                 None if labels is None else np.broadcast_to(labels, (n,))).mean(0)
 
 
@@ -110,10 +119,17 @@ def truncate(w, w_avg, psi=0.7):
     return w_avg + psi * (np.asarray(w, np.float32) - w_avg)
 
 
+registry.declare("layers", "coarse", help="the low resolutions: pose, shape")
+registry.declare("layers", "middle", help="the middle resolutions")
+registry.declare("layers", "fine", help="the high resolutions: colour, texture")
+
+
 def style_groups(count):
-    """The style inputs split in three by resolution: coarse (pose, shape), middle, fine (colour, texture)."""
+    """The style inputs split in three by resolution, one range per declared group ("layers"):
+    coarse (pose, shape), middle, fine (colour, texture)."""
     third = max(1, round(count / 3))
-    return {"coarse": range(0, third), "middle": range(third, count - third), "fine": range(count - third, count)}
+    coarse, middle, fine = registry.names("layers")
+    return {coarse: range(0, third), middle: range(third, count - third), fine: range(count - third, count)}
 
 
 def mix_styles(ws_a, ws_b, layers):
@@ -130,19 +146,25 @@ def mix_styles(ws_a, ws_b, layers):
 # Latents as the editing tools pass them around: a space ("z", "w" or "w+") and an array
 
 
-SPACES = ("z", "w", "w+")
+registry.declare("space", "z", help="the generator's Gaussian input")
+registry.declare("space", "w", style=True, help="a style-based generator's intermediate latent, one w for all layers")
+registry.declare("space", "w+", style=True, help="one w per style layer")
 
 
 def is_style_based(generator):
     """Whether `generator` has the style-based `mapping` and `synthesis` sub-models."""
-    return "synthesis" in [layer.name for layer in generator.layers]
+    from gan_keras.networks.stylegan import SYNTHESIS
+
+    return SYNTHESIS in [layer.name for layer in generator.layers]
 
 
 def latent_size(generator, space):
     """The length of one latent vector in `space`: the noise size for z, the mapping's output for w/w+."""
     if space == "z":
         return int(generator.inputs[0].shape[-1])
-    return int(_part(generator, "synthesis").inputs[0].shape[-1])
+    from gan_keras.networks.stylegan import SYNTHESIS
+
+    return int(_part(generator, SYNTHESIS).inputs[0].shape[-1])
 
 
 def default_space(generator):
@@ -160,8 +182,7 @@ def check_space(generator, space, shape=None):
     from gan_keras.errors import UsageError
 
     style = is_style_based(generator)
-    if space not in SPACES:
-        raise UsageError(f"unknown latent space {space!r}; choose one of {', '.join(SPACES)}")
+    registry.check("space", space)
     takes = f"{describe(default_space(generator), latent_size(generator, default_space(generator)), style)}"
     if shape is None:
         if space != "z" and not style:
@@ -181,10 +202,10 @@ def random_latents(generator, n, seed=0, space=None, labels=None, truncation=Non
     """`n` seeded latents of `space` (default: `default_space`): z, or z mapped to w (truncated by psi
     towards the mean w when `truncation` < 1); a conditional generator's w of `labels` (default: the
     classes in turn)."""
-    from gan_keras.noise import latent_noise
+    from gan_keras.noise import Stream, latent_noise
 
     space = space or default_space(generator)
-    z = latent_noise(seed, 0, n, latent_size(generator, "z"), stream=4000).numpy()
+    z = latent_noise(seed, 0, n, latent_size(generator, "z"), stream=Stream.RANDOM_LATENTS).numpy()
     if space == "z":
         return z
     from gan_keras.models import num_classes

@@ -1,7 +1,9 @@
 """GAN losses on D's logits, and the gradient penalties the fused trainer adds to D's loss.
 
 A loss object has `d_loss(real_logits, fake_logits, real_target, fake_target)` and
-`g_loss(fake_logits)`, both means over the batch in float32. Targets (label smoothing, label
+`g_loss(fake_logits, real_logits)`, both means over the batch in float32; the G step computes
+D's logits on the real batch for `g_loss` only for a loss declared with `g_sees_real=True`
+(relativistic losses), and passes None otherwise. Targets (label smoothing, label
 noise) only mean something for losses that regress on labels; `uses_targets` says which.
 
     "nonsaturating": D: binary cross-entropy, G: -log D(G(z)) (Goodfellow et al. 2014; DCGAN)
@@ -12,84 +14,84 @@ noise) only mean something for losses that regress on labels; `uses_targets` say
 Regularizers (`R1`, `GradientPenalty`) are called inside D's tape with the function that runs D
 on images (augmentation included, so the penalty sees what D sees).
 
+Each loss is declared to `gan_keras.registry` (kind "loss") with `uses_targets`, which the
+command line and `config.validate` read before TensorFlow loads.
+
 Example:
-    >>> loss = LOSSES["hinge"]()
+    >>> loss = get_loss("hinge")
     >>> loss.d_loss(tf.constant([[2.0]]), tf.constant([[-2.0]]))   # both beyond the margin: 0
 """
 
 import tensorflow as tf
 
-from gan_keras.noise import replica_uniform
+from gan_keras import registry
+from gan_keras.noise import Stream, replica_uniform
 
 
 class GANLoss:
     """Base class: the pair of losses a trainer minimises, D's and G's."""
 
-    name = None
-    uses_targets = False  # True when label smoothing and label noise apply
+    registry_name = None  # set by registry.register
     penalty = None  # a regularizer the loss needs (WGAN-GP's gradient penalty)
+
+    @property
+    def uses_targets(self):
+        """True when label smoothing and label noise apply (declared once, to the registry)."""
+        return registry.info("loss", self.registry_name)["uses_targets"]
 
     def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
         raise NotImplementedError
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, fake_logits, real_logits=None):
         raise NotImplementedError
 
 
+@registry.register("loss", "nonsaturating", uses_targets=True)
 class NonSaturating(GANLoss):
-    name, uses_targets = "nonsaturating", True
-
     def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
         bce = tf.nn.sigmoid_cross_entropy_with_logits
         real = bce(labels=tf.broadcast_to(tf.cast(real_target, tf.float32), tf.shape(real_logits)), logits=real_logits)
         fake = bce(labels=tf.broadcast_to(tf.cast(fake_target, tf.float32), tf.shape(fake_logits)), logits=fake_logits)
         return 0.5 * (tf.reduce_mean(real) + tf.reduce_mean(fake))
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, fake_logits, real_logits=None):
         return tf.reduce_mean(tf.nn.softplus(-fake_logits))  # -log sigmoid(fake)
 
 
+@registry.register("loss", "hinge", uses_targets=False)
 class Hinge(GANLoss):
-    name = "hinge"
-
     def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
         return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, fake_logits, real_logits=None):
         return -tf.reduce_mean(fake_logits)
 
 
+@registry.register("loss", "lsgan", uses_targets=True)
 class LeastSquares(GANLoss):
-    name, uses_targets = "lsgan", True
-
     def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
         return 0.5 * (tf.reduce_mean(tf.square(real_logits - real_target))
                       + tf.reduce_mean(tf.square(fake_logits - fake_target)))
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, fake_logits, real_logits=None):
         return 0.5 * tf.reduce_mean(tf.square(fake_logits - 1.0))
 
 
+@registry.register("loss", "wgan-gp", uses_targets=False)
 class Wasserstein(GANLoss):
-    name = "wgan-gp"
-
     def __init__(self, gp_weight=10.0):
         self.penalty = GradientPenalty(gp_weight)
 
     def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
         return tf.reduce_mean(fake_logits) - tf.reduce_mean(real_logits)
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, fake_logits, real_logits=None):
         return -tf.reduce_mean(fake_logits)
 
 
-LOSSES = {cls.name: cls for cls in (NonSaturating, Hinge, LeastSquares, Wasserstein)}
-
-
 def get_loss(name):
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
-    return LOSSES[name]()
+    """A new loss object of this registered name."""
+    return registry.get("loss", name)()
 
 
 def _squared_gradient_norm(run_d, images):
@@ -113,7 +115,7 @@ class R1:
     def __init__(self, gamma, every=16):
         self.gamma, self.every = float(gamma), int(every)
 
-    def __call__(self, run_d, real, fake, step, seed):
+    def __call__(self, run_d, real, fake, step, seed, shift=0):
         every = self.every if tf.distribute.get_strategy().num_replicas_in_sync == 1 else 1
 
         def penalty():
@@ -124,18 +126,16 @@ class R1:
         return tf.cond(tf.equal(tf.math.floormod(step, every), 0), penalty, lambda: tf.constant(0.0))
 
 
-STREAM_GP = 40
-
-
 class GradientPenalty:
     """WGAN-GP: weight * E (||grad D(x_hat)|| - 1)^2 at random points between real and generated
-    images (one uniform draw per image, keyed by seed and step like all of training's noise)."""
+    images (one uniform draw per image, keyed by seed and step like all of training's noise; each
+    of `--n-critic` D steps draws its own, from its `shift` of the stream)."""
 
     def __init__(self, weight=10.0):
         self.weight = float(weight)
 
-    def __call__(self, run_d, real, fake, step, seed):
-        eps = replica_uniform(seed, step, tf.shape(real)[0], STREAM_GP)
+    def __call__(self, run_d, real, fake, step, seed, shift=0):
+        eps = replica_uniform(seed, step, tf.shape(real)[0], Stream.GRADIENT_PENALTY + shift)
         eps = tf.reshape(eps, [-1] + [1] * (real.shape.rank - 1))
         between = eps * real + (1.0 - eps) * tf.cast(fake, real.dtype)
         norm = tf.sqrt(_squared_gradient_norm(run_d, between) + 1e-12)

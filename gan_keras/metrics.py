@@ -6,6 +6,14 @@ Feature spaces:
     "inception": InceptionV3 pool features (2048-d) at 299x299, ImageNet weights (one download).
 SWD (Karras et al. 2018) works on pixels and needs no network: the offline metric for faces.
 
+Each metric is declared to `gan_keras.registry` (kind "metric"), as StyleGAN2-ADA's
+`metric_main.py` registers its metrics: a function of (real, fake uint8 images, `MetricContext`)
+returning `{key: value}`, declared with the `keys` it returns, whether lower is better, whether
+its feature metrics take the "domain_" prefix on digits, and which datasets it is the cheap default
+for (`default_for`: "domain" where a domain classifier exists, "other" elsewhere). `evaluate
+--metric`, `--eval-every`, `EvalMetric` and `plot_history` read these declarations; a new metric
+is one decorated function plus its test.
+
 A class-conditional generator is also judged by the same digit classifier reading its images:
 `conditional_accuracy` is the share drawn as the class asked for, and `per_class_fid` the domain
 FID of each class against the real images of that class.
@@ -19,14 +27,17 @@ Example:
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from gan_keras import registry
 from gan_keras.errors import UsageError
 from gan_keras.images import atomic_path, atomic_write_text
 
-DIGIT_SETS = ("mnist", "fashion_mnist")
+DIGIT_SETS = registry.where("dataset", domain_classifier=True)  # the datasets with a domain classifier
+FEATURES = "features"  # the digit classifier's penultimate layer: the domain feature space
 SHIPPED_CLASSIFIERS = None  # None: gan_keras/pretrained/; tests point it at an empty folder to train afresh
 
 
@@ -201,7 +212,7 @@ def train_digit_classifier(name, path, info_path, data_dir=None, epochs=2, verbo
         keras.Input((28, 28, 1)),
         layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
         layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
-        layers.Flatten(), layers.Dense(128, activation="relu", name="features"),
+        layers.Flatten(), layers.Dense(128, activation="relu", name=FEATURES),
         layers.Dropout(0.3), layers.Dense(10, activation="softmax"),
     ], name=f"classifier_{name}")
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -250,8 +261,8 @@ class FeatureExtractor:
     def __init__(self, model, size, channels, batch_size=500, preprocess=None, verbose=0):
         import keras
 
-        self.model = keras.Model(model.inputs, model.get_layer("features").output) if any(
-            layer.name == "features" for layer in model.layers) else model
+        self.model = keras.Model(model.inputs, model.get_layer(FEATURES).output) if any(
+            layer.name == FEATURES for layer in model.layers) else model
         self.size, self.channels, self.batch_size = size, channels, batch_size
         self.preprocess = preprocess
         self.verbose = verbose
@@ -306,8 +317,27 @@ def feature_extractor(space, data_dir=None, verbose=0):
 
 
 def default_metric(dataset):
-    """The cheap metric of a dataset: domain FID for digits, SWD otherwise."""
-    return "fid" if dataset in DIGIT_SETS else "swd"
+    """The cheap metric of a dataset, as declared: domain FID for digits, SWD otherwise."""
+    return registry.where("metric", default_for="domain" if dataset in DIGIT_SETS else "other")[0]
+
+
+def metric_key(metric, dataset):
+    """The key (history column without "eval_") of a metric's first value for this dataset, e.g.
+    "domain_fid" for fid on mnist, "fid" on faces, "swd"."""
+    meta = registry.info("metric", metric)
+    prefix = "domain_" if meta.get("domain_prefix") and dataset in DIGIT_SETS else ""
+    return prefix + meta["keys"][0]
+
+
+def metric_of_key(key):
+    """(metric name, lower_is_better) of a score key or history column ("eval_domain_fid", "swd");
+    None for a column no metric declares."""
+    key = key.removeprefix("eval_").removeprefix("domain_")
+    for name in registry.names("metric"):
+        meta = registry.info("metric", name)
+        if key in meta["keys"]:
+            return name, meta["lower_is_better"]
+    return None
 
 
 def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0):
@@ -434,19 +464,46 @@ def at_common_size(real, fake):
     return shrink_to(real, size), shrink_to(fake, size)
 
 
-def score(real, fake, dataset, metric, seed=0, data_dir=None, verbose=0):
-    """Compare two uint8 image sets with one metric; returns a dict of numbers."""
-    if metric == "swd":
-        return swd(real, fake, seed=seed)
-    if metric not in ("fid", "kid", "pr"):
-        raise UsageError(f"unknown metric {metric!r}; choose fid, kid, pr or swd")
-    space = dataset if dataset in DIGIT_SETS else "inception"
-    extractor = feature_extractor(space, data_dir, verbose)
-    fr, ff = extractor(real), extractor(fake)
-    prefix = "domain_" if space in DIGIT_SETS else ""
-    if metric == "fid":
-        return {f"{prefix}fid": fid(fr, ff)}
-    if metric == "kid":
-        return {f"{prefix}kid": kid(fr, ff, seed=seed)}
-    precision, recall = precision_recall(fr, ff, seed=seed)
+@dataclass
+class MetricContext:
+    """What a metric may need beside the two image sets."""
+
+    dataset: str
+    seed: int = 0
+    data_dir: str | None = None
+    verbose: int = 0
+
+    @property
+    def prefix(self):
+        return "domain_" if self.dataset in DIGIT_SETS else ""
+
+    def features(self, images):
+        """Domain features for digits, InceptionV3 features otherwise."""
+        space = self.dataset if self.dataset in DIGIT_SETS else "inception"
+        return feature_extractor(space, self.data_dir, self.verbose)(images)
+
+
+@registry.register("metric", "fid", keys=("fid",), lower_is_better=True, domain_prefix=True, default_for="domain")
+def _fid_metric(real, fake, ctx):
+    return {ctx.prefix + "fid": fid(ctx.features(real), ctx.features(fake))}
+
+
+@registry.register("metric", "kid", keys=("kid",), lower_is_better=True, domain_prefix=True)
+def _kid_metric(real, fake, ctx):
+    return {ctx.prefix + "kid": kid(ctx.features(real), ctx.features(fake), seed=ctx.seed)}
+
+
+@registry.register("metric", "swd", keys=("swd", "swd_levels"), lower_is_better=True, default_for="other")
+def _swd_metric(real, fake, ctx):
+    return swd(real, fake, seed=ctx.seed)
+
+
+@registry.register("metric", "pr", keys=("precision", "recall"), lower_is_better=False)
+def _precision_recall_metric(real, fake, ctx):
+    precision, recall = precision_recall(ctx.features(real), ctx.features(fake), seed=ctx.seed)
     return {"precision": precision, "recall": recall}
+
+
+def score(real, fake, dataset, metric, seed=0, data_dir=None, verbose=0):
+    """Compare two uint8 image sets with one registered metric; returns a dict of numbers."""
+    return registry.get("metric", metric)(real, fake, MetricContext(dataset, seed, data_dir, verbose))

@@ -33,6 +33,9 @@ from keras import layers
 from gan_keras import networks
 
 CLASS_CODE_SIZE = 10  # a conditional G's class embedding, concatenated with z
+# Layer and input names other modules rely on (the trainers, latent tools, export): one spelling each.
+LABEL, IMAGES, LOGITS, P_REAL = "label", "images", "logits", "p_real"
+CLASS_EMBEDDING, CLASS_PROJECTION = "class_embedding", "class_projection"
 
 
 def _family(kind, image_shape):
@@ -47,7 +50,7 @@ def _family(kind, image_shape):
 def _label_input(num_classes):
     if int(num_classes) < 2:
         raise ValueError(f"a conditional model needs at least 2 classes, got {num_classes}")
-    return keras.Input((), dtype="int32", name="label")
+    return keras.Input((), dtype="int32", name=LABEL)
 
 
 def Build_Gen(kind="dcgan", latent_dim=100, image_shape=(28, 28, 1), width=64, num_classes=0):
@@ -67,10 +70,10 @@ def Build_Gen(kind="dcgan", latent_dim=100, image_shape=(28, 28, 1), width=64, n
         label = _label_input(num_classes)
         # A small code that starts near zero and is learned: measured on MNIST (docs/BENCHMARKS.md), a
         # 100-d code on the scale of z (N(0, 1)) made G ignore z, one image per class.
-        embedding = layers.Embedding(num_classes, CLASS_CODE_SIZE, name="class_embedding")
+        embedding = layers.Embedding(num_classes, CLASS_CODE_SIZE, name=CLASS_EMBEDDING)
         inputs, x = [z, label], layers.Concatenate(name="z_and_class")([z, embedding(label)])
     x = family.generator(x, image_shape, width)
-    images = layers.Activation("linear", dtype="float32", name="images")(x)
+    images = layers.Activation("linear", dtype="float32", name=IMAGES)(x)
     return keras.Model(inputs, images, name=f"generator_{kind}")
 
 
@@ -88,7 +91,7 @@ def Build_Disc(kind="dcgan", image_shape=(28, 28, 1), width=64, num_classes=0):
             label's embedding on its features (a projection discriminator).
     """
     family, image_shape = _family(kind, image_shape)
-    images = keras.Input(image_shape, name="images")
+    images = keras.Input(image_shape, name=IMAGES)
     inputs = images
     features = family.discriminator(images, image_shape, width)
     score = layers.Dense(1, kernel_initializer=family.head_initializer(), name="score")(features)
@@ -97,16 +100,16 @@ def Build_Disc(kind="dcgan", image_shape=(28, 28, 1), width=64, num_classes=0):
         inputs = [images, label]
         projection = layers.Embedding(num_classes, int(features.shape[-1]),
                                       embeddings_initializer=family.head_initializer(),
-                                      name="class_projection")(label)
+                                      name=CLASS_PROJECTION)(label)
         score = layers.Add()([score, layers.Dot(axes=1)([features, projection])])
-    logits = layers.Activation("linear", dtype="float32", name="logits")(score)
-    p_real = layers.Activation("sigmoid", dtype="float32", name="p_real")(logits)
+    logits = layers.Activation("linear", dtype="float32", name=LOGITS)(score)
+    p_real = layers.Activation("sigmoid", dtype="float32", name=P_REAL)(logits)
     return keras.Model(inputs, p_real, name=f"discriminator_{kind}")
 
 
 def num_classes(model):
     """The number of classes of a conditional generator or discriminator; 0 for an unconditional one."""
-    for name in ("class_embedding", "class_projection"):
+    for name in (CLASS_EMBEDDING, CLASS_PROJECTION):
         if any(layer.name == name for layer in model.layers):
             return int(model.get_layer(name).input_dim)
     return 0
@@ -121,7 +124,7 @@ def discriminator_logits(discriminator):
         >>> float(discriminator_logits(D)(x)[0, 0]) > 0 == (float(D(x)[0, 0]) > 0.5)
     """
     names = [layer.name for layer in discriminator.layers]
-    if "logits" not in names or names[-1] == "logits":
+    if LOGITS not in names or names[-1] == LOGITS:
         return discriminator
-    return keras.Model(discriminator.inputs, discriminator.get_layer("logits").output,
+    return keras.Model(discriminator.inputs, discriminator.get_layer(LOGITS).output,
                        name=f"{discriminator.name}_logits")

@@ -9,7 +9,7 @@ prior term that keeps |z| on the shell where N(0, I) noise lives, from several r
 once, keeping the best. A conditional generator projects with a given class, or searches every
 class (starts spread over the classes) and reports the class it found.
 
-The distance is pixels (mean squared error) plus a perceptual term, by name from `DISTANCES`:
+The distance is pixels (mean squared error) plus a perceptual term, a registered "distance":
 "vgg" (VGG16 features, LPIPS-style: unit-normalised channels, squared differences, averaged per
 layer; ImageNet weights downloaded once by Keras), "discriminator" (the same on the run's own
 discriminator's activations), "ssim" (1 - SSIM), "pixel" alone. "auto" takes VGG16 where its
@@ -29,7 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_keras import registry
 from gan_keras.errors import UsageError
+
+registry.declare("distance", "auto", needs_discriminator=True,
+                 help="vgg where its weights can be had, else OFFLINE_DISTANCE with one warning")
 
 OFFLINE_DISTANCE = "discriminator"  # measured on held-out faces and digits: see docs/BENCHMARKS.md
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -125,6 +129,7 @@ def vgg_features():
     return _VGG["model"]
 
 
+@registry.register("distance", "vgg", help="pixels + VGG16 features (ImageNet weights, downloaded once)")
 def _vgg_distance(generator, discriminator):
     import tensorflow as tf
 
@@ -153,12 +158,14 @@ def discriminator_features(discriminator):
     return keras.Model(images, outputs, name="discriminator_features")
 
 
+@registry.register("distance", "discriminator", needs_discriminator=True, help="pixels + the run's own discriminator features")
 def _discriminator_distance(generator, discriminator):
     if discriminator is None:
         return None  # a projection D's activations come before its class term: its images input suffices
     return _feature_distance(discriminator_features(discriminator), lambda x: x)
 
 
+@registry.register("distance", "ssim", help="pixels + 1 - SSIM")
 def _ssim_distance(generator, discriminator):
     import tensorflow as tf
 
@@ -171,19 +178,15 @@ def _ssim_distance(generator, discriminator):
     return distance
 
 
+@registry.register("distance", "pixel", help="pixels alone")
 def _pixel_distance(generator, discriminator):
     return _pixel
-
-
-DISTANCES = {"vgg": _vgg_distance, "discriminator": _discriminator_distance, "ssim": _ssim_distance,
-             "pixel": _pixel_distance}
 
 
 def make_distance(name, generator, discriminator=None):
     """(name actually used, distance function). "auto": VGG16 where its weights can be had, else one
     warning and `OFFLINE_DISTANCE` (ssim when no discriminator is given)."""
-    if name != "auto" and name not in DISTANCES:
-        raise UsageError(f"unknown distance {name!r}; choose one of auto, {', '.join(DISTANCES)}")
+    registry.check("distance", name)
     if name == "auto":
         fn = _vgg_distance(generator, discriminator)
         if fn is not None:
@@ -191,8 +194,8 @@ def make_distance(name, generator, discriminator=None):
         fallback = OFFLINE_DISTANCE if discriminator is not None or OFFLINE_DISTANCE != "discriminator" else "ssim"
         warnings.warn(f"VGG16's ImageNet weights could not be downloaded (offline?): projecting with the "
                       f"{fallback} distance instead", stacklevel=3)
-        return fallback, DISTANCES[fallback](generator, discriminator)
-    fn = DISTANCES[name](generator, discriminator)
+        return fallback, registry.get("distance", fallback)(generator, discriminator)
+    fn = registry.get("distance", name)(generator, discriminator)
     if fn is None:
         need = "the run's discriminator" if name == "discriminator" else "VGG16's ImageNet weights (a download)"
         raise UsageError(f"the {name} distance needs {need}")
@@ -242,7 +245,7 @@ def _starts(generator, n, space, starts, classes, label, seed):
     """Start latents (n * S, ...) and labels (or None): the average w for a style-based generator; S
     random z per image (per class, when a conditional one searches the classes)."""
     from gan_keras import latent
-    from gan_keras.noise import latent_noise
+    from gan_keras.noise import Stream, latent_noise
 
     if space != "z":
         if classes:
@@ -254,7 +257,7 @@ def _starts(generator, n, space, starts, classes, label, seed):
         return (latent.broadcast(w, latent.num_ws(generator)) if space == "w+" else w), labels
     size = latent.latent_size(generator, "z")
     per_class = 1 if not classes else (classes if label is None else 1)
-    z = latent_noise(seed, 0, n * starts * per_class, size, stream=5000).numpy()
+    z = latent_noise(seed, 0, n * starts * per_class, size, stream=Stream.PROJECTION_STARTS).numpy()
     labels = None
     if classes:
         labels = np.repeat(np.arange(classes) if label is None else [label], n * starts).astype(np.int32)
@@ -264,9 +267,9 @@ def _starts(generator, n, space, starts, classes, label, seed):
 def _w_std(generator, labels):
     """The spread of w around its mean (StyleGAN2-ADA's w_std), scaling the noise added to w."""
     from gan_keras import latent
-    from gan_keras.noise import latent_noise
+    from gan_keras.noise import Stream, latent_noise
 
-    z = latent_noise(0, 0, 2000, latent.latent_size(generator, "z"), stream=3000).numpy()
+    z = latent_noise(0, 0, 2000, latent.latent_size(generator, "z"), stream=Stream.MEAN_W).numpy()
     w = latent.to_w(generator, z, None if labels is None else np.resize(np.unique(labels), 2000))
     return float(np.sqrt(np.sum((w - w.mean(0)) ** 2) / len(w)))
 
@@ -278,7 +281,8 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
 
     Args:
         space: "z" (DCGAN, MLP; the default there), "w" (style-based default) or "w+".
-        distance: a name of `DISTANCES`, or "auto" (see the module docstring).
+        distance: a registered distance (`registry.names("distance")`), "auto" by default (see the
+            module docstring).
         discriminator: the run's D, for the "discriminator" distance.
         label: a conditional generator's class for every image; None searches all classes.
         starts: random starts per image (and per class) in z; the best is kept.
@@ -289,6 +293,7 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
 
     from gan_keras import latent
     from gan_keras.models import num_classes
+    from gan_keras.networks.stylegan import SYNTHESIS
 
     space = space or latent.default_space(generator)
     latent.check_space(generator, space)
@@ -309,7 +314,7 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
     copies = len(start) // n  # candidates per image, ordered copy-major: candidate j of image i at j * n + i
     target_batch = tf.constant(np.tile(targets, (copies, 1, 1, 1)))
     noise_std = _w_std(generator, labels) if space != "z" else 1.0
-    synthesis = generator.get_layer("synthesis") if space != "z" else None
+    synthesis = generator.get_layer(SYNTHESIS) if space != "z" else None
     label_tensor = None if labels is None else tf.constant(labels)
     size = latent.latent_size(generator, "z")
 

@@ -88,8 +88,12 @@ def choose(config, image_shape, device):
         model = chosen["model"] = auto_model(size, channels)
         why["model"] = ("the MLP: fastest to clean digits on a CPU (5 minutes of MNIST: domain FID 6.58 vs 19.5 "
                         "for DCGAN)" if model == "mlp" else "DCGAN: colour or larger than 32x32")
-    convolutional = model in ("dcgan", "stylegan")  # the width and EMA defaults were measured on DCGAN
+    from gan_keras import registry
+
+    family = registry.info("network", model)
+    convolutional = family.get("convolutional", False)  # the width and EMA defaults were measured on DCGAN
     big_on_cpu = convolutional and size >= 64 and not device.accelerated
+    reference = registry.info("trainer", config.trainer).get("reference", False)  # the classic loop takes none
     if config.width is None:
         chosen["width"] = CPU_WIDTH_64PX if big_on_cpu else 64
         why["width"] = (f"on a CPU, 64x64 and larger: width {CPU_WIDTH_64PX} makes ~20x the steps of width 64; in 30 "
@@ -97,14 +101,14 @@ def choose(config, image_shape, device):
                         "(SWD 717) and width 32 blurred faces (209) (docs/BENCHMARKS.md)"
                         if big_on_cpu else "the network's own width")
     if config.ema is None:
-        use_ema = (model == "stylegan" or convolutional and size >= 64) and config.trainer == "fused"
+        use_ema = (family.get("style_based") or convolutional and size >= 64) and not reference
         chosen["ema"] = EMA_DECAY if use_ema else 0.0
         why["ema"] = ("off (not measured to help here)" if not use_ema else
                       f"{EMA_DECAY} with StyleGAN's ramp-up, as StyleGAN always does" if size < 64 else
                       f"{EMA_DECAY} with StyleGAN's ramp-up for 64x64 faces: the same 30-minute DCGAN run drew "
                       "smoother faces with it (SWD 107 vs 130), at no cost in steps")
     if config.augment is None:
-        use_diffaug = model == "dcgan" and size >= 64 and config.trainer == "fused"
+        use_diffaug = model == "dcgan" and size >= 64 and not reference
         chosen["augment"] = "diffaug" if use_diffaug else "none"
         why["augment"] = ("DiffAugment for 64x64 DCGAN faces: past ~1,500 steps D wins without it and the grid's "
                           "colours drift (30 minutes on one core each, SWD vs held-out faces: 152 without, 50 with; "
@@ -122,12 +126,9 @@ def choose(config, image_shape, device):
         why["jit_compile"] = ("XLA on an accelerator" if device.accelerated else
                               "XLA off on a CPU (the DCGAN steps ran 1.3x-1.5x slower with it)")
     if config.steps_per_execution is None:
-        several = device.accelerated and device.replicas == 1 and config.trainer == "fused"
+        several = device.accelerated and device.replicas == 1 and not reference
         chosen["steps_per_execution"] = 8 if several else 1
         why["steps_per_execution"] = ("8: a fast device idles while Python starts each step" if several else
                                       "1 (8 gained nothing on a CPU; several fail with replicas, keras#19246)")
     return dataclasses.replace(config, **chosen), why
 
-
-# Chosen settings that fix the checkpoint's contents: written into the saved config.
-KEPT_ON_RESUME = ("model", "width", "ema", "augment")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_keras import recipe
+from gan_keras import recipe, registry
 from gan_keras.config import EPOCHS_UNTIL_BUDGET, resolve_config, validate
 from gan_keras.errors import UsageError
 from gan_keras.images import atomic_path
@@ -41,7 +41,7 @@ class RunResult:
 
 
 def default_out(config):
-    name = Path(config.dataset).stem if config.dataset not in ("mnist", "fashion_mnist", "anime") else config.dataset
+    name = config.dataset if config.dataset in registry.names("dataset") else Path(config.dataset).stem
     return Path("outputs") / f"{name}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -51,11 +51,11 @@ def whole_executions(steps_per_epoch, steps_per_execution):
 
 
 def build_trainer(config, image_shape, strategy, num_classes=0):
-    """Generator, discriminator (class-conditional with `num_classes`) and trainer inside the strategy's scope."""
+    """Generator, discriminator (class-conditional with `num_classes`) and the trainer `config.trainer`
+    names (`gan_keras.trainer.Trainer`), inside the strategy's scope."""
     import keras
 
-    from gan_keras.classic import ClassicGAN
-    from gan_keras.fused import GAN, default_optimizer
+    from gan_keras.fused import default_optimizer
     from gan_keras.models import Build_Disc, Build_Gen
 
     keras.utils.set_random_seed(config.seed)
@@ -65,47 +65,9 @@ def build_trainer(config, image_shape, strategy, num_classes=0):
             D = Build_Disc(config.model, image_shape, config.width, num_classes)
             d_opt = default_optimizer(config.lr, beta_1=config.beta_1)
             g_opt = default_optimizer(config.lr, beta_1=config.beta_1)
-            options = dict(real_label=config.real_label, label_noise=config.label_noise, seed=config.seed)
-            if config.trainer == "classic":
-                if strategy.num_replicas_in_sync > 1:
-                    raise UsageError("the classic trainer runs on one device; use --trainer fused to distribute")
-                return ClassicGAN(G, D, d_opt, g_opt, **options)
-            gan = GAN(G, D, loss=config.loss, augment=config.augment, ada_target=config.ada_target, r1=config.r1,
-                      n_critic=config.n_critic, ema=config.ema, **options)
-            gan.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=config.jit_compile,
-                        steps_per_execution=config.steps_per_execution)
-            return gan
+            return registry.get("trainer", config.trainer).for_run(G, D, d_opt, g_opt, config, strategy)
     except ValueError as e:
         raise UsageError(f"cannot build model {config.model!r} for images {image_shape}: {e}") from None
-
-
-def initialize_from(trainer, run_dir):
-    """Copy G's and D's weights from another run's last checkpoint, or a shipped one's
-    (`pretrained:NAME`); optimizer state is not copied."""
-    from gan_keras.checkpoints import restore_networks
-    from gan_keras.pretrained import run_folder
-
-    try:
-        restore_networks(run_folder(run_dir), generator=trainer.generator, discriminator=trainer.discriminator)
-    except UsageError as e:
-        raise UsageError(f"--init-from {run_dir}: {e}") from None
-    if getattr(trainer, "ema", None):  # the average starts from the restored G, not the random one it cloned
-        trainer.ema.average.set_weights(trainer.generator.get_weights())
-
-
-def freeze_lower_layers(discriminator, blocks):
-    """FreezeD (Mo et al. 2020): make D's lowest `blocks` convolution blocks untrainable.
-
-    A block is a Conv2D (or Dense) with the layers that follow it up to the next one.
-    """
-    import keras
-
-    weighted = [i for i, layer in enumerate(discriminator.layers)
-                if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
-    if blocks >= len(weighted):
-        raise UsageError(f"freeze-d {blocks}: D has only {len(weighted)} weighted layers")
-    for layer in discriminator.layers[:weighted[blocks]]:
-        layer.trainable = False
 
 
 def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise, data, global_batch):
@@ -192,11 +154,42 @@ class TrainingData:
         return len(self.class_names or [])
 
 
-def train(dataset=None, out=None, resume=False, verbose=None, **settings):
-    """Train a GAN into a run folder; see `RunConfig` for the settings. Returns a `RunResult`.
+@dataclass
+class Plan:
+    """Phase 1's result: what the run will be, settled before TensorFlow loads."""
 
-    With `resume=True`, continues the run in `out` from its last checkpoint up to `epochs` in total.
-    """
+    config: object  # RunConfig
+    out: Path
+    resume: bool
+    data: TrainingData
+    image_shape: tuple
+    started: float
+
+
+@dataclass
+class Built:
+    """Phase 2's result: the strategy, the recipe's choices and the trainer."""
+
+    strategy: object
+    effective: object  # the RunConfig with every unset setting chosen
+    why_chosen: dict
+    trainer: object  # gan_keras.trainer.Trainer
+    global_batch: int
+    steps_per_epoch: int
+
+
+@dataclass
+class Start:
+    """Phase 3's result: where training starts, and what it writes into."""
+
+    write_dir: Path
+    checkpoint: object
+    epoch: int
+    fixed_noise: np.ndarray
+
+
+def plan_run(dataset, out, resume, settings, verbose):
+    """Phase 1, plan: the settings resolved and checked, the folder checked, the images read."""
     started = time.monotonic()
     if dataset is not None:
         settings["dataset"] = dataset
@@ -205,116 +198,169 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
     config = resolve_config(out, resume, settings)
     validate(config)
     out = Path(out) if out is not None else default_out(config)
-    ckpt_dir = out / "checkpoints"
-    if resume and not (ckpt_dir / "checkpoint").is_file():
-        raise UsageError(f"--resume: no checkpoint in {ckpt_dir}")
-    if not resume and (ckpt_dir / "checkpoint").is_file():
+    has_checkpoint = (out / "checkpoints" / "checkpoint").is_file()
+    if resume and not has_checkpoint:
+        raise UsageError(f"--resume: no checkpoint in {out / 'checkpoints'}")
+    if not resume and has_checkpoint:
         raise UsageError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
     read_start = time.perf_counter()
-    training_data = TrainingData.load(config)
-    images = training_data.images
+    data = TrainingData.load(config)
+    images = data.images
     image_shape = (config.image_size or images.shape[1], config.image_size or images.shape[2],
                    config.channels or images.shape[3])
     if verbose != 0:
         seconds = time.perf_counter() - read_start
-        classes = f" in {training_data.num_classes} classes" if training_data.num_classes else ""
+        classes = f" in {data.num_classes} classes" if data.num_classes else ""
         print(f"data: {len(images):,} images of {'x'.join(map(str, images.shape[1:]))}{classes} from {config.dataset}, "
               f"read in {seconds:.1f} s ({len(images) / max(seconds, 1e-9):,.0f} images/s)", flush=True)
+    return Plan(config, out, resume, data, image_shape, started)
 
-    import keras  # TensorFlow loads here, after the checks that need none
-    import tensorflow as tf
 
+def choose_settings(plan, verbose):
+    """Phase 2a: the strategy, and the recipe's choice of every unset setting for this device; the
+    chosen settings that fix the checkpoint go into the run's own config (a resume keeps them)."""
+    import keras
+
+    from gan_keras.config import fixed_by_checkpoint
+    from gan_keras.distribute import make_strategy
+
+    keras.utils.set_random_seed(plan.config.seed)  # before the dataset: its shuffle order depends on it
+    strategy = make_strategy(plan.config.strategy, verbose=verbose != 0)
+    effective, why_chosen = recipe.choose(plan.config, plan.image_shape, recipe.Device.of(strategy))
+    for name in fixed_by_checkpoint():
+        if name in why_chosen:
+            setattr(plan.config, name, getattr(effective, name))
+    return strategy, effective, why_chosen
+
+
+def build(plan, strategy, effective, why_chosen):
+    """Phase 2b, build: G, D and the trainer, started from `--init-from` and with `--freeze-d` applied."""
+    from gan_keras.data import check_batch_size
+    from gan_keras.transfer import freeze_lower_layers, initialize_from
+
+    config = plan.config
+    global_batch = config.batch_size * strategy.num_replicas_in_sync
+    check_batch_size(global_batch, len(plan.data.images))
+    steps_per_epoch = whole_executions(config.steps_per_epoch or len(plan.data.images) // global_batch,
+                                       effective.steps_per_execution)
+    trainer = build_trainer(effective, plan.image_shape, strategy, plan.data.num_classes)
+    if config.init_from and not plan.resume:
+        initialize_from(trainer, config.init_from)
+    if config.freeze_d:
+        freeze_lower_layers(trainer.discriminator, config.freeze_d)
+    return Built(strategy, effective, why_chosen, trainer, global_batch, steps_per_epoch)
+
+
+def restore_or_start(plan, built, writing):
+    """Phase 3: claim the run folder (one writer), then restore the last checkpoint or start anew."""
     from gan_keras import callbacks as cb
     from gan_keras.checkpoints import RunCheckpoint
-    from gan_keras.data import check_batch_size, make_dataset, to_model_range, walk_batches
-    from gan_keras.distribute import is_chief, make_strategy, precision_scope
-    from gan_keras.images import atomic_write_text, read_history
-    from gan_keras.noise import latent_noise
+    from gan_keras.distribute import is_chief
+    from gan_keras.noise import Stream, latent_noise
 
-    keras.utils.set_random_seed(config.seed)  # before the dataset: its shuffle order depends on it
-    strategy = make_strategy(config.strategy, verbose=verbose != 0)
-    effective, why_chosen = recipe.choose(config, image_shape, recipe.Device.of(strategy))
-    for name in recipe.KEPT_ON_RESUME:  # they fix what the checkpoint holds
-        setattr(config, name, getattr(effective, name))
+    chief = is_chief(built.strategy)
+    write_dir = plan.out if chief else Path(tempfile.mkdtemp(prefix="gan_keras_worker_"))
+    write_dir.mkdir(parents=True, exist_ok=True)
+    writing.enter_context(one_writer(write_dir))
+    with built.strategy.scope():
+        checkpoint = RunCheckpoint((plan.out if plan.resume else write_dir) / "checkpoints", built.trainer)
+    if not plan.resume:
+        fixed_noise = latent_noise(plan.config.seed, 0, 64, plan.config.latent_dim, stream=Stream.FIXED_NOISE).numpy()
+        np.save(write_dir / "fixed_noise.npy", fixed_noise)
+        return Start(write_dir, checkpoint, 0, fixed_noise)
+    epoch = checkpoint.restore()
+    for optimizer in (built.trainer.d_optimizer, built.trainer.g_optimizer):
+        optimizer.learning_rate = plan.config.lr  # the checkpoint holds the old rate; --lr may change it
+    if not chief:
+        checkpoint = RunCheckpoint(write_dir / "checkpoints", built.trainer)
+    cb.HistoryCSV.truncate(write_dir / "history.csv", epoch)
+    return Start(write_dir, checkpoint, epoch, np.load(plan.out / "fixed_noise.npy"))
+
+
+def record(plan, built, start):
+    """Phase 4: `config.json`, every setting and what the recipe chose and why, with the versions."""
+    import keras
+    import tensorflow as tf
+
+    from gan_keras.images import atomic_write_text
+
+    effective = built.effective
+    saved = {**dataclasses.asdict(plan.config), "image_shape": list(plan.image_shape), "images": len(plan.data.images),
+             "class_names": plan.data.class_names, "steps_per_epoch": built.steps_per_epoch,
+             "global_batch_size": built.global_batch, "replicas": built.strategy.num_replicas_in_sync,
+             "precision": keras.mixed_precision.global_policy().name, "jit_compile_used": effective.jit_compile,
+             "steps_per_execution_used": effective.steps_per_execution,
+             "chosen": {name: {"value": getattr(effective, name), "why": why} for name, why in built.why_chosen.items()},
+             "tensorflow": tf.__version__, "keras": keras.__version__}
+    atomic_write_text(start.write_dir / "config.json", json.dumps(saved, indent=2) + "\n")
+
+
+def fit(plan, built, start, verbose):
+    """Phase 5: train from the start epoch with the run's callbacks, stopping cleanly on the budget, a
+    signal or divergence; returns the run's epochs done and its status."""
+    from gan_keras import callbacks as cb
+
+    config, trainer = plan.config, built.trainer
+    consumed = int(trainer.g_optimizer.iterations.numpy()) * built.global_batch  # images read before a resume
+    data = trainer.training_batches(plan.data.images, plan.data.labels, plan.image_shape, built.global_batch,
+                                    config.seed, consumed, walk_data=config.walk_data)
+    status = cb.RunStatus()
+    deadline = plan.started + config.max_minutes * 60 if config.max_minutes else None
+    callbacks, grids = run_callbacks(config, trainer, start.write_dir, status, deadline, start.checkpoint,
+                                     start.fixed_noise, plan.data, built.global_batch)
+    if start.epoch >= config.epochs:
+        print(f"{plan.out}: already trained {start.epoch} of {config.epochs} epochs; nothing to do", flush=True)
+    else:
+        if config.epochs == EPOCHS_UNTIL_BUDGET and verbose != 0:
+            print(f"training until the {config.max_minutes}-minute budget is spent "
+                  f"({built.steps_per_epoch} steps of {built.global_batch} images per epoch)", flush=True)
+        restore_signals = status.handle_signals()
+        try:
+            trainer.fit(data, epochs=config.epochs, steps_per_epoch=built.steps_per_epoch, initial_epoch=start.epoch,
+                        callbacks=callbacks, verbose=verbose, **trainer.fit_options)
+        finally:
+            restore_signals()
+    epochs_done = int(start.checkpoint.epoch.numpy()) if start.checkpoint.latest else start.epoch
+    return epochs_done, status, grids
+
+
+def finish(plan, built, start, epochs_done, status, grids, verbose):
+    """After fitting: the last grid and `generator.keras`, or one line for a diverged run."""
+    config, out = plan.config, plan.out
+    if status.stop_reason == "diverged":
+        last = f"epoch {epochs_done}" if start.checkpoint.latest else "none"
+        raise UsageError(f"training diverged: {status.detail}. Kept the last good checkpoint ({last}); "
+                         f"resume it with a lower learning rate, e.g. --resume --out {out} --lr {config.lr / 2:g}")
+    grids.set_model(built.trainer)
+    if not (start.write_dir / "samples" / f"epoch-{epochs_done:04d}.png").is_file():
+        grids.save(epochs_done)
+    save_generator(built.trainer.sampler, start.write_dir / "generator.keras")
+    if verbose != 0:
+        reason = {"time": f"stopped at the {config.max_minutes}-minute budget",
+                  "signal": f"stopped by {status.detail}"}.get(status.stop_reason, "done")
+        print(f"{reason}: {epochs_done} epochs; run folder {out}", flush=True)
+
+
+def train(dataset=None, out=None, resume=False, verbose=None, **settings):
+    """Train a GAN into a run folder; see `RunConfig` for the settings. Returns a `RunResult`.
+
+    With `resume=True`, continues the run in `out` from its last checkpoint up to `epochs` in total.
+    The phases: plan (no TensorFlow yet) -> choose and build -> restore or start -> record -> fit.
+    """
+    from gan_keras.images import read_history
+
+    plan = plan_run(dataset, out, resume, settings, verbose)
+    strategy, effective, why_chosen = choose_settings(plan, verbose)  # TensorFlow loads here
+
+    from gan_keras.distribute import precision_scope
+
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
     with precision_scope(effective.mixed_precision), contextlib.ExitStack() as writing:
-        global_batch = config.batch_size * strategy.num_replicas_in_sync
-        check_batch_size(global_batch, len(images))
-        steps_per_epoch = whole_executions(config.steps_per_epoch or len(images) // global_batch,
-                                           effective.steps_per_execution)
-        trainer = build_trainer(effective, image_shape, strategy, training_data.num_classes)
-        if config.init_from and not resume:
-            initialize_from(trainer, config.init_from)
-        if config.freeze_d:
-            freeze_lower_layers(trainer.discriminator, config.freeze_d)
-
-        chief = is_chief(strategy)
-        write_dir = out if chief else Path(tempfile.mkdtemp(prefix="gan_keras_worker_"))
-        write_dir.mkdir(parents=True, exist_ok=True)
-        writing.enter_context(one_writer(write_dir))
-        with strategy.scope():
-            checkpoint = RunCheckpoint((out if resume else write_dir) / "checkpoints", trainer)
-        start_epoch = 0
-        if resume:
-            start_epoch = checkpoint.restore()
-            for optimizer in (trainer.d_optimizer, trainer.g_optimizer):
-                optimizer.learning_rate = config.lr  # the checkpoint holds the old rate; --lr may change it
-            if not chief:
-                checkpoint = RunCheckpoint(write_dir / "checkpoints", trainer)
-            cb.HistoryCSV.truncate(write_dir / "history.csv", start_epoch)
-            fixed_noise = np.load(out / "fixed_noise.npy")
-        else:
-            fixed_noise = latent_noise(config.seed, 0, 64, config.latent_dim, stream=1000).numpy()
-            np.save(write_dir / "fixed_noise.npy", fixed_noise)
-        consumed = int(trainer.g_optimizer.iterations.numpy()) * global_batch  # images read before a resume
-        if config.walk_data and config.trainer == "classic":
-            data = (to_model_range(b, image_shape).numpy()
-                    for b in walk_batches(images, global_batch, consumed % len(images)))
-        else:
-            data = make_dataset(images, global_batch, image_shape, seed=config.seed, repeat=True, start=consumed,
-                                labels=training_data.labels)
-        record = {**dataclasses.asdict(config), "image_shape": list(image_shape), "images": len(images),
-                  "class_names": training_data.class_names,
-                  "steps_per_epoch": steps_per_epoch, "global_batch_size": global_batch,
-                  "replicas": strategy.num_replicas_in_sync, "precision": keras.mixed_precision.global_policy().name,
-                  "jit_compile_used": effective.jit_compile, "steps_per_execution_used": effective.steps_per_execution,
-                  "chosen": {name: {"value": getattr(effective, name), "why": why}
-                             for name, why in why_chosen.items()},
-                  "tensorflow": tf.__version__,
-                  "keras": keras.__version__}
-        atomic_write_text(write_dir / "config.json", json.dumps(record, indent=2) + "\n")
-
-        status = cb.RunStatus()
-        deadline = started + config.max_minutes * 60 if config.max_minutes else None
-        callbacks, grids = run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise,
-                                         training_data, global_batch)
-        if verbose is None:
-            verbose = 1 if sys.stdout.isatty() else 2
-        if start_epoch >= config.epochs:
-            print(f"{out}: already trained {start_epoch} of {config.epochs} epochs; nothing to do", flush=True)
-        else:
-            if config.epochs == EPOCHS_UNTIL_BUDGET and verbose != 0:
-                print(f"training until the {config.max_minutes}-minute budget is spent "
-                      f"({steps_per_epoch} steps of {global_batch} images per epoch)", flush=True)
-            restore_signals = status.handle_signals()
-            try:
-                trainer.fit(data, epochs=config.epochs, steps_per_epoch=steps_per_epoch, initial_epoch=start_epoch,
-                            callbacks=callbacks, verbose=verbose, **({} if config.trainer == "classic"
-                                                                      else {"shuffle": False}))
-            finally:
-                restore_signals()
-        epochs_done = int(checkpoint.epoch.numpy()) if checkpoint.latest else start_epoch
-        if status.stop_reason == "diverged":
-            last = f"epoch {epochs_done}" if checkpoint.latest else "none"
-            raise UsageError(f"training diverged: {status.detail}. Kept the last good checkpoint ({last}); "
-                             f"resume it with a lower learning rate, e.g. --resume --out {out} --lr {config.lr / 2:g}")
-        grids.set_model(trainer)
-        if not (write_dir / "samples" / f"epoch-{epochs_done:04d}.png").is_file():
-            grids.save(epochs_done)
-        save_generator(trainer.sampler, write_dir / "generator.keras")
-        if verbose != 0:
-            reason = {"time": f"stopped at the {config.max_minutes}-minute budget",
-                      "signal": f"stopped by {status.detail}"}.get(status.stop_reason, "done")
-            print(f"{reason}: {epochs_done} epochs; run folder {out}", flush=True)
-        return RunResult(out, trainer, read_history(write_dir / "history.csv"), status.stop_reason, epochs_done)
-
-
+        built = build(plan, strategy, effective, why_chosen)
+        start = restore_or_start(plan, built, writing)
+        record(plan, built, start)
+        epochs_done, status, grids = fit(plan, built, start, verbose)
+        finish(plan, built, start, epochs_done, status, grids, verbose)
+        return RunResult(plan.out, built.trainer, read_history(start.write_dir / "history.csv"), status.stop_reason,
+                         epochs_done)

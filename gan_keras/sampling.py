@@ -106,7 +106,7 @@ def generate(generator, n, seed=0, batch_size=256, labels=None, truncation=None)
     """
     from gan_keras import latent
     from gan_keras.models import num_classes
-    from gan_keras.noise import latent_noise
+    from gan_keras.noise import Stream, latent_noise
 
     latent_dim = int(generator.inputs[0].shape[-1])
     if num_classes(generator):
@@ -114,7 +114,7 @@ def generate(generator, n, seed=0, batch_size=256, labels=None, truncation=None)
     elif labels is not None:
         raise UsageError(NOT_CONDITIONAL)
     if truncation is not None and truncation != 1:
-        if "synthesis" not in [layer.name for layer in generator.layers]:
+        if not latent.is_style_based(generator):
             raise UsageError("--truncation needs a style-based generator (a --model stylegan run)")
         if not 0 <= truncation <= 1:
             raise UsageError(f"--truncation is a fraction in [0, 1], got {truncation}")
@@ -122,7 +122,7 @@ def generate(generator, n, seed=0, batch_size=256, labels=None, truncation=None)
         centres = {c: latent.mean_w(generator, labels=c) for c in classes}  # per class for a conditional one
 
     def batch(i):
-        z = latent_noise(seed, i, min(batch_size, n - i), latent_dim, stream=2000)
+        z = latent_noise(seed, i, min(batch_size, n - i), latent_dim, stream=Stream.SAMPLE)
         part = None if labels is None else labels[i:i + batch_size]
         if truncation is None or truncation == 1:
             return np.asarray(draw(generator, z, part))

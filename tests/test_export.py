@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from gan_keras.errors import UsageError
-from gan_keras.export import FORMATS, TOLERANCE, check_format, example_inputs, export_generator
+from gan_keras import registry
+from gan_keras.export import TOLERANCE, check_format, example_inputs, export_generator
 from tests.conftest import assert_one_line_error, run_cli_here
 
 KINDS = {  # small networks of each kind the package trains
@@ -42,19 +43,19 @@ def generators():
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("fmt", list(FORMATS))
+@pytest.mark.parametrize("fmt", registry.names("export"))
 def test_every_kind_exports_to_every_format_and_runs_there_as_in_keras(generators, kind, fmt, tmp_path):
     from gan_keras.sampling import draw
 
     G = generators[kind]
     report = export_generator(G, tmp_path / "g", fmt)
     path = report["path"]
-    assert path.exists() and path.name == "g" + FORMATS[fmt].suffix
+    assert path.exists() and path.name == "g" + registry.get("export", fmt).suffix
     assert report["max_abs_diff"] <= TOLERANCE
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary left beside it
     # run again, on other latents and another batch size than the export's own check
     inputs = example_inputs(G, n=7, seed=11)
-    got = FORMATS[fmt].run(path, inputs)
+    got = registry.get("export", fmt).run(path, inputs)
     expected = np.asarray(draw(G, inputs["z"], inputs.get("label")))
     assert got.shape == expected.shape == (7, *KINDS[kind]["image_shape"])
     np.testing.assert_allclose(got, expected, atol=TOLERANCE, rtol=0)
@@ -62,9 +63,9 @@ def test_every_kind_exports_to_every_format_and_runs_there_as_in_keras(generator
 
 
 def test_a_failed_check_is_an_error_and_leaves_no_file(generators, tmp_path, monkeypatch):
-    fmt = FORMATS["onnx"]
+    fmt = registry.get("export", "onnx")
     wrong = type(fmt)(fmt.name, fmt.keras_format, fmt.suffix, fmt.needs, lambda path, inputs: fmt.run(path, inputs) + 1e-3)
-    monkeypatch.setitem(FORMATS, "onnx", wrong)
+    monkeypatch.setitem(registry._objects, ("export", "onnx"), wrong)
     with pytest.raises(UsageError, match=r"differs from the generator by 1\.0\de-03"):
         export_generator(generators["mlp"], tmp_path / "g.onnx", "onnx")
     assert list(tmp_path.iterdir()) == []

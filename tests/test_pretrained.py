@@ -51,7 +51,8 @@ def test_init_from_a_shipped_generator_starts_g_d_and_the_moving_average_from_it
     from gan_keras.config import RunConfig, load_config
     from gan_keras.distribute import make_strategy
     from gan_keras.models import Build_Disc, Build_Gen
-    from gan_keras.run import build_trainer, initialize_from
+    from gan_keras.run import build_trainer
+    from gan_keras.transfer import initialize_from
 
     config, saved = load_config("pretrained:mnist")
     shape = tuple(saved["image_shape"])

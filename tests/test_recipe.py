@@ -11,7 +11,7 @@ import tensorflow as tf
 from gan_keras import GAN, Build_Gen, UsageError, train
 from gan_keras.augment import ADA, DiffAugment, get_augment, shift
 from gan_keras.ema import GeneratorEMA
-from gan_keras.losses import LOSSES, R1, GradientPenalty
+from gan_keras.losses import R1, GradientPenalty, get_loss
 from tests.conftest import assert_one_line_error, constant_discriminator, history, run_cli_here, weights
 
 REAL = tf.constant([[2.0], [-1.0], [0.5]])
@@ -34,9 +34,8 @@ def test_each_loss_matches_its_closed_form_on_fixed_logits():
         "lsgan": (0.5 * (((r - 1) ** 2).mean() + (f ** 2).mean()), 0.5 * ((f - 1) ** 2).mean()),
         "wgan-gp": (f.mean() - r.mean(), -f.mean()),
     }
-    assert set(expected) == set(LOSSES)
     for name, (d, g) in expected.items():
-        loss = LOSSES[name]()
+        loss = get_loss(name)
         np.testing.assert_allclose(float(loss.d_loss(REAL, FAKE)), d, rtol=1e-6, err_msg=name)
         np.testing.assert_allclose(float(loss.g_loss(FAKE)), g, rtol=1e-6, err_msg=name)
 
@@ -44,7 +43,7 @@ def test_each_loss_matches_its_closed_form_on_fixed_logits():
 def test_label_smoothing_sets_a_floor_under_d_loss_equal_to_the_targets_entropy():
     """With target 1 a surer D always costs less (0 in the limit); with target 0.9 the least D can
     pay on reals is H(0.9), at P(real) = 0.9, and being surer costs more: D stops short of certainty."""
-    loss = LOSSES["nonsaturating"]()
+    loss = get_loss("nonsaturating")
     sure_fake = tf.fill((4, 1), -30.0)
     assert float(loss.d_loss(tf.fill((4, 1), 30.0), sure_fake)) < 1e-9
     entropy = -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))
@@ -53,7 +52,7 @@ def test_label_smoothing_sets_a_floor_under_d_loss_equal_to_the_targets_entropy(
     np.testing.assert_allclose(at[math.log(9)], 0.5 * entropy, rtol=1e-5)
     assert min(at, key=at.get) == math.log(9) and at[30.0] == pytest.approx(0.5 * 0.1 * 30, rel=1e-4)
     # lsgan: the floor is the squared distance to the target
-    np.testing.assert_allclose(float(LOSSES["lsgan"]().d_loss(tf.ones((4, 1)), tf.zeros((4, 1)), 0.9, 0.0)),
+    np.testing.assert_allclose(float(get_loss("lsgan").d_loss(tf.ones((4, 1)), tf.zeros((4, 1)), 0.9, 0.0)),
                                0.5 * 0.01, rtol=1e-5)
 
 
@@ -76,6 +75,37 @@ def test_r1_is_the_analytic_gradient_norm_of_a_linear_d_and_lazy():
     np.testing.assert_allclose(float(gp), 10.0 * (np.sqrt((w ** 2).sum()) - 1.0) ** 2, rtol=1e-4)
 
 
+def test_each_critic_step_draws_its_own_gradient_penalty_interpolation(monkeypatch):
+    """With D(x) = sum(x^2) the penalty depends on where between real and fake it is taken, so it
+    tells the draws apart: shift 0 is the closed form at the stream's own draw, shift 100 another one;
+    and a --n-critic 2 step hands the penalty the shifts 0 and 100."""
+    from gan_keras.noise import Stream, replica_uniform
+
+    real, fake = tf.ones((4, 2, 2, 1)), -tf.ones((4, 2, 2, 1))
+    square = lambda x: tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None]
+    gp = GradientPenalty(1.0)
+
+    def closed_form(shift):
+        eps = replica_uniform(7, 5, 4, Stream.GRADIENT_PENALTY + shift).numpy()[:, 0]
+        x_hat = 2 * eps - 1  # eps * 1 + (1 - eps) * -1, on each of the 4 pixels
+        return np.mean((np.sqrt(4 * (2 * x_hat) ** 2) - 1) ** 2)
+
+    step = tf.constant(5, tf.int64)
+    first, second = float(gp(square, real, fake, step, 7)), float(gp(square, real, fake, step, 7, shift=100))
+    np.testing.assert_allclose(first, closed_form(0), rtol=1e-5)
+    np.testing.assert_allclose(second, closed_form(100), rtol=1e-5)
+    assert abs(first - second) > 1e-3
+
+    shifts = []
+    call = GradientPenalty.__call__
+    monkeypatch.setattr(GradientPenalty, "__call__", lambda self, run_d, real, fake, step, seed, shift=0: (
+        shifts.append(shift) or call(self, run_d, real, fake, step, seed, shift)))
+    gan = GAN(Build_Gen("mlp", 8, (4, 4, 1)), constant_discriminator(0.0, (4, 4, 1)), loss="wgan-gp", n_critic=2)
+    gan.compile()
+    gan.train_step(tf.zeros((4, 4, 4, 1)))
+    assert shifts == [0, 100]
+
+
 def _images(n=6, size=16, channels=3, seed=0):
     return tf.constant(np.random.default_rng(seed).uniform(-1, 1, (n, size, size, channels)).astype("float32"))
 
@@ -90,7 +120,12 @@ def test_augmentations_keep_shape_are_finite_and_let_gradients_through(augment):
     grad = tape.gradient(total, x)
     assert y.shape == x.shape and y.dtype == x.dtype and np.all(np.isfinite(y))
     assert grad is not None and np.all(np.isfinite(grad)) and float(tf.reduce_sum(tf.abs(grad))) > 0
-    assert not np.allclose(y, x)  # something happened
+    changed = np.abs(np.asarray(y) - np.asarray(x)).reshape(len(x), -1).max(axis=1) > 1e-3
+    if isinstance(augment, DiffAugment):  # cutout zeroes a square of half the size in every image
+        zeros = (np.asarray(y) == 0).all(axis=-1).reshape(len(x), -1).sum(axis=1)
+        assert np.all(zeros >= (x.shape[1] // 2) ** 2), zeros
+    if isinstance(augment, ADA) and float(augment.p) == 1.0:
+        assert changed.all()  # every transform on every image
     np.testing.assert_array_equal(y, augment(x, tf.constant(3, tf.int64), stream=10, seed=1))  # keyed draws
     assert not np.allclose(y, augment(x, tf.constant(4, tf.int64), stream=10, seed=1))  # another step, other draws
 

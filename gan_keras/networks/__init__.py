@@ -1,6 +1,7 @@
-"""Network families, one module each, in a small registry that `Build_Gen` / `Build_Disc` read.
+"""Network families, one module each, declared to `gan_keras.registry` (kind "network"), which
+`Build_Gen` / `Build_Disc`, the command line and the recipe read.
 
-A family is registered with a generator body and a discriminator body:
+A family is declared with a generator body and a discriminator body:
 
     generator(z, image_shape, width) -> images tensor in [-1, 1] (batch, H, W, C)
     discriminator(images, image_shape, width) -> features, (batch, F), before the score
@@ -8,12 +9,15 @@ A family is registered with a generator body and a discriminator body:
 `gan_keras.models` adds what every family shares: the inputs, the class embedding of a
 conditional generator, the discriminator's score (a Dense(1) head, plus the class projection of a
 conditional one), the float32 output layers and the optional sigmoid. A new family is a new
-module that calls `register`.
+module that declares itself:
+
+    declare("network", "myfamily", Network(generator, discriminator))
 
 Example:
-    >>> from gan_keras.networks import NETWORKS
-    >>> sorted(NETWORKS)
-    ['dcgan', 'mlp', 'stylegan', 'tutorial']
+    >>> from gan_keras import registry
+    >>> registry.names("network")
+    ('dcgan', 'mlp', 'stylegan', 'tutorial')
+    >>> get("dcgan").generator          # the body
 """
 
 from dataclasses import dataclass
@@ -23,30 +27,22 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from gan_keras import registry
+
 
 @dataclass(frozen=True)
 class Network:
-    """A registered family: its two bodies and the image shapes it accepts."""
+    """A declared family: its two bodies and the image shapes it accepts."""
 
-    name: str
     generator: Callable
     discriminator: Callable
     check_shape: Callable = lambda image_shape: None  # raises ValueError for shapes it cannot build
     head_initializer: Callable = lambda: "glorot_uniform"  # kernel initializer of D's score and projection
 
 
-NETWORKS = {}
-
-
-def register(name, generator, discriminator, check_shape=None, head_initializer=None):
-    NETWORKS[name] = Network(name, generator, discriminator, check_shape or (lambda image_shape: None),
-                             head_initializer or (lambda: "glorot_uniform"))
-
-
 def get(name):
-    if name not in NETWORKS:
-        raise ValueError(f"unknown model kind {name!r}; choose one of {', '.join(NETWORKS)}")
-    return NETWORKS[name]
+    """The declared `Network` of this name (a ValueError line naming the choices if there is none)."""
+    return registry.get("network", name)
 
 
 @keras.saving.register_keras_serializable(package="gan_keras")
@@ -113,5 +109,5 @@ def dcgan_init():
 
 from gan_keras.networks import dcgan, mlp, stylegan, tutorial  # noqa: E402  (each registers itself)
 
-__all__ = ["NETWORKS", "Network", "register", "get", "BatchNorm", "batch_norm", "with_keras_batch_norm", "dcgan_init",
+__all__ = ["Network", "get", "BatchNorm", "batch_norm", "with_keras_batch_norm", "dcgan_init",
            "dcgan", "mlp", "stylegan", "tutorial"]

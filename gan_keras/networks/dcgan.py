@@ -5,7 +5,8 @@ its input layer. `width` is the filters of the outer layers, doubling inwards up
 
 from keras import layers
 
-from gan_keras.networks import batch_norm, dcgan_init, register
+from gan_keras.networks import Network, batch_norm, dcgan_init
+from gan_keras.registry import declare
 
 MAX_FILTERS = 512
 
@@ -56,4 +57,5 @@ def discriminator(images, image_shape, width):
     return layers.Flatten()(x)
 
 
-register("dcgan", generator, discriminator, upsampling_plan, head_initializer=dcgan_init)
+declare("network", "dcgan", Network(generator, discriminator, upsampling_plan, head_initializer=dcgan_init),
+        convolutional=True)

@@ -6,7 +6,8 @@ import math
 
 from keras import layers
 
-from gan_keras.networks import batch_norm, register
+from gan_keras.networks import Network, batch_norm
+from gan_keras.registry import declare
 
 
 def generator(z, image_shape, width):
@@ -26,4 +27,4 @@ def discriminator(images, image_shape, width):
     return x
 
 
-register("mlp", generator, discriminator)
+declare("network", "mlp", Network(generator, discriminator))

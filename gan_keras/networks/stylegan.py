@@ -25,13 +25,16 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from gan_keras.networks import register
+from gan_keras.networks import Network
+from gan_keras.registry import declare
 from gan_keras.networks.dcgan import filters, upsampling_plan
 
 W_DIM = 128
 MAPPING_DEPTH = 4
 MIXING_PROBABILITY = 0.9
 SERIAL = "gan_keras.stylegan"
+
+MAPPING, SYNTHESIS = "mapping", "synthesis"  # the two sub-models, by name (gan_keras.latent reads them)
 
 
 def _key(tensor, salt):
@@ -245,7 +248,7 @@ def mapping_network(z_dim, w_dim=W_DIM, depth=MAPPING_DEPTH):
     x = PixelNorm()(z)
     for i in range(depth):
         x = layers.LeakyReLU(0.2)(EqualizedDense(w_dim, lr_multiplier=0.01, name=f"fc{i}")(x))
-    return keras.Model(z, x, name="mapping")
+    return keras.Model(z, x, name=MAPPING)
 
 
 def num_ws(image_shape):
@@ -269,7 +272,7 @@ def synthesis_network(image_shape, width, w_dim=W_DIM):
             index += 1
         out = ModulatedConv2D(image_shape[-1], 1, demodulate=False)([x, ws[:, index]])
         rgb = out if rgb is None else layers.UpSampling2D(interpolation="bilinear")(rgb) + out
-    return keras.Model(ws, layers.Activation("tanh")(rgb), name="synthesis")
+    return keras.Model(ws, layers.Activation("tanh")(rgb), name=SYNTHESIS)
 
 
 def generator(z, image_shape, width):
@@ -297,4 +300,4 @@ def discriminator(images, image_shape, width):
     return _lrelu(layers.Dense(filters(width, steps))(layers.Flatten()(x)))
 
 
-register("stylegan", generator, discriminator, upsampling_plan)
+declare("network", "stylegan", Network(generator, discriminator, upsampling_plan), convolutional=True, style_based=True)

@@ -2,7 +2,8 @@
 
 from keras import layers
 
-from gan_keras.networks import batch_norm, register
+from gan_keras.networks import Network, batch_norm
+from gan_keras.registry import declare
 
 
 def check_shape(image_shape):
@@ -28,4 +29,4 @@ def discriminator(images, image_shape, width):
     return layers.Flatten()(x)
 
 
-register("tutorial", generator, discriminator, check_shape)
+declare("network", "tutorial", Network(generator, discriminator, check_shape))
