@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gan_keras.config import RunConfig
+from gan_keras.models import Build_Gen
 from gan_keras.recipe import Device, choose, cpu_has_bfloat16
 
 CPU = Device(accelerated=False)
@@ -66,6 +67,8 @@ def test_a_run_records_the_choices_and_a_resume_keeps_the_shape(tmp_path):
     assert saved["mixed_precision"] is None and saved["jit_compile"] is None  # chosen again on the next machine
     assert saved["chosen"]["width"]["value"] == 16 and "CPU" in saved["chosen"]["width"]["why"]
     result = train(out=run, resume=True, epochs=2, verbose=0)
-    assert result.epochs_done == 2 and result.trainer.generator.count_params() > 0
+    assert result.epochs_done == 2
+    # the resumed G is the width-16 DCGAN the first run chose, weight for weight
+    assert result.trainer.generator.count_params() == Build_Gen("dcgan", 100, (64, 64, 3), 16).count_params()
     assert {k: v for k, v in json.loads((run / "config.json").read_text()).items() if k in ("width", "augment")} \
         == {"width": 16, "augment": "diffaug"}

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from gan_keras import GAN, Build_Disc, Build_Gen
+from gan_keras.models import discriminator_logits
 from gan_keras.networks.dcgan import upsampling_plan
 
 SHAPES = [("mlp", (28, 28, 1)), ("dcgan", (28, 28, 1)), ("dcgan", (64, 64, 3)), ("dcgan", (32, 32, 3)),
@@ -16,7 +17,9 @@ def test_shapes_and_ranges(kind, shape):
     assert tuple(images.shape) == (3, *shape)
     assert float(np.min(images)) >= -1.0 and float(np.max(images)) <= 1.0
     p = np.asarray(D(images, training=False))
-    assert p.shape == (3, 1) and np.all((p >= 0) & (p <= 1))
+    logits = np.asarray(discriminator_logits(D)(images, training=False))
+    assert p.shape == logits.shape == (3, 1)
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-logits)), rtol=1e-5)  # P(real) is the sigmoid of the logits
 
 
 def test_classic_mlp_architecture():
@@ -44,9 +47,11 @@ def test_upsampling_plan(size, plan):
     assert upsampling_plan((size, size, 3)) == plan
 
 
-@pytest.mark.parametrize("shape", [(30, 30, 1), (64, 32, 3), (8, 8, 1)])
-def test_dcgan_rejects_unsupported_shapes(shape):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("shape,why", [((30, 30, 1), "supports sizes like 28, 32, 64, 128 .* got 30"),
+                                       ((64, 32, 3), "needs square images, got 64x32"),
+                                       ((8, 8, 1), "supports sizes like .* got 8")])
+def test_dcgan_rejects_unsupported_shapes(shape, why):
+    with pytest.raises(ValueError, match=why):
         Build_Gen("dcgan", image_shape=shape)
 
 
