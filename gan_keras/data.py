@@ -282,8 +282,7 @@ def load_images(name_or_path, image_size=None, channels=None, directory=None):
     """
     source = str(name_or_path)
     path = Path(source).expanduser()
-    named = registry.info("dataset", source) if source in registry.names("dataset") else None
-    if named is not None and named.get("domain_classifier"):
+    if registry.info("dataset", source, default={}).get("domain_classifier"):
         images = load_digits(source, directory=directory)[0]
     elif source == "anime":
         images = _load_anime(directory)
@@ -313,15 +312,15 @@ def load_labeled_images(name_or_path, image_size=None, channels=None, directory=
     """
     source = str(name_or_path)
     path = Path(source).expanduser()
-    named = source in registry.names("dataset")
-    if named and "classes" in registry.info("dataset", source):
+    named = registry.info("dataset", source, default=None)
+    if named and "classes" in named:
         images, labels = load_digits(source, directory=directory)
-        return images[..., None], labels.astype(np.int32), list(registry.info("dataset", source)["classes"])
+        return images[..., None], labels.astype(np.int32), list(named["classes"])
     if not named and path.is_dir():
         return read_class_folder(path, image_size or DEFAULT_FOLDER_SIZE, channels or 3, cache=cache_dir(directory))
     images = load_images(name_or_path, image_size, channels, directory)  # the usual errors for a bad source
-    if named:
-        labelled = ", ".join(n for n in registry.names("dataset") if "classes" in registry.info("dataset", n))
+    if named is not None:
+        labelled = ", ".join(registry.having("dataset", "classes"))
         raise UsageError(f"{source} has no class labels; --conditional needs {labelled}, a folder with "
                          "one sub-folder per class, or an .npz with 'images' and 'labels'")
     labels = _read_npz_labels(path, len(images))

@@ -83,11 +83,16 @@ def to_w(generator, z, labels=None):
     return np.asarray(_part(generator, MAPPING)(z, training=False))
 
 
+def _synthesis(generator):
+    """The synthesis sub-model (styles -> images) of a style-based generator."""
+    from gan_keras.networks.stylegan import SYNTHESIS  # keras and the layers load only when asked
+
+    return _part(generator, SYNTHESIS)
+
+
 def num_ws(generator):
     """How many style inputs (one w each) the synthesis network takes."""
-    from gan_keras.networks.stylegan import SYNTHESIS
-
-    return int(_part(generator, SYNTHESIS).inputs[0].shape[1])
+    return int(_synthesis(generator).inputs[0].shape[1])
 
 
 def broadcast(w, count):
@@ -100,9 +105,7 @@ def synthesize(generator, ws):
     ws = np.asarray(ws, np.float32)
     if ws.ndim == 2:
         ws = broadcast(ws, num_ws(generator))
-    from gan_keras.networks.stylegan import SYNTHESIS
-
-    return np.asarray(_part(generator, SYNTHESIS)(ws, training=False))
+    return np.asarray(_synthesis(generator)(ws, training=False))
 
 
 def mean_w(generator, n=10000, seed=0, labels=None):
@@ -153,18 +156,18 @@ registry.declare("space", "w+", style=True, help="one w per style layer")
 
 def is_style_based(generator):
     """Whether `generator` has the style-based `mapping` and `synthesis` sub-models."""
-    from gan_keras.networks.stylegan import SYNTHESIS
-
-    return SYNTHESIS in [layer.name for layer in generator.layers]
+    try:
+        _synthesis(generator)
+    except ValueError:
+        return False
+    return True
 
 
 def latent_size(generator, space):
     """The length of one latent vector in `space`: the noise size for z, the mapping's output for w/w+."""
     if space == "z":
         return int(generator.inputs[0].shape[-1])
-    from gan_keras.networks.stylegan import SYNTHESIS
-
-    return int(_part(generator, SYNTHESIS).inputs[0].shape[-1])
+    return int(_synthesis(generator).inputs[0].shape[-1])
 
 
 def default_space(generator):

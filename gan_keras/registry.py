@@ -146,9 +146,20 @@ def check(kind, name):
     return table[name]
 
 
-def info(kind, name):
-    """What the declaration of `name` says (its literal keyword arguments), read without importing."""
+_REQUIRED = object()
+
+
+def info(kind, name, default=_REQUIRED):
+    """What the declaration of `name` says (its literal keyword arguments), read without importing;
+    `default` where `name` is not declared (without it, one UnknownChoice line)."""
+    if default is not _REQUIRED and name not in entries()[kind]:
+        return default
     return check(kind, name).info
+
+
+def having(kind, key):
+    """The names of `kind` whose declaration says `key`, e.g. `having("dataset", "classes")`."""
+    return tuple(name for name, entry in entries()[kind].items() if key in entry.info)
 
 
 def where(kind, **wanted):

@@ -76,6 +76,14 @@ def test_an_unknown_name_is_one_line_with_the_choices():
         registry.get("network", "nope")
 
 
+def test_info_of_an_undeclared_name_is_the_default_when_one_is_given():
+    assert registry.info("dataset", "my_faces/", default=None) is None
+    assert registry.info("dataset", "mnist", default=None)["domain_classifier"]
+    with pytest.raises(registry.UnknownChoice, match="unknown dataset 'my_faces/'"):
+        registry.info("dataset", "my_faces/")
+    assert registry.having("dataset", "classes") == ("mnist", "fashion_mnist")
+
+
 def test_a_declaration_with_a_non_literal_argument_is_refused_by_the_reader(tmp_path):
     source = tmp_path / "variant.py"
     source.write_text('from gan_keras.registry import register\n\n'
