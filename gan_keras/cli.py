@@ -11,7 +11,7 @@ import warnings
 
 from gan_keras import registry
 from gan_keras.errors import UsageError
-from gan_keras.registry import names
+from gan_keras.registry import having, names
 
 
 class _Parser(argparse.ArgumentParser):
@@ -453,8 +453,9 @@ def _download(args):
 def _add_speed_options(p, per_call_default):
     p.add_argument("--mixed-precision", nargs="?", const="auto", choices=names("precision"),
                    help="compute in 16 bits, weights in 32; alone: float16 on GPU (loss scaling per "
-                        "optimizer), bfloat16 elsewhere (default: bfloat16 for DCGAN on a CPU with bfloat16 "
-                        "instructions, else off)")
+                        "optimizer), bfloat16 elsewhere (default: bfloat16 on a CPU with bfloat16 instructions "
+                        f"for {', '.join(having('network', 'cpu_bfloat16'))}, where it was measured to pay off; "
+                        "else off)")
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction,
                    help="XLA-compile the training step (default: on with a GPU, off on CPU, where it is slower)")
     p.add_argument("--steps-per-execution", type=int,

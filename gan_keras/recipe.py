@@ -115,12 +115,13 @@ def choose(config, image_shape, device):
                           "R1 78, ADA 90) (docs/BENCHMARKS.md)" if use_diffaug else
                           "none (measured to pay off for 64x64 DCGAN faces and small data sets trained long)")
     if config.mixed_precision is None:
-        bf16 = device.native_bfloat16 and not device.accelerated and model == "dcgan"
+        measured = family.get("cpu_bfloat16")  # why bfloat16 paid off for this family, where it was measured
+        bf16 = bool(device.native_bfloat16 and not device.accelerated and measured)
         chosen["mixed_precision"] = "bfloat16" if bf16 else "off"
-        why["mixed_precision"] = ("bfloat16: this CPU has bfloat16 instructions (1.34x the DCGAN steps, better "
-                                  "faces in the same 5 minutes)" if bf16 else
+        why["mixed_precision"] = (f"bfloat16: this CPU has bfloat16 instructions ({measured})" if bf16 else
                                   "float32" + ("" if device.accelerated else ": this CPU has no bfloat16 "
-                                               "instructions (or the model is not DCGAN)"))
+                                               "instructions" if measured else " (bfloat16 not measured for "
+                                               f"{model})"))
     if config.jit_compile is None:
         chosen["jit_compile"] = device.accelerated
         why["jit_compile"] = ("XLA on an accelerator" if device.accelerated else

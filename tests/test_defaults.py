@@ -42,6 +42,11 @@ def test_digits_keep_the_measured_mnist_default():
     config, _ = choose(RunConfig(), (28, 28, 1), CPU)
     assert (config.model, config.width, config.ema, config.augment, config.mixed_precision) == \
         ("mlp", 64, 0.0, "none", "off")
+    # bfloat16 where the CPU has it: measured for the MLP (steps and domain FID), not for the tutorial's model
+    config, why = choose(RunConfig(), (28, 28, 1), Device(False, native_bfloat16=True))
+    assert config.mixed_precision == "bfloat16" and "three pairs of runs" in why["mixed_precision"]
+    config, why = choose(RunConfig(model="tutorial"), (28, 28, 1), Device(False, native_bfloat16=True))
+    assert config.mixed_precision == "off" and why["mixed_precision"] == "float32 (bfloat16 not measured for tutorial)"
     assert choose(RunConfig(model="dcgan"), (28, 28, 1), CPU)[0].width == 64  # measured: 64 beat 32 on MNIST
     assert choose(RunConfig(model="stylegan"), (64, 64, 3), CPU)[0].augment == "none"  # not measured there
     assert choose(RunConfig(trainer="classic"), (64, 64, 3), CPU)[0].augment == "none"  # the Keras 2 reference

@@ -27,4 +27,5 @@ def discriminator(images, image_shape, width):
     return x
 
 
-declare("network", "mlp", Network(generator, discriminator))
+declare("network", "mlp", Network(generator, discriminator),
+        cpu_bfloat16="1.2x the MLP steps and a lower domain FID in 5 minutes of MNIST, three pairs of runs")
