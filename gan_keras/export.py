@@ -132,6 +132,7 @@ def export_generator(generator, path, format="onnx", n=4, seed=0, tolerance=TOLE
     import logging
 
     fmt = check_format(format)
+    generator = float32_copy(generator)
     path = Path(path)
     if fmt.suffix and path.suffix != fmt.suffix:
         path = path.with_name(path.name + fmt.suffix)
@@ -152,7 +153,11 @@ def export_generator(generator, path, format="onnx", n=4, seed=0, tolerance=TOLE
             raise UsageError(f"{format} cannot take this generator{f' (layer {layer})' if layer else ''}: "
                              f"{str(e).strip().splitlines()[0][:300]}") from None
         expected = _keras_images(generator, inputs)
-        got = fmt.run(tmp, inputs)
+        try:
+            got = fmt.run(tmp, inputs)
+        except Exception as e:  # e.g. LiteRT without kernels for an op the converter kept
+            raise UsageError(f"the {format} export does not run in its own runtime: "
+                             f"{str(e).strip().splitlines()[0][:300]}") from None
         if got.shape != expected.shape:
             raise UsageError(f"the {format} export draws images of shape {got.shape}, the generator {expected.shape}")
         diff = float(np.max(np.abs(got.astype(np.float64) - expected)))
@@ -164,6 +169,38 @@ def export_generator(generator, path, format="onnx", n=4, seed=0, tolerance=TOLE
     finally:
         _remove(tmp)
     return {"path": path, "format": format, "max_abs_diff": diff, "inputs": sorted(inputs)}
+
+
+def float32_copy(model):
+    """`model` itself when it computes in float32, else the same weights in a float32 copy.
+
+    A generator trained with `--mixed-precision` is saved with its layers' bfloat16 or float16
+    policies; the export runtimes need a float32 graph (LiteRT's interpreter has no kernels for
+    the casts), and an artifact should draw at full precision anyway.
+    """
+    import keras
+
+    config = keras.saving.serialize_keras_object(model)
+    if not _to_float32(config):
+        return model
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _to_float32(config):
+    """Set every dtype policy in a serialized model to float32, in place; whether any was not."""
+    changed = False
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy" and config.get("config", {}).get("name") != "float32":
+            config["config"]["name"] = "float32"
+            changed = True
+        for value in config.values():
+            changed = _to_float32(value) or changed
+    elif isinstance(config, list):
+        for value in config:
+            changed = _to_float32(value) or changed
+    return changed
 
 
 def _first_custom_layer(model):

@@ -62,11 +62,38 @@ def test_every_kind_exports_to_every_format_and_runs_there_as_in_keras(generator
     assert expected.std() > 0.05  # the generator draws something, so agreement means something
 
 
+@pytest.mark.parametrize("kind", ["dcgan", "stylegan"])
+def test_a_generator_trained_in_bfloat16_exports_its_weights_in_float32(kind, tmp_path):
+    import keras
+
+    from gan_keras.distribute import precision_scope
+    from gan_keras.export import float32_copy
+    from gan_keras.models import Build_Gen
+
+    with precision_scope("bfloat16"):  # as `train --mixed-precision bfloat16` builds and saves it
+        G = Build_Gen(**KINDS[kind])
+    G.save(tmp_path / "generator.keras")
+    saved = keras.saving.load_model(tmp_path / "generator.keras", compile=False)
+    assert {layer.dtype_policy.name for layer in saved.layers} >= {"mixed_bfloat16"}
+    copy = float32_copy(saved)
+    assert {layer.dtype_policy.name for layer in copy.layers} == {"float32"}
+    for a, b in zip(saved.weights, copy.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert float32_copy(copy) is copy  # already float32: nothing to copy
+    report = export_generator(saved, tmp_path / "g", "litert")  # LiteRT has no kernels for bfloat16 casts
+    assert report["max_abs_diff"] <= TOLERANCE
+
+
 def test_a_failed_check_is_an_error_and_leaves_no_file(generators, tmp_path, monkeypatch):
     fmt = registry.get("export", "onnx")
     wrong = type(fmt)(fmt.name, fmt.keras_format, fmt.suffix, fmt.needs, lambda path, inputs: fmt.run(path, inputs) + 1e-3)
     monkeypatch.setitem(registry._objects, ("export", "onnx"), wrong)
     with pytest.raises(UsageError, match=r"differs from the generator by 1\.0\de-03"):
+        export_generator(generators["mlp"], tmp_path / "g.onnx", "onnx")
+    assert list(tmp_path.iterdir()) == []
+    broken = type(fmt)(fmt.name, fmt.keras_format, fmt.suffix, fmt.needs, lambda path, inputs: 1 / 0)
+    monkeypatch.setitem(registry._objects, ("export", "onnx"), broken)
+    with pytest.raises(UsageError, match=r"^the onnx export does not run in its own runtime: division by zero$"):
         export_generator(generators["mlp"], tmp_path / "g.onnx", "onnx")
     assert list(tmp_path.iterdir()) == []
 
