@@ -115,13 +115,15 @@ def choose(config, image_shape, device):
                           "R1 78, ADA 90) (docs/BENCHMARKS.md)" if use_diffaug else
                           "none (measured to pay off for 64x64 DCGAN faces and small data sets trained long)")
     if config.mixed_precision is None:
-        measured = family.get("cpu_bfloat16")  # why bfloat16 paid off for this family, where it was measured
+        # why bfloat16 paid off for this family with the fused trainer, where it was measured
+        measured = None if reference else family.get("cpu_bfloat16")
         bf16 = bool(device.native_bfloat16 and not device.accelerated and measured)
         chosen["mixed_precision"] = "bfloat16" if bf16 else "off"
         why["mixed_precision"] = (f"bfloat16: this CPU has bfloat16 instructions ({measured})" if bf16 else
-                                  "float32" + ("" if device.accelerated else ": this CPU has no bfloat16 "
-                                               "instructions" if measured else " (bfloat16 not measured for "
-                                               f"{model})"))
+                                  "float32" + ("" if device.accelerated else
+                                               " (the classic loop is the plain Keras 2 reference)" if reference else
+                                               ": this CPU has no bfloat16 instructions" if measured else
+                                               f" (bfloat16 not measured for {model})"))
     if config.jit_compile is None:
         chosen["jit_compile"] = device.accelerated
         why["jit_compile"] = ("XLA on an accelerator" if device.accelerated else

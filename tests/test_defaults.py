@@ -47,6 +47,8 @@ def test_digits_keep_the_measured_mnist_default():
     assert config.mixed_precision == "bfloat16" and "three pairs of runs" in why["mixed_precision"]
     config, why = choose(RunConfig(model="tutorial"), (28, 28, 1), Device(False, native_bfloat16=True))
     assert config.mixed_precision == "off" and why["mixed_precision"] == "float32 (bfloat16 not measured for tutorial)"
+    config, why = choose(RunConfig(trainer="classic"), (28, 28, 1), Device(False, native_bfloat16=True))
+    assert config.mixed_precision == "off" and "Keras 2 reference" in why["mixed_precision"]
     assert choose(RunConfig(model="dcgan"), (28, 28, 1), CPU)[0].width == 64  # measured: 64 beat 32 on MNIST
     assert choose(RunConfig(model="stylegan"), (64, 64, 3), CPU)[0].augment == "none"  # not measured there
     assert choose(RunConfig(trainer="classic"), (64, 64, 3), CPU)[0].augment == "none"  # the Keras 2 reference
