@@ -455,8 +455,7 @@ def _add_speed_options(p, per_call_default):
                    help="compute in 16 bits, weights in 32; alone: float16 on GPU (loss scaling per "
                         "optimizer), bfloat16 elsewhere (default: bfloat16 on a CPU with bfloat16 instructions "
                         f"for {', '.join(having('network', 'cpu_bfloat16'))} with the fused trainer, where it was "
-                        "measured to pay off; "
-                        "else off)")
+                        "measured to pay off; else off)")
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction,
                    help="XLA-compile the training step (default: on with a GPU, off on CPU, where it is slower)")
     p.add_argument("--steps-per-execution", type=int,

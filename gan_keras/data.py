@@ -312,11 +312,11 @@ def load_labeled_images(name_or_path, image_size=None, channels=None, directory=
     """
     source = str(name_or_path)
     path = Path(source).expanduser()
-    named = registry.info("dataset", source, default=None)
-    if named and "classes" in named:
+    named = registry.info("dataset", source, default=None)  # None: a folder or an .npz
+    if named is not None and "classes" in named:
         images, labels = load_digits(source, directory=directory)
         return images[..., None], labels.astype(np.int32), list(named["classes"])
-    if not named and path.is_dir():
+    if named is None and path.is_dir():
         return read_class_folder(path, image_size or DEFAULT_FOLDER_SIZE, channels or 3, cache=cache_dir(directory))
     images = load_images(name_or_path, image_size, channels, directory)  # the usual errors for a bad source
     if named is not None:

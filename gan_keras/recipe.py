@@ -119,11 +119,16 @@ def choose(config, image_shape, device):
         measured = None if reference else family.get("cpu_bfloat16")
         bf16 = bool(device.native_bfloat16 and not device.accelerated and measured)
         chosen["mixed_precision"] = "bfloat16" if bf16 else "off"
-        why["mixed_precision"] = (f"bfloat16: this CPU has bfloat16 instructions ({measured})" if bf16 else
-                                  "float32" + ("" if device.accelerated else
-                                               " (the classic loop is the plain Keras 2 reference)" if reference else
-                                               ": this CPU has no bfloat16 instructions" if measured else
-                                               f" (bfloat16 not measured for {model})"))
+        if bf16:
+            why["mixed_precision"] = f"bfloat16: this CPU has bfloat16 instructions ({measured})"
+        elif device.accelerated:
+            why["mixed_precision"] = "float32"
+        elif reference:
+            why["mixed_precision"] = "float32 (the classic loop is the plain Keras 2 reference)"
+        elif measured:
+            why["mixed_precision"] = "float32: this CPU has no bfloat16 instructions"
+        else:
+            why["mixed_precision"] = f"float32 (bfloat16 not measured for {model})"
     if config.jit_compile is None:
         chosen["jit_compile"] = device.accelerated
         why["jit_compile"] = ("XLA on an accelerator" if device.accelerated else
