@@ -27,7 +27,7 @@ from gan_keras import registry
 from gan_keras.augment import get_augment
 from gan_keras.ema import GeneratorEMA
 from gan_keras.losses import R1, get_loss
-from gan_keras.models import discriminator_logits, num_classes
+from gan_keras.models import discriminator_logits, num_classes, per_sample
 from gan_keras.noise import Stream, replica_noise, replica_uniform
 from gan_keras.optimizers import FusedAdam
 
@@ -98,6 +98,7 @@ class GAN(keras.Model):
         self.augmenter = get_augment(augment, self.ada_target)
         self.ema = GeneratorEMA(generator, self.ema_decay) if self.ema_decay else None
         self._d_logits = discriminator_logits(discriminator)
+        self._d_per_sample = per_sample(self._d_logits)
         names = ["d_loss", "g_loss", "d_acc_real", "d_acc_fake"] + (["d_penalty"] if self.regularizers else [])
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # G and D are built; without this, fit() under a distribution strategy would build the GAN by
@@ -167,9 +168,23 @@ class GAN(keras.Model):
 
     def run_discriminator(self, images, step, stream, labels=None):
         """D's logits on `images` (for `labels`, when conditional) as D sees them: through the augmenter."""
+        return self._d_logits(self._augmented(images, step, stream, labels), training=True)
+
+    def _augmented(self, images, step, stream, labels):
         with tf.name_scope("augment"):  # one scope: a profile (bench --profile) tells these ops apart
             augmented = self.augmenter(images, step, stream, self.seed)
-        return self._d_logits(augmented if labels is None else [augmented, labels], training=True)
+        return augmented if labels is None else [augmented, labels]
+
+    def _real_and_fake_logits(self, real_images, fake_images, labels, step, shift):
+        """D's logits on the real and the generated batch: one call on both when D treats each image
+        on its own (`per_sample`), which computes the same logits with half the calls."""
+        real = self._augmented(real_images, step, Stream.AUGMENT_REAL + shift, labels)
+        fake = self._augmented(fake_images, step, Stream.AUGMENT_FAKE + shift, labels)
+        if not self._d_per_sample:
+            return self._d_logits(real, training=True), self._d_logits(fake, training=True)
+        both = tf.nest.map_structure(lambda r, f: tf.concat([r, f], axis=0), real, fake)
+        real_logits, fake_logits = tf.split(self._d_logits(both, training=True), 2)
+        return real_logits, fake_logits
 
     def _targets(self, step, batch):
         real = tf.fill((batch, 1), self.real_label)
@@ -186,8 +201,7 @@ class GAN(keras.Model):
         fake_images = self._generate(replica_noise(self.seed, step, batch, self.latent_dim, Stream.D_NOISE + shift), labels)
         target_real, target_fake = self._targets(step + shift, batch)
         with tf.GradientTape() as tape:
-            real_logits = self.run_discriminator(real_images, step, Stream.AUGMENT_REAL + shift, labels)
-            fake_logits = self.run_discriminator(fake_images, step, Stream.AUGMENT_FAKE + shift, labels)
+            real_logits, fake_logits = self._real_and_fake_logits(real_images, fake_images, labels, step, shift)
             d_loss = self.gan_loss.d_loss(real_logits, fake_logits, target_real, target_fake)
             penalty = tf.constant(0.0)
             for regularizer in self.regularizers:

@@ -115,6 +115,25 @@ def num_classes(model):
     return 0
 
 
+# Layers whose output for one image depends on that image alone (BatchNormalization's statistics,
+# a minibatch standard deviation or dropout's draws do not).
+PER_SAMPLE_LAYERS = (layers.InputLayer, layers.Dense, layers.Conv2D, layers.Flatten, layers.Reshape,
+                     layers.LeakyReLU, layers.ReLU, layers.Activation, layers.Embedding, layers.Concatenate,
+                     layers.Add, layers.Dot, layers.AveragePooling2D)
+
+
+def per_sample(model):
+    """Whether every layer of `model` maps each image on its own, so that one call on two batches
+    stacked gives the logits of two calls.
+
+    Example:
+        >>> per_sample(Build_Disc("mlp")), per_sample(Build_Disc("dcgan"))   # DCGAN's D has batch norm
+        (True, False)
+    """
+    return all(isinstance(layer, keras.Model) and per_sample(layer) or type(layer) in PER_SAMPLE_LAYERS
+               for layer in model.layers)
+
+
 def discriminator_logits(discriminator):
     """The discriminator's logits: the sub-model up to its layer `logits` (same weights), or the
     discriminator itself when it has no such layer (then it must output logits already).

@@ -201,3 +201,64 @@ def test_the_faster_step_computes_the_losses_and_gradients_of_the_stock_keras_st
         for a, b in zip(model_fast.weights, model_stock.weights):
             np.testing.assert_allclose(np.array(a), np.array(b), atol=2e-5, err_msg=a.path)
 
+
+
+def test_fused_batch_norm_takes_bfloat16_maps_without_casts_and_computes_the_same(monkeypatch):
+    """Under mixed bfloat16 the kernel reads the maps as they are (statistics in float32 inside): the
+    same output, gradients and moving statistics as casting them to float32 and back, as before."""
+    import gan_keras.networks as networks
+
+    shape = (16, 8, 8, 12)
+    x = tf.cast(np.random.default_rng(0).normal(2.0, 3.0, shape), tf.bfloat16)
+    upstream = tf.cast(np.random.default_rng(1).normal(size=shape), tf.bfloat16)
+    results = []
+    for dtypes in ((tf.float32,), (tf.float32, tf.bfloat16)):
+        monkeypatch.setattr(networks, "FUSED_BATCH_NORM_DTYPES", dtypes)
+        layer = BatchNorm(synchronized=True, momentum=0.8, dtype="mixed_bfloat16")
+        layer.build(shape)
+        layer.gamma.assign(np.linspace(0.5, 2.0, shape[-1]))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.cast(y * upstream, tf.float32))
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        assert y.dtype == tf.bfloat16
+        results.append([y, *grads, layer.moving_mean, layer.moving_variance])
+    names = ["output", "d/dx", "d/dgamma", "d/dbeta", "moving mean", "moving variance"]
+    for name, direct, cast, rtol in zip(names, results[1], results[0], (0, 0, 1e-5, 1e-5, 1e-6, 1e-6)):
+        _assert_close(np.asarray(tf.cast(direct, tf.float32)), np.asarray(tf.cast(cast, tf.float32)), rtol, name)
+
+
+def test_per_sample_discriminators_are_told_from_batch_dependent_ones():
+    from gan_keras.models import discriminator_logits, per_sample
+
+    assert per_sample(discriminator_logits(Build_Disc("mlp")))
+    assert per_sample(discriminator_logits(Build_Disc("mlp", num_classes=10)))  # projection: Embedding, Dot
+    assert not per_sample(discriminator_logits(Build_Disc("dcgan")))  # batch norm
+    assert not per_sample(discriminator_logits(Build_Disc("stylegan", (32, 32, 3), 8)))  # minibatch stddev
+    assert not per_sample(discriminator_logits(Build_Disc("tutorial")))  # dropout draws per call
+
+
+@pytest.mark.parametrize("num_classes", [0, 10])
+def test_one_discriminator_call_on_real_and_fake_trains_as_two(num_classes):
+    """The MLP's D step scores the real and the generated batch in one call: three whole train steps
+    give the losses and weights of two calls, to float32 rounding."""
+    images = np.random.default_rng(1).uniform(-1, 1, (48, 28, 28, 1)).astype("float32")
+    labels = np.arange(48) % 10
+    data = tf.data.Dataset.from_tensor_slices((images, labels) if num_classes else images).batch(16)
+    runs = []
+    for one_call in (True, False):
+        keras.utils.set_random_seed(0)
+        gan = GAN(Build_Gen("mlp", num_classes=num_classes), Build_Disc("mlp", num_classes=num_classes))
+        assert gan._d_per_sample
+        gan._d_per_sample = one_call
+        gan.compile()
+        initial = np.array(gan.discriminator.weights[0])
+        runs.append((gan.fit(data, epochs=1, verbose=0).history, gan))
+    (logs_one, one), (logs_two, two) = runs
+    for key in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake"):
+        assert math.isclose(logs_one[key][0], logs_two[key][0], rel_tol=1e-5), key
+    for model_one, model_two in ((one.generator, two.generator), (one.discriminator, two.discriminator)):
+        for a, b in zip(model_one.weights, model_two.weights):
+            np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-5, err_msg=a.path)
+    assert np.abs(np.array(two.discriminator.weights[0]) - initial).max() > 1e-4  # three steps moved D
