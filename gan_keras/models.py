@@ -130,7 +130,7 @@ def per_sample(model):
         >>> per_sample(Build_Disc("mlp")), per_sample(Build_Disc("dcgan"))   # DCGAN's D has batch norm
         (True, False)
     """
-    return all(isinstance(layer, keras.Model) and per_sample(layer) or type(layer) in PER_SAMPLE_LAYERS
+    return all(per_sample(layer) if isinstance(layer, keras.Model) else type(layer) in PER_SAMPLE_LAYERS
                for layer in model.layers)
 
 

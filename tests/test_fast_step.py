@@ -93,6 +93,19 @@ def test_shift_moves_pixels_and_fills_zeros_and_its_gradient_is_the_opposite_shi
     np.testing.assert_array_equal(grad, shift(upstream, -dy, -dx).numpy()[..., 0])  # the pixels that land inside
 
 
+def _batch_norm_training_pass(layer, x, upstream):
+    """Output, gradients (x, gamma, beta) and moving statistics of one training pass of `layer`."""
+    layer.build(x.shape)
+    layer.gamma.assign(np.linspace(0.5, 2.0, x.shape[-1]))
+    layer.beta.assign(np.linspace(-1.0, 1.0, x.shape[-1]))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(tf.cast(y * upstream, tf.float32))
+    grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+    return [y, *grads, layer.moving_mean, layer.moving_variance]
+
+
 @pytest.mark.parametrize("shape", [(64, 2048), (32, 16, 16, 8), (8, 5, 7)])
 def test_fused_batch_norm_equals_keras_batch_normalization(shape):
     x = tf.constant(np.random.default_rng(0).normal(2.0, 3.0, shape).astype("float32"))
@@ -100,15 +113,7 @@ def test_fused_batch_norm_equals_keras_batch_normalization(shape):
     results = []
     for cls in (keras.layers.BatchNormalization, BatchNorm):
         layer = cls(synchronized=True, momentum=0.8)
-        layer.build(shape)
-        layer.gamma.assign(np.linspace(0.5, 2.0, shape[-1]))
-        layer.beta.assign(np.linspace(-1.0, 1.0, shape[-1]))
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x, training=True)
-            loss = tf.reduce_sum(y * upstream)
-        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
-        results.append([y, *grads, layer.moving_mean, layer.moving_variance, layer(x, training=False)])
+        results.append(_batch_norm_training_pass(layer, x, upstream) + [layer(x, training=False)])
     names = ["output", "d/dx", "d/dgamma", "d/dbeta", "moving mean", "moving variance", "inference output"]
     for name, fused, stock in zip(names, results[1], results[0]):
         _assert_close(fused, stock, rtol=1e-5, what=name)
@@ -202,7 +207,6 @@ def test_the_faster_step_computes_the_losses_and_gradients_of_the_stock_keras_st
             np.testing.assert_allclose(np.array(a), np.array(b), atol=2e-5, err_msg=a.path)
 
 
-
 def test_fused_batch_norm_takes_bfloat16_maps_without_casts_and_computes_the_same(monkeypatch):
     """Under mixed bfloat16 the kernel reads the maps as they are (statistics in float32 inside): the
     same output, gradients and moving statistics as casting them to float32 and back, as before."""
@@ -215,15 +219,8 @@ def test_fused_batch_norm_takes_bfloat16_maps_without_casts_and_computes_the_sam
     for dtypes in ((tf.float32,), (tf.float32, tf.bfloat16)):
         monkeypatch.setattr(networks, "FUSED_BATCH_NORM_DTYPES", dtypes)
         layer = BatchNorm(synchronized=True, momentum=0.8, dtype="mixed_bfloat16")
-        layer.build(shape)
-        layer.gamma.assign(np.linspace(0.5, 2.0, shape[-1]))
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x, training=True)
-            loss = tf.reduce_sum(tf.cast(y * upstream, tf.float32))
-        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
-        assert y.dtype == tf.bfloat16
-        results.append([y, *grads, layer.moving_mean, layer.moving_variance])
+        results.append(_batch_norm_training_pass(layer, x, upstream))
+        assert results[-1][0].dtype == tf.bfloat16
     names = ["output", "d/dx", "d/dgamma", "d/dbeta", "moving mean", "moving variance"]
     for name, direct, cast, rtol in zip(names, results[1], results[0], (0, 0, 1e-5, 1e-5, 1e-6, 1e-6)):
         _assert_close(np.asarray(tf.cast(direct, tf.float32)), np.asarray(tf.cast(cast, tf.float32)), rtol, name)
