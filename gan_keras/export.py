@@ -131,8 +131,10 @@ def export_generator(generator, path, format="onnx", n=4, seed=0, tolerance=TOLE
     """
     import logging
 
+    from gan_keras.networks import with_keras_layers
+
     fmt = check_format(format)
-    generator = float32_copy(generator)
+    generator = float32_copy(with_keras_layers(generator))  # Keras's own layers: plain ops in the artifact
     path = Path(path)
     if fmt.suffix and path.suffix != fmt.suffix:
         path = path.with_name(path.name + fmt.suffix)

@@ -117,11 +117,11 @@ def one_writer(folder):
 
 def save_generator(generator, path):
     """`generator.keras`, written to a temporary file first so a crash never leaves half a file; with Keras's
-    own BatchNormalization, so plain `keras.saving.load_model` reads it (`networks.with_keras_batch_norm`)."""
-    from gan_keras.networks import with_keras_batch_norm
+    own BatchNormalization, so plain `keras.saving.load_model` reads it (`networks.with_keras_layers`)."""
+    from gan_keras.networks import with_keras_layers
 
     tmp = atomic_path(path)
-    with_keras_batch_norm(generator).save(tmp)
+    with_keras_layers(generator).save(tmp)
     os.replace(tmp, path)
 
 

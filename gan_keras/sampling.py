@@ -54,14 +54,14 @@ def load_discriminator(run_dir):
     readable checkpoint: what the projector's "discriminator" distance compares features with."""
     from gan_keras.checkpoints import restore_networks
     from gan_keras.models import Build_Disc
-    from gan_keras.networks import with_keras_batch_norm
+    from gan_keras.networks import with_keras_layers
     from gan_keras.pretrained import run_folder
 
     config, saved = load_config(run_dir)
     discriminator = Build_Disc(config.model, tuple(saved["image_shape"]), config.width,
                                num_classes=len(saved.get("class_names") or []))
     restore_networks(run_folder(run_dir), discriminator=discriminator)
-    return with_keras_batch_norm(discriminator)
+    return with_keras_layers(discriminator)
 
 
 def class_labels(generator, n, labels=None):

@@ -22,7 +22,7 @@ def generators():
     import keras
 
     from gan_keras.models import Build_Gen
-    from gan_keras.networks import with_keras_batch_norm
+    from gan_keras.networks import with_keras_layers
 
     keras.utils.set_random_seed(1)
     built = {}
@@ -38,7 +38,7 @@ def generators():
                 w.assign(rng.uniform(-0.05, 0.05, w.shape).astype(np.float32))
             elif "moving_variance" in w.path:
                 w.assign(rng.uniform(0.5, 1.5, w.shape).astype(np.float32))
-        built[name] = with_keras_batch_norm(G)
+        built[name] = with_keras_layers(G)
     return built
 
 

@@ -1,6 +1,7 @@
-"""The faster step computes what the stock Keras step computed: the fused BatchNorm and Adam kernels and
-the compiled DiffAugment against Keras's BatchNormalization, Keras's Adam and DiffAugment written op
-by op (the implementation they replaced), to float32 rounding."""
+"""The faster step computes what the stock Keras step computed: the fused BatchNorm and Adam kernels,
+the sub-pixel image-side convolutions and the compiled DiffAugment against Keras's BatchNormalization,
+Adam, Conv2D and Conv2DTranspose and DiffAugment written op by op (the implementation they
+replaced), to float32 rounding."""
 
 import math
 
@@ -12,7 +13,7 @@ import tensorflow as tf
 from gan_keras.augment import DiffAugment, shift
 from gan_keras.fused import GAN
 from gan_keras.models import Build_Disc, Build_Gen
-from gan_keras.networks import BatchNorm, with_keras_batch_norm
+from gan_keras.networks import KERAS_TWINS, BatchNorm, subpixel, with_keras_layers
 from gan_keras.noise import replica_uniform
 from gan_keras.optimizers import FusedAdam
 
@@ -158,10 +159,51 @@ def test_fused_adam_equals_keras_adam_over_many_steps():
 
 
 def _stock_copy(model):
-    """The same network and weights with Keras's own BatchNormalization in place of the fused one."""
-    copy = with_keras_batch_norm(model)
-    assert copy is not model and not any(isinstance(layer, BatchNorm) for layer in copy.layers)
+    """The same network and weights with Keras's own layers in place of the faster twins."""
+    copy = with_keras_layers(model)
+    assert copy is not model and not any(type(layer) in KERAS_TWINS for layer in copy.layers)
     return copy
+
+
+def _conv_results(layer, x):
+    """Output, gradients of sum(sin(y)) for the input and weights, and the R1-style second-order
+    gradient of |d/dx|^2 for the weights (what R1 and WGAN-GP take through D's input layer)."""
+    with tf.GradientTape() as outer:
+        with tf.GradientTape(persistent=True) as inner:
+            inner.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(tf.sin(y))
+        dx = inner.gradient(loss, x)
+        penalty = tf.reduce_sum(dx**2)
+    return [y, dx, *inner.gradient(loss, layer.trainable_weights), *outer.gradient(penalty, layer.trainable_weights)]
+
+
+@pytest.mark.parametrize("kind, shape, channels", [
+    ("Conv2DTranspose", (4, 32, 32, 16), 3),  # the 64x64 generator's image layer
+    ("Conv2DTranspose", (4, 14, 14, 64), 1),  # the 28x28 generator's
+    ("Conv2D", (4, 64, 64, 3), 16),  # the 64x64 discriminator's input layer
+    ("Conv2D", (4, 28, 28, 1), 64),
+    ("Conv2D", (4, 7, 7, 3), 8),  # odd size: Keras's path
+    ("Conv2DTranspose", (4, 8, 8, 16), 8),  # 8 channels: Keras's path
+])
+def test_subpixel_layers_compute_what_keras_layers_compute(kind, shape, channels):
+    """Same output, gradients for the input, kernel and bias, and second-order gradient, as Keras's
+    layer with the same weights; the sub-pixel path (a DepthToSpace in the graph) only where it applies."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=shape), tf.float32)
+    theirs, ours = (cls(channels, 4, strides=2, padding="same") for cls in (getattr(keras.layers, kind),
+                                                                               getattr(subpixel, kind)))
+    for layer in (theirs, ours):
+        layer.build(shape)
+    theirs.set_weights([rng.normal(size=w.shape) for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    for name, a, b in zip(["output", "d/dx", "d/dkernel", "d/dbias", "d2/dkernel", "d2/dbias"],
+                          _conv_results(ours, x), _conv_results(theirs, x)):
+        _assert_close(np.asarray(a), np.asarray(b), rtol=2e-5, what=name)
+    graph = tf.function(lambda x: tf.gradients(tf.reduce_sum(ours(x)), x)).get_concrete_function(x).graph
+    image_channels = channels if kind == "Conv2DTranspose" else shape[-1]
+    applies = image_channels <= subpixel.MAX_CHANNELS and shape[1] % 2 == 0
+    assert any(op.type == "DepthToSpace" for op in graph.get_operations()) == applies
 
 
 def _gradients(gan, real, step):

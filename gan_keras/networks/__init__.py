@@ -83,18 +83,18 @@ class BatchNorm(layers.BatchNormalization):
         return tf.cast(y, self.compute_dtype)
 
 
-def with_keras_batch_norm(model):
-    """The same network and weights with Keras's own BatchNormalization in place of `BatchNorm`.
+def with_keras_layers(model):
+    """The same network and weights with Keras's own layers in place of this package's faster twins
+    (`BatchNorm`, `subpixel.Conv2D`, `subpixel.Conv2DTranspose`).
 
-    The two differ only in how they train, so a saved generator (`generator.keras`) holds Keras's
-    layer and loads with plain `keras.saving.load_model`, without this package.
+    They differ only in how they compute, so a saved generator (`generator.keras`) holds Keras's
+    layers and loads with plain `keras.saving.load_model`, without this package.
     """
-    if not any(isinstance(layer, BatchNorm) for layer in model.layers):
+    if not any(type(layer) in KERAS_TWINS for layer in model.layers):
         return model
 
     def clone(layer):
-        cls = layers.BatchNormalization if isinstance(layer, BatchNorm) else type(layer)
-        return cls.from_config(layer.get_config())
+        return KERAS_TWINS.get(type(layer), type(layer)).from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
@@ -112,7 +112,11 @@ def dcgan_init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
+from gan_keras.networks import subpixel  # noqa: E402
 from gan_keras.networks import dcgan, mlp, stylegan, tutorial  # noqa: E402  (each registers itself)
 
-__all__ = ["Network", "get", "BatchNorm", "batch_norm", "with_keras_batch_norm", "dcgan_init",
+KERAS_TWINS = {BatchNorm: layers.BatchNormalization, subpixel.Conv2D: layers.Conv2D,
+               subpixel.Conv2DTranspose: layers.Conv2DTranspose}  # this package's faster layer -> Keras's
+
+__all__ = ["Network", "get", "BatchNorm", "batch_norm", "with_keras_layers", "subpixel", "dcgan_init",
            "dcgan", "mlp", "stylegan", "tutorial"]

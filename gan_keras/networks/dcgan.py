@@ -5,7 +5,7 @@ its input layer. `width` is the filters of the outer layers, doubling inwards up
 
 from keras import layers
 
-from gan_keras.networks import Network, batch_norm, dcgan_init
+from gan_keras.networks import Network, batch_norm, dcgan_init, subpixel
 from gan_keras.registry import declare
 
 MAX_FILTERS = 512
@@ -41,7 +41,8 @@ def generator(z, image_shape, width):
         x = layers.Conv2DTranspose(filters(width, level), 4, strides=2, padding="same", use_bias=False,
                                    kernel_initializer=dcgan_init())(x)
         x = layers.ReLU()(batch_norm()(x))
-    x = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", kernel_initializer=dcgan_init())(x)
+    # the image-side layers: Keras's, on the faster sub-pixel path for few channels (networks.subpixel)
+    x = subpixel.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", kernel_initializer=dcgan_init())(x)
     return layers.Activation("tanh")(x)
 
 
@@ -49,8 +50,9 @@ def discriminator(images, image_shape, width):
     _, steps = upsampling_plan(image_shape)
     x = images
     for level in range(steps):
-        x = layers.Conv2D(filters(width, level), 4, strides=2, padding="same", use_bias=level == 0,
-                          kernel_initializer=dcgan_init())(x)
+        conv = subpixel.Conv2D if level == 0 else layers.Conv2D
+        x = conv(filters(width, level), 4, strides=2, padding="same", use_bias=level == 0,
+                 kernel_initializer=dcgan_init())(x)
         if level > 0:  # DCGAN: no batch norm on the discriminator's input layer
             x = batch_norm()(x)
         x = layers.LeakyReLU(0.2)(x)
