@@ -302,3 +302,10 @@ def test_one_discriminator_call_on_real_and_fake_trains_as_two(num_classes):
         for a, b in zip(model_one.weights, model_two.weights):
             np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-5, err_msg=a.path)
     assert np.abs(np.array(two.discriminator.weights[0]) - initial).max() > 1e-4  # three steps moved D
+
+
+def test_subpixel_depth_to_space_equals_tensorflows_and_keeps_known_sizes():
+    y = np.random.default_rng(0).normal(size=(2, 4, 5, 12)).astype("float32")
+    np.testing.assert_array_equal(subpixel.depth_to_space(y), tf.nn.depth_to_space(y, 2))
+    traced = tf.function(subpixel.depth_to_space).get_concrete_function(tf.TensorSpec([None, 32, 32, 12]))
+    assert traced.output_shapes.as_list() == [None, 64, 64, 3]

@@ -11,6 +11,7 @@ arithmetic up to float32 summation order (`tests/test_fast_step.py`); other laye
 and GPUs keep Keras's own path.
 
 Example:
+    >>> import numpy as np
     >>> layer = Conv2DTranspose(3, 4, strides=2, padding="same")   # as keras.layers.Conv2DTranspose
     >>> layer(np.zeros((1, 32, 32, 16), "float32")).shape
     (1, 64, 64, 3)
@@ -38,7 +39,8 @@ def subpixel_kernel(kernel):
 def depth_to_space(y):
     """`tf.nn.depth_to_space(y, 2)` as a reshape and transpose: the same values, 3x faster here
     (0.35 against 1.08 ms for 64x32x32x12 in bfloat16, one core)."""
-    batch, height, width, channels = tf.unstack(tf.shape(y))
+    batch, height, width, channels = [static if static is not None else dynamic  # keeps known sizes static
+                                      for static, dynamic in zip(y.shape, tf.unstack(tf.shape(y)))]
     phases = tf.reshape(y, [batch, height, width, 2, 2, channels // 4])
     return tf.reshape(tf.transpose(phases, [0, 1, 3, 2, 4, 5]), [batch, 2 * height, 2 * width, channels // 4])
 
