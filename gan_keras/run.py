@@ -117,7 +117,8 @@ def one_writer(folder):
 
 def save_generator(generator, path):
     """`generator.keras`, written to a temporary file first so a crash never leaves half a file; with Keras's
-    own BatchNormalization, so plain `keras.saving.load_model` reads it (`networks.with_keras_layers`)."""
+    own layers (not this package's faster twins), so plain `keras.saving.load_model` reads it
+    (`networks.with_keras_layers`)."""
     from gan_keras.networks import with_keras_layers
 
     tmp = atomic_path(path)

@@ -75,8 +75,9 @@ def _strided(x, kernel):
     return tf.nn.conv2d(x, kernel, strides=2, padding="SAME"), grad
 
 
-def _applies(layer, channels, image_size):
-    """A 4x4 stride-2 'same' layer with few image-side channels and an even image size, on a CPU."""
+def _applies(layer, channels, image_size=()):
+    """A 4x4 stride-2 'same' layer with few image-side channels and an even image size (an input
+    image's; a transposed convolution's output is always even), on a CPU."""
     return (keras.backend.backend() == "tensorflow" and layer.kernel_size == (4, 4) and layer.strides == (2, 2)
             and layer.padding == "same" and layer.data_format == "channels_last" and layer.dilation_rate == (1, 1)
             and getattr(layer, "output_padding", None) is None and getattr(layer, "groups", 1) == 1
@@ -90,7 +91,7 @@ class Conv2DTranspose(layers.Conv2DTranspose):
     generator's image) runs its forward pass in the sub-pixel form (module docstring)."""
 
     def call(self, inputs):
-        if not _applies(self, self.filters, (2, 2)):
+        if not _applies(self, self.filters):
             return super().call(inputs)
         kernel = tf.cast(self.kernel, self.compute_dtype)
         bias = tf.cast(self.bias, self.compute_dtype) if self.use_bias else tf.zeros([self.filters], self.compute_dtype)
