@@ -78,6 +78,25 @@ def test_diffaugment_equals_the_op_by_op_reference_forward_and_backward(shape):
         assert float(tf.reduce_mean(tf.cast(out == 0, tf.float32))) > 0.1  # the cutout square is there
 
 
+def _penalty_gradient(augment, images, scale):
+    """d/d(scale) of R1's |grad_x D(augment(x))|^2 for a toy D(x) = sum(tanh(scale * x)): the second
+    order R1 and WGAN-GP take through the augmentation's gradient."""
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch(images)
+            logits = tf.reduce_sum(tf.tanh(scale * augment(images, tf.constant(5, tf.int64), 10, 0)))
+        penalty = tf.reduce_sum(tf.square(inner.gradient(logits, images)))
+    return outer.gradient(penalty, scale)
+
+
+def test_diffaugment_second_order_gradient_equals_the_reference():
+    images = tf.constant(np.random.default_rng(2).uniform(-1, 1, (4, 16, 16, 3)).astype("float32"))
+    scale = tf.Variable(tf.constant(np.linspace(0.5, 1.5, 3).astype("float32")))
+    fast, reference = _penalty_gradient(DiffAugment(), images, scale), _penalty_gradient(ReferenceDiffAugment(), images, scale)
+    assert float(tf.reduce_max(tf.abs(reference))) > 0
+    _assert_close(fast, reference, what="second-order gradient")
+
+
 def test_shift_moves_pixels_and_fills_zeros_and_its_gradient_is_the_opposite_shift():
     images = tf.reshape(tf.range(2 * 4 * 5, dtype=tf.float32), (2, 4, 5, 1)) + 1.0
     dy, dx = tf.constant([1, -2]), tf.constant([0, 3])
