@@ -103,17 +103,17 @@ class _FitTimer:
 
 
 def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None, jit_compile=None,
-                steps_per_execution=1, width=None, augment=None, ema=None, profile_dir=None):
+                steps_per_execution=1, width=None, augment=None, ema=None, profile_dir=None, share_fakes=None):
     """Training speed of the fused, reference and classic loops for one model; returns a dict.
 
     Args:
         name: "mlp", "dcgan" (28x28x1) or "dcgan64" (64x64x3).
         steps: timed steps per loop and round; default: about 2 seconds' worth of the model's step.
         rounds: the loops take turns this many times; the median round is reported.
-        mixed_precision, jit_compile, width, augment, ema: as `train` takes them; left None, what
+        mixed_precision, jit_compile, width, augment, ema, share_fakes: as `train` takes them; left None, what
             `gan_keras.recipe` chooses for these images on this machine, so the fused loop times the
-            step `train` runs. Precision applies to all loops; width to all; augmentation and EMA are
-            the fused trainer's (the reference and classic loops are the plain algorithm).
+            step `train` runs. Precision applies to all loops; width to all; augmentation, EMA and
+            shared fakes are the fused trainer's (the reference and classic loops are the plain algorithm).
         steps_per_execution: the fused trainer's steps per call into TensorFlow.
         profile_dir: also trace the fused step there and add `profile`, ms per step per op class.
 
@@ -134,7 +134,7 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
 
     kind, shape = MODELS[name]
     latent_dim = 100
-    settings, _ = recipe.choose(RunConfig(model=kind, width=width, augment=augment, ema=ema,
+    settings, _ = recipe.choose(RunConfig(model=kind, width=width, augment=augment, ema=ema, share_fakes=share_fakes,
                                           mixed_precision=mixed_precision, jit_compile=jit_compile,
                                           steps_per_execution=steps_per_execution),
                                 shape, recipe.Device.of(tf.distribute.get_strategy()))
@@ -150,7 +150,7 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
         def networks():
             return Build_Gen(kind, latent_dim, shape, width), Build_Disc(kind, shape, width)
 
-        gan = GAN(*networks(), augment=settings.augment, ema=settings.ema or None)
+        gan = GAN(*networks(), augment=settings.augment, ema=settings.ema or None, share_fakes=settings.share_fakes)
         gan.compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
         classic = ClassicGAN(*networks())
         step = reference_step(*networks(), latent_dim, jit_compile)
@@ -206,7 +206,7 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
             "model": name, "image_shape": list(shape), "batch_size": batch_size, "steps": steps, "rounds": rounds,
             "precision": keras.mixed_precision.global_policy().name, "jit_compile": bool(jit_compile),
             "steps_per_execution": steps_per_execution, "width": width, "augment": settings.augment,
-            "ema": settings.ema,
+            "ema": settings.ema, "share_fakes": settings.share_fakes,
             **{f"{key}_images_per_s": round(steps * batch_size / median[key], 1)
                for key in ("fused", "classic", "reference")},
             "input_pipeline_images_per_s": round(steps * batch_size / median["input"], 1),
@@ -308,7 +308,7 @@ def main(args):
             print(f"timing {name} ...", flush=True)
         result = bench_model(name, args.batch_size, args.steps, args.rounds, args.mixed_precision,
                              args.jit_compile, args.steps_per_execution, args.width, args.augment, args.ema,
-                             args.profile)
+                             args.profile, args.share_fakes)
         result["peak_host_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         if peak:
             result["peak_gflops"] = peak

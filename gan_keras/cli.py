@@ -50,6 +50,9 @@ def _add_train(sub):
     p.add_argument("--ema", type=float, help="decay of the generator's moving average, e.g. 0.999; the average "
                                              "draws the grids, samples and metrics (default: 0.999 for DCGAN "
                                              "at 64x64 and larger, else 0: off)")
+    p.add_argument("--share-fakes", action=argparse.BooleanOptionalAction,
+                   help="G's step scores the batch D's step just trained on (by the updated D), as PyTorch's "
+                        "DCGAN example does: one pass of G fewer a step (default: on with the fused trainer)")
     p.add_argument("--real-label", type=float, help="target for real images; 0.9 = one-sided label smoothing")
     p.add_argument("--label-noise", type=float, help="fraction of D labels flipped at random (default 0)")
     p.add_argument("--walk-data", action="store_true", default=None,
@@ -476,6 +479,8 @@ def _add_bench(sub):
     p.add_argument("--width", type=int, help="DCGAN width (default: what train chooses)")
     p.add_argument("--augment", choices=names("augment"), help="the fused trainer's augmentation (default: what train chooses)")
     p.add_argument("--ema", type=float, help="the fused trainer's EMA decay, 0: off (default: what train chooses)")
+    p.add_argument("--share-fakes", action=argparse.BooleanOptionalAction,
+                   help="the fused trainer's G step on D's generated batch (default: what train chooses)")
     p.add_argument("--profile", metavar="DIR", help="also trace the fused step into DIR and print its time per "
                                                     "op class")
     _add_speed_options(p, "1")

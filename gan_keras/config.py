@@ -49,6 +49,7 @@ class RunConfig:
     augment: str | None = _fixed(None)  # a registered augmentation (gan_keras.augment); default: gan_keras.recipe
     ada_target: float = 0.6  # ADA's target for E[sign(D(real))]
     ema: float | None = _fixed(None, ON_OFF)  # decay of the generator's moving average, e.g. 0.999 (0: off)
+    share_fakes: bool | None = None  # G's step scores D's generated batch (one G pass fewer); default: recipe
     real_label: float = 1.0
     label_noise: float = 0.0
     walk_data: bool = False  # classic trainer: walk the data by a moving start index, unshuffled
@@ -172,6 +173,7 @@ def _refuse_for_classic(config):
     modern = {"loss": config.loss != "nonsaturating", "n-critic": config.n_critic != 1, "r1": config.r1 > 0,
               "augment": config.augment not in (None, "none"), "ema": bool(config.ema),
               "steps-per-execution": (config.steps_per_execution or 1) > 1, "freeze-d": bool(config.freeze_d),
+              "share-fakes": bool(config.share_fakes),
               "conditional": config.conditional}
     used = [name for name, on in modern.items() if on]
     if used:

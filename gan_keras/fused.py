@@ -66,6 +66,9 @@ class GAN(keras.Model):
         n_critic: D steps per G step (5 is WGAN-GP's choice), all on the same real batch.
         ema: decay of the generator's moving average (e.g. 0.999), which then draws every image
             (`sampler`); None or 0: off.
+        share_fakes: G's step scores the generated batch D's (last) step trained on, by the updated
+            D, as PyTorch's DCGAN example does: one pass of G fewer per step. False: each step
+            draws its own batch.
         seed: seed of the latent noise, label flips and augmentation (see `gan_keras.noise`).
 
     Losses are divided by the number of replicas before the gradients, which `tf.distribute` sums;
@@ -73,7 +76,8 @@ class GAN(keras.Model):
     """
 
     def __init__(self, generator, discriminator, loss="nonsaturating", real_label=1.0, label_noise=0.0,
-                 augment="none", ada_target=0.6, r1=0.0, n_critic=1, ema=None, seed=0, **kwargs):
+                 augment="none", ada_target=0.6, r1=0.0, n_critic=1, ema=None, share_fakes=False, seed=0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -86,7 +90,7 @@ class GAN(keras.Model):
         self.real_label, self.label_noise = float(real_label), float(label_noise)
         self.ada_target, self.r1, self.n_critic = float(ada_target), float(r1), int(n_critic)
         self.ema_decay = float(ema) if ema else None
-        self.seed = int(seed)
+        self.share_fakes, self.seed = bool(share_fakes), int(seed)
         self.gan_loss = get_loss(loss)
         self.g_sees_real = bool(registry.info("loss", loss).get("g_sees_real", False))
         if not self.gan_loss.uses_targets and (self.real_label != 1.0 or self.label_noise > 0):
@@ -112,7 +116,7 @@ class GAN(keras.Model):
         """The trainer of a run's settings (`gan_keras.trainer.Trainer`), compiled."""
         gan = cls(generator, discriminator, loss=config.loss, augment=config.augment, ada_target=config.ada_target,
                   r1=config.r1, n_critic=config.n_critic, ema=config.ema, real_label=config.real_label,
-                  label_noise=config.label_noise, seed=config.seed)
+                  label_noise=config.label_noise, share_fakes=config.share_fakes, seed=config.seed)
         gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, jit_compile=config.jit_compile,
                     steps_per_execution=config.steps_per_execution)
         return gan
@@ -195,10 +199,15 @@ class GAN(keras.Model):
             real, fake = tf.where(flip_real, 0.0, real), tf.where(flip_fake, self.real_label, fake)
         return real, fake
 
-    def _d_step(self, real_images, labels, step, shift, replicas):
+    def _g_noise(self, step, batch):
+        return replica_noise(self.seed, step, batch, self.latent_dim, Stream.G_NOISE)
+
+    def _d_step(self, real_images, labels, step, shift, replicas, fake_images=None):
         D = self.discriminator
         batch = tf.shape(real_images)[0]
-        fake_images = self._generate(replica_noise(self.seed, step, batch, self.latent_dim, Stream.D_NOISE + shift), labels)
+        if fake_images is None:
+            fake_images = self._generate(replica_noise(self.seed, step, batch, self.latent_dim, Stream.D_NOISE + shift),
+                                         labels)
         target_real, target_fake = self._targets(step + shift, batch)
         with tf.GradientTape() as tape:
             real_logits, fake_logits = self._real_and_fake_logits(real_images, fake_images, labels, step, shift)
@@ -213,11 +222,13 @@ class GAN(keras.Model):
         self.d_optimizer.apply_gradients(zip(grads, D.trainable_weights))
         return d_loss, penalty, real_logits, fake_logits
 
-    def _g_step(self, real_images, labels, step, batch, replicas):
+    def _g_step(self, real_images, labels, step, batch, replicas, tape, fake_images=None):
+        """G's update; `fake_images`, when given, were generated under `tape` (`share_fakes`)."""
         G = self.generator
-        z = replica_noise(self.seed, step, batch, self.latent_dim, Stream.G_NOISE)
-        with tf.GradientTape() as tape:
-            fake_logits = self.run_discriminator(self._generate(z, labels), step, Stream.AUGMENT_G, labels)
+        with tape:
+            if fake_images is None:
+                fake_images = self._generate(self._g_noise(step, batch), labels)
+            fake_logits = self.run_discriminator(fake_images, step, Stream.AUGMENT_G, labels)
             real_logits = (self.run_discriminator(real_images, step, Stream.AUGMENT_G_REAL, labels)
                            if self.g_sees_real else None)
             g_loss = self.gan_loss.g_loss(fake_logits, real_logits)
@@ -234,10 +245,15 @@ class GAN(keras.Model):
         batch = tf.shape(real_images)[0]
         step = tf.cast(self.g_optimizer.iterations, tf.int64)  # this step's number, read before the updates
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        g_tape, shared = tf.GradientTape(), None
+        if self.share_fakes:
+            with g_tape:  # G's one forward pass; the D steps in between are not recorded on this tape
+                shared = self._generate(self._g_noise(step, batch), labels)
         for d_step in range(self.n_critic):
-            d_loss, penalty, real_logits, fake_logits = self._d_step(real_images, labels, step,
-                                                                     d_step * Stream.D_STEP_SHIFT, replicas)
-        g_loss = self._g_step(real_images, labels, step, batch, replicas)
+            last = d_step == self.n_critic - 1
+            d_loss, penalty, real_logits, fake_logits = self._d_step(
+                real_images, labels, step, d_step * Stream.D_STEP_SHIFT, replicas, shared if last else None)
+        g_loss = self._g_step(real_images, labels, step, batch, replicas, g_tape, shared)
         self.augmenter.update(real_logits, batch * replicas)
         if self.ema:
             self.ema.update(step + 1)
@@ -262,7 +278,8 @@ class GAN(keras.Model):
                 "discriminator": keras.saving.serialize_keras_object(self.discriminator),
                 "loss": self.loss_name, "real_label": self.real_label, "label_noise": self.label_noise,
                 "augment": self.augment_name, "ada_target": self.ada_target, "r1": self.r1,
-                "n_critic": self.n_critic, "ema": self.ema_decay, "seed": self.seed}
+                "n_critic": self.n_critic, "ema": self.ema_decay, "share_fakes": self.share_fakes,
+                "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):

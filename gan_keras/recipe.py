@@ -114,6 +114,11 @@ def choose(config, image_shape, device):
                           "colours drift (30 minutes on one core each, SWD vs held-out faces: 152 without, 50 with; "
                           "R1 78, ADA 90) (docs/BENCHMARKS.md)" if use_diffaug else
                           "none (measured to pay off for 64x64 DCGAN faces and small data sets trained long)")
+    if config.share_fakes is None:
+        chosen["share_fakes"] = not reference
+        why["share_fakes"] = ("off (the classic loop is the Keras 2 reference)" if reference else
+                              "on: G's step scores the batch D's step trained on, one pass of G fewer a step "
+                              "(SHARE_FAKES_MEASURED)")
     if config.mixed_precision is None:
         # why bfloat16 paid off for this family with the fused trainer, where it was measured
         measured = None if reference else family.get("cpu_bfloat16")
