@@ -26,7 +26,9 @@ def test_faces_on_a_cpu_get_the_narrow_dcgan_with_ema_and_diffaugment():
     config, why = choose(RunConfig(dataset="anime"), (64, 64, 3), CPU)
     assert (config.model, config.width, config.ema, config.augment) == ("dcgan", 16, 0.999, "diffaug")
     assert (config.mixed_precision, config.jit_compile, config.steps_per_execution) == ("off", False, 1)
-    assert set(why) == {"model", "width", "ema", "augment", "mixed_precision", "jit_compile", "steps_per_execution"}
+    assert config.share_fakes is True
+    assert set(why) == {"model", "width", "ema", "augment", "mixed_precision", "jit_compile", "steps_per_execution",
+                        "share_fakes"}
     assert all(isinstance(reason, str) and reason for reason in why.values())
 
 
@@ -36,12 +38,13 @@ def test_bfloat16_only_where_the_cpu_has_it_and_wide_networks_on_an_accelerator(
     assert (config.width, config.mixed_precision, config.jit_compile, config.steps_per_execution) == \
         (64, "off", True, 8)
     assert choose(RunConfig(), (64, 64, 3), Device(True, replicas=2))[0].steps_per_execution == 1
+    assert config.share_fakes is False  # measured on a CPU only
 
 
 def test_digits_keep_the_measured_mnist_default():
     config, _ = choose(RunConfig(), (28, 28, 1), CPU)
-    assert (config.model, config.width, config.ema, config.augment, config.mixed_precision) == \
-        ("mlp", 64, 0.0, "none", "off")
+    assert (config.model, config.width, config.ema, config.augment, config.mixed_precision, config.share_fakes) == \
+        ("mlp", 64, 0.0, "none", "off", False)
     # bfloat16 where the CPU has it: measured for the MLP (steps and domain FID), not for the tutorial's model
     config, why = choose(RunConfig(), (28, 28, 1), Device(False, native_bfloat16=True))
     assert config.mixed_precision == "bfloat16" and "three pairs of runs" in why["mixed_precision"]
@@ -51,7 +54,8 @@ def test_digits_keep_the_measured_mnist_default():
     assert config.mixed_precision == "off" and "Keras 2 reference" in why["mixed_precision"]
     assert choose(RunConfig(model="dcgan"), (28, 28, 1), CPU)[0].width == 64  # measured: 64 beat 32 on MNIST
     assert choose(RunConfig(model="stylegan"), (64, 64, 3), CPU)[0].augment == "none"  # not measured there
-    assert choose(RunConfig(trainer="classic"), (64, 64, 3), CPU)[0].augment == "none"  # the Keras 2 reference
+    classic = choose(RunConfig(trainer="classic"), (64, 64, 3), CPU)[0]
+    assert (classic.augment, classic.share_fakes) == ("none", False)  # the Keras 2 reference
 
 
 def test_what_the_user_set_is_never_overridden():

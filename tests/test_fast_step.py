@@ -92,7 +92,8 @@ def _penalty_gradient(augment, images, scale):
 def test_diffaugment_second_order_gradient_equals_the_reference():
     images = tf.constant(np.random.default_rng(2).uniform(-1, 1, (4, 16, 16, 3)).astype("float32"))
     scale = tf.Variable(tf.constant(np.linspace(0.5, 1.5, 3).astype("float32")))
-    fast, reference = _penalty_gradient(DiffAugment(), images, scale), _penalty_gradient(ReferenceDiffAugment(), images, scale)
+    fast = _penalty_gradient(DiffAugment(), images, scale)
+    reference = _penalty_gradient(ReferenceDiffAugment(), images, scale)
     assert float(tf.reduce_max(tf.abs(reference))) > 0
     _assert_close(fast, reference, what="second-order gradient")
 
@@ -204,6 +205,9 @@ def _conv_results(layer, x):
     ("Conv2D", (4, 28, 28, 1), 64),
     ("Conv2D", (4, 7, 7, 3), 8),  # odd size: Keras's path
     ("Conv2DTranspose", (4, 8, 8, 16), 8),  # 8 channels: Keras's path
+    ("Conv2D", (4, 8, 8, 64), 128),  # the 64x64 discriminator's last layer: the kernel gradient as a product
+    ("Conv2DTranspose", (4, 4, 4, 128), 64),  # the 64x64 generator's first
+    ("Conv2D", (4, 16, 16, 32), 64),  # 8x8 maps: Keras's path
 ])
 def test_subpixel_layers_compute_what_keras_layers_compute(kind, shape, channels):
     """Same output, gradients for the input, kernel and bias, and second-order gradient, as Keras's
@@ -219,11 +223,15 @@ def test_subpixel_layers_compute_what_keras_layers_compute(kind, shape, channels
     for name, a, b in zip(["output", "d/dx", "d/dkernel", "d/dbias", "d2/dkernel", "d2/dbias"],
                           _conv_results(ours, x), _conv_results(theirs, x)):
         _assert_close(np.asarray(a), np.asarray(b), rtol=2e-5, what=name)
-    graph = tf.function(lambda x: tf.gradients(tf.reduce_sum(ours(x)), x)).get_concrete_function(x).graph
+    graph = tf.function(lambda x: tf.gradients(tf.reduce_sum(ours(x)), [x, ours.kernel])).get_concrete_function(x).graph
     image_channels = channels if kind == "Conv2DTranspose" else shape[-1]
-    applies = image_channels <= subpixel.MAX_CHANNELS and shape[1] % 2 == 0
+    image_side = image_channels <= subpixel.MAX_CHANNELS and shape[1] % 2 == 0
+    strided_side = shape[1] if kind == "Conv2DTranspose" else shape[1] // 2
+    small_map = not image_side and shape[1] % 2 == 0 and strided_side <= subpixel.SMALL_MAP
     sizes = {tuple(op.inputs[1].shape[:2]) for op in graph.get_operations() if op.type == "Conv2D"}
-    assert ((3, 3) in sizes) == applies
+    assert ((3, 3) in sizes) == image_side
+    op_types = {op.type for op in graph.get_operations()}
+    assert ("MatMul" in op_types) == small_map and ("Conv2DBackpropFilter" in op_types) != small_map
 
 
 def _gradients(gan, real, step):

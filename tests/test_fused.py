@@ -68,3 +68,28 @@ def test_float16_policy_wraps_each_optimizer_in_loss_scaling():
         assert images.dtype == "float32" and gan.discriminator(images).dtype == "float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_share_fakes_lets_d_and_g_steps_score_one_generated_batch(share):
+    """With share_fakes, D's step trains on G's images of the G step's noise, and G's step scores those
+    same images by the updated D; without it, D's step draws its own batch."""
+    from gan_keras.noise import Stream
+
+    rng = np.random.default_rng(0)
+    D = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    D.layers[-1].set_weights([rng.normal(size=(16, 1)).astype("float32"), np.array([0.1], "float32")])
+    gan = GAN(Build_Gen("mlp", 8, (4, 4, 1)), D, seed=3, share_fakes=share)
+    gan.compile()
+    real = tf.constant(rng.uniform(-1, 1, (6, 4, 4, 1)).astype("float32"))
+    g_before, d_before = weights(gan.generator), weights(D)
+    logs = gan.train_step(real)
+    d_after = weights(D)
+    gan.generator.set_weights(g_before)
+    g_batch = gan.generator(latent_noise(3, 0, 6, 8, Stream.G_NOISE), training=True)
+    softplus = tf.math.softplus
+    D.set_weights(d_before)
+    d_loss_on_g_batch = 0.5 * float(tf.reduce_mean(softplus(-D(real))) + tf.reduce_mean(softplus(D(g_batch))))
+    D.set_weights(d_after)
+    assert np.isclose(float(logs["g_loss"]), float(tf.reduce_mean(softplus(-D(g_batch)))), rtol=1e-5)
+    assert np.isclose(float(logs["d_loss"]), d_loss_on_g_batch, rtol=1e-5) == share

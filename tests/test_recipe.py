@@ -212,7 +212,7 @@ def test_grids_samples_and_generator_keras_come_from_the_ema_generator(tmp_path,
 
 RECIPES = {
     "ada+ema+r1": dict(augment="ada", ada_target=0.3, ema=0.99, r1=1.0, real_label=0.9, label_noise=0.05),
-    "wgan-gp+diffaug": dict(loss="wgan-gp", n_critic=2, augment="diffaug"),
+    "wgan-gp+diffaug+share-fakes": dict(loss="wgan-gp", n_critic=2, augment="diffaug", share_fakes=True),
     "hinge": dict(loss="hinge"),
     "stylegan+conditional+r1": dict(model="stylegan", conditional=True, r1=1.0),
 }
@@ -246,6 +246,9 @@ def test_classic_refuses_the_new_options_and_targets_need_a_loss_with_targets(tm
 
     with pytest.raises(UsageError, match="--augment, --ema need the fused trainer"):
         validate(RunConfig(trainer="classic", augment="ada", ema=0.999))
+    with pytest.raises(UsageError, match="--share-fakes needs the fused trainer"):
+        validate(RunConfig(trainer="classic", share_fakes=True))
+    validate(RunConfig(trainer="classic", share_fakes=False))  # what the classic loop does anyway
     assert_one_line_error(run_cli_here("train", digits_npz, "--trainer", "classic", "--loss", "hinge"), "--loss needs the fused")
     assert_one_line_error(run_cli_here("train", digits_npz, "--loss", "hinge", "--real-label", "0.9"),
                           "which the hinge loss has none of")

@@ -38,10 +38,10 @@ def generator(z, image_shape, width):
     x = layers.ReLU()(batch_norm()(x))
     x = layers.Reshape((start, start, filters(width, steps - 1)))(x)
     for level in range(steps - 2, -1, -1):
-        x = layers.Conv2DTranspose(filters(width, level), 4, strides=2, padding="same", use_bias=False,
-                                   kernel_initializer=dcgan_init())(x)
+        x = subpixel.Conv2DTranspose(filters(width, level), 4, strides=2, padding="same", use_bias=False,
+                                     kernel_initializer=dcgan_init())(x)
         x = layers.ReLU()(batch_norm()(x))
-    # the image-side layers: Keras's, on the faster sub-pixel path for few channels (networks.subpixel)
+    # Keras's layers, on faster paths at the image side and the 4x4 maps (networks.subpixel)
     x = subpixel.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", kernel_initializer=dcgan_init())(x)
     return layers.Activation("tanh")(x)
 
@@ -50,9 +50,8 @@ def discriminator(images, image_shape, width):
     _, steps = upsampling_plan(image_shape)
     x = images
     for level in range(steps):
-        conv = subpixel.Conv2D if level == 0 else layers.Conv2D
-        x = conv(filters(width, level), 4, strides=2, padding="same", use_bias=level == 0,
-                 kernel_initializer=dcgan_init())(x)
+        x = subpixel.Conv2D(filters(width, level), 4, strides=2, padding="same", use_bias=level == 0,
+                            kernel_initializer=dcgan_init())(x)
         if level > 0:  # DCGAN: no batch norm on the discriminator's input layer
             x = batch_norm()(x)
         x = layers.LeakyReLU(0.2)(x)
