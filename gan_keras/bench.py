@@ -29,15 +29,16 @@ LOOPS = ("fused", "reference", "compute", "classic")
 SECONDS_PER_MEASUREMENT = 2.0  # how long one timed loop runs when --steps is not given
 
 
-def model_flops(generator, discriminator):
+def model_flops(generator, discriminator, share_fakes=False):
     """Multiply-add FLOPs of one fused training step per image (dense and convolution layers only).
 
     A D step runs G forward once and D forward and backward on a real and a generated image; a G
     step runs G forward and backward and D forward and back to its input. Backward costs about
     twice the forward pass (gradients of inputs and of weights), once for D in the G step (inputs
-    only). So per image: 4 forward passes of G and 8 of D, each counted as 2 FLOPs per multiply-add.
+    only). So per image: 4 forward passes of G and 8 of D, each counted as 2 FLOPs per multiply-add;
+    3 of G when the two steps share one generated batch (`share_fakes`).
     """
-    return 2 * (4 * _forward_macs(generator) + 8 * _forward_macs(discriminator))
+    return 2 * ((3 if share_fakes else 4) * _forward_macs(generator) + 8 * _forward_macs(discriminator))
 
 
 def _forward_macs(model):
@@ -200,7 +201,7 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
             seconds["input"].append((time.perf_counter() - start) / 4)
 
         median = {key: float(np.median(values)) for key, values in seconds.items()}
-        flops = model_flops(gan.generator, gan.discriminator) * batch_size * steps
+        flops = model_flops(gan.generator, gan.discriminator, gan.share_fakes) * batch_size * steps
         profile = {} if profile_dir is None else {"profile": profile_fit(gan, dataset, steps, Path(profile_dir) / name)}
         return {
             "model": name, "image_shape": list(shape), "batch_size": batch_size, "steps": steps, "rounds": rounds,

@@ -25,6 +25,9 @@ def op_class(name, op_type):
         'transposed conv backward'
     """
     backward = "gradient_tape" in name
+    custom = re.search(r"(^|/)(transposed_)?conv_gradient(_\d+)?/", name)  # networks.subpixel.GRADIENT_SCOPES
+    if custom:
+        return "transposed conv backward" if custom.group(2) else "conv backward"
     if re.search(r"(^|/)augment(_\d+)?/", name):
         return "augmentation (ops outside XLA)"
     if re.search(r"(^|/)ema(_\d+)?/", name):

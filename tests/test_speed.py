@@ -75,6 +75,7 @@ def test_forward_flops_of_known_layers():
     assert _forward_macs(up) == 2 * 2 * (3 * 3 * 2 * 1)  # 4 input pixels, each scattering 3x3x1 from 2 channels
     G, D = Build_Gen("mlp"), Build_Disc("mlp")
     assert model_flops(G, D) == 2 * (4 * _forward_macs(G) + 8 * _forward_macs(D))
+    assert model_flops(G, D, share_fakes=True) == model_flops(G, D) - 2 * _forward_macs(G)  # one pass of G fewer
     assert _forward_macs(G) == 100 * 256 + 256 * 512 + 512 * 1024 + 1024 * 784
 
 
@@ -102,12 +103,12 @@ def test_bench_reports_loops_breakdown_and_share_of_peak_without_timing_assertio
 
 def test_bench_takes_the_recipe_of_train_and_profiles_the_step_by_op_class(tmp_path):
     result = run_cli_here("bench", "--models", "dcgan", "--width", 8, "--augment", "diffaug", "--steps", 2, "--rounds", 1,
-                     "--mixed-precision", "off", "--json", "--profile", tmp_path)
+                     "--mixed-precision", "off", "--share-fakes", "--json", "--profile", tmp_path)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout.strip().splitlines()[-1])
-    assert (record["width"], record["augment"]) == (8, "diffaug")
+    assert (record["width"], record["augment"], record["share_fakes"]) == (8, "diffaug", True)
     G, D = Build_Gen("dcgan", 100, (28, 28, 1), 8), Build_Disc("dcgan", (28, 28, 1), 8)
-    assert record["gflop_per_step"] == round(model_flops(G, D) * 64 / 1e9, 3)  # the width asked for was built
+    assert record["gflop_per_step"] == round(model_flops(G, D, share_fakes=True) * 64 / 1e9, 3)  # what was built
     profile = record["profile"]
     for key in ("conv forward", "conv backward", "transposed conv forward", "XLA-compiled (augmentation)",
                 "BatchNorm forward", "optimizers"):
@@ -139,6 +140,10 @@ def test_op_classes_of_a_training_step():
     assert op_class("discriminator/conv2d_1/convolution", "_MklNativeConv2D") == "conv forward"
     assert op_class("gradient_tape/discriminator/conv2d_1/convolution/Conv2DBackpropFilter",
                     "_MklNativeConv2DBackpropFilter") == "conv backward"
+    # networks.subpixel's custom gradients, which TensorFlow does not put under gradient_tape/
+    assert op_class("StatefulPartitionedCall/conv_gradient_2/MatMul", "_MklMatMul") == "conv backward"
+    assert op_class("StatefulPartitionedCall/transposed_conv_gradient/Conv2D", "_MklNativeConv2D") == \
+        "transposed conv backward"
     assert op_class("StatefulPartitionedCall/augment_2/stack", "Pack") == "augmentation (ops outside XLA)"
     assert op_class("StatefulPartitionedCall/ema/mul_3", "Mul") == "EMA update"
     assert op_class("StatefulPartitionedCall/adam/ResourceApplyAdam", "ResourceApplyAdam") == "optimizers"

@@ -29,6 +29,9 @@ from keras import layers
 
 MAX_CHANNELS = 4  # image-side channels up to which the sub-pixel form was faster (3: 7.2 -> 3.7 ms)
 SMALL_MAP = 4  # strided-side map size up to which the kernel gradient as one matrix product was faster
+# The name scopes of the custom gradients' ops, which TensorFlow does not put under "gradient_tape/":
+# a profile (`gan_keras.profiling`) tells them from forward ops by these.
+GRADIENT_SCOPES = {"transposed": "transposed_conv_gradient", "strided": "conv_gradient"}
 
 # For output phase a (0: even rows, 1: odd rows), the kernel row that meets input rows i-1, i, i+1
 # (4: a zero row) in TensorFlow's 'SAME' 4x4 stride-2 transposed convolution; the same for columns.
@@ -91,7 +94,9 @@ def _transposed(image_side):
     @tf.custom_gradient
     def transposed(x, kernel, bias):
         def grad(dy):
-            return tf.nn.conv2d(dy, kernel, strides=2, padding="SAME"), filter_gradient(dy, x), _bias_gradient(dy, bias)
+            with tf.name_scope(GRADIENT_SCOPES["transposed"]):
+                return (tf.nn.conv2d(dy, kernel, strides=2, padding="SAME"), filter_gradient(dy, x),
+                        _bias_gradient(dy, bias))
 
         if image_side:
             return conv_transpose_subpixel(x, kernel, bias), grad
@@ -109,9 +114,10 @@ def _strided(image_side):
     @tf.custom_gradient
     def strided(x, kernel):
         def grad(dy):
-            dx = (conv_transpose_subpixel(dy, kernel) if image_side else
-                  tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), strides=2, padding="SAME"))
-            return dx, filter_gradient(x, dy)
+            with tf.name_scope(GRADIENT_SCOPES["strided"]):
+                dx = (conv_transpose_subpixel(dy, kernel) if image_side else
+                      tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), strides=2, padding="SAME"))
+                return dx, filter_gradient(x, dy)
 
         return tf.nn.conv2d(x, kernel, strides=2, padding="SAME"), grad
 
