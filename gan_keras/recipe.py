@@ -115,11 +115,11 @@ def choose(config, image_shape, device):
                           "R1 78, ADA 90) (docs/BENCHMARKS.md)" if use_diffaug else
                           "none (measured to pay off for 64x64 DCGAN faces and small data sets trained long)")
     if config.share_fakes is None:
-        share = big_on_cpu and not reference
+        share = model == "dcgan" and big_on_cpu and not reference
         chosen["share_fakes"] = share
-        why["share_fakes"] = ("on: G's step scores the batch D's step trained on, one pass of G fewer a step "
-                              "(12 minutes of anime faces, two seeds side by side: 1.10x the images per second, final SWD 58 vs 87 "
-                              "and 55 vs 46, grids as good or better; docs/BENCHMARKS.md)" if share else
+        why["share_fakes"] = ("on: G's step scores the batch D's step trained on, one pass of G fewer a step (12 "
+                              "minutes of anime faces, two seeds side by side: 1.10x the images per second, final "
+                              "SWD 58 vs 87 and 55 vs 46, grids as good or better; docs/BENCHMARKS.md)" if share else
                               "off (the classic loop is the Keras 2 reference)" if reference else
                               "off: each step draws two batches (sharing measured only for 64x64 DCGANs on a CPU)")
     if config.mixed_precision is None:
