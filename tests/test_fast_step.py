@@ -262,9 +262,12 @@ def test_the_faster_step_computes_the_losses_and_gradients_of_the_stock_keras_st
                   g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
     real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (16, *shape)).astype("float32"))
 
+    # 5e-4: G's image bias gradient sums 16x64x64 terms that cancel to a small total, so float32
+    # rounding alone moves it by up to 1.7e-4 between one thread and two (measured, on this code
+    # and on the code before it); a wrong gradient is off by far more.
     for ours, theirs in zip(_gradients(fast, real, 3), _gradients(stock, real, 3)):
         for a, b in zip(ours if isinstance(ours, list) else [ours], theirs if isinstance(theirs, list) else [theirs]):
-            _assert_close(a, b, rtol=1e-4, what="loss or gradient")
+            _assert_close(a, b, rtol=5e-4, what="loss or gradient")
 
     images = np.random.default_rng(1).uniform(-1, 1, (48, *shape)).astype("float32")
     logs = [gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(16), epochs=1, verbose=0).history
