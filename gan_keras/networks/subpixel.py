@@ -12,9 +12,10 @@ arithmetic up to float32 summation order (`tests/test_fast_step.py`); other laye
 and GPUs keep Keras's own path.
 
 At the other end, next to the 4x4 maps, oneDNN's gradient for the kernel of a 4x4 stride-2 layer
-runs at a third of its rate elsewhere (8x8x64 <-> 4x4x128: 3.5-4.9 ms for 0.27 GFLOP, one core).
-There the layers compute it as one matrix product of the 4x4 input patches (gathered by a
-space-to-depth and four slices) with the output gradient (`filter_gradient`): 3.1 ms.
+runs at a third of its rate elsewhere (8x8x64 <-> 4x4x128: 3.4-3.5 ms a call in the 64x64 step
+for 0.27 GFLOP, one core). There the layers compute it as one matrix product of the 4x4 input
+patches (gathered by a space-to-depth and four slices) with the output gradient
+(`filter_gradient`): 1.4-1.6 ms for the product.
 
 Example:
     >>> import numpy as np
