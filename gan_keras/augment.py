@@ -133,13 +133,12 @@ def _diffaugment_forward(images, u, translation, cutout):
 
 @tf.function(jit_compile=True)
 def _diffaugment_backward(upstream, u, translation, cutout):
-    """The gradient of `_diffaugment_forward` for its images: DiffAugment is affine in them, so this is
-    the transpose of its linear part. The masked translation's transpose is the opposite translation, one gather
-    again, where automatic differentiation scatters (4x slower on a CPU, the step's slowest part)."""
+    """The gradient of `_diffaugment_forward` for its images: DiffAugment is affine in them, so this
+    is the transpose of its linear part. The masked translation's transpose is the opposite
+    translation (`shift`), one gather again, where automatic differentiation scatters (4x slower on
+    a CPU, the step's slowest part)."""
     (_, s, c), (dy, dx), keep = _diffaugment_parts(upstream.shape, u, translation, cutout)
-    g = upstream * tf.cast(keep, upstream.dtype)[..., None]
-    g, inside = _shifted_unmasked(g, -dy, -dx)
-    g = g * tf.cast(inside, g.dtype)[..., None]
+    g = shift(upstream * tf.cast(keep, upstream.dtype)[..., None], -dy, -dx)
     channels, pixels = g.shape[3], g.shape[1] * g.shape[2]
     sums = tf.cast(g, tf.float32)  # the colour's transpose sums over channels and pixels: in float32
     per_pixel = tf.reduce_sum(sums, axis=3, keepdims=True) / channels
