@@ -4,14 +4,21 @@ Order matters and `run.train` uses it: `StopGuard` first (it sees a NaN before a
 then `EpochTimer` (adds seconds and images/s to the logs), `HistoryCSV`, `LossPlot`, `SampleGrid`,
 `TensorBoardLog` (reads the grid `SampleGrid` wrote), `Checkpointer` (the history row is on disk
 before the checkpoint that covers it).
+
+What a run writes along the way is kept to a bounded share of its wall clock (`RecordingClock`):
+each kind of record (grids, the GIF, the loss figure, checkpoints, metrics) is written on its epoch
+cadence only while its own seconds so far, plus what it last cost, stay within its share of the
+time since training began; the first and the last epoch are always recorded.
 """
 
+import contextlib
 import csv
 import math
 import os
 import signal
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +29,93 @@ from gan_keras.images import image_grid, plot_history, read_history, save_png, w
 from gan_keras.models import num_classes
 from gan_keras.sampling import class_grid_inputs, draw
 
-HISTORY_COLUMNS = ("epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "images_per_s", "steps")
+HISTORY_COLUMNS = ("epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "images_per_s", "steps",
+                   "record_s")
+TIMING_COLUMNS = ("seconds", "images_per_s", "record_s")  # what differs between two runs of one seed
+
+# The most of the wall clock each kind of record may take (measured costs in docs/BENCHMARKS.md).
+RECORD_SHARES = {"grids": 0.015, "gif": 0.005, "losses.png": 0.005, "checkpoints": 0.015, "tensorboard": 0.005,
+                 "metrics": 0.02}
+
+
+class RecordingClock:
+    """Seconds spent recording, per kind, and the rule that keeps each kind within its share.
+
+    Example:
+        >>> clock = RecordingClock()
+        >>> with clock.timing("grids"):
+        ...     pass
+        >>> clock.due("grids")   # False until the run has gone on long enough to afford another
+        False
+    """
+
+    def __init__(self, shares=None, now=time.monotonic):
+        self.shares, self.now = {**RECORD_SHARES, **(shares or {})}, now
+        self.started = now()
+        self.spent = defaultdict(float)
+        self.last_cost = {}
+        self._unreported = 0.0
+
+    def due(self, kind):
+        """Whether a record of `kind` fits its share of the wall clock since training began."""
+        if kind not in self.last_cost:
+            return True
+        elapsed = self.now() - self.started
+        return self.spent[kind] + self.last_cost[kind] <= self.shares[kind] * elapsed
+
+    @contextlib.contextmanager
+    def timing(self, kind):
+        start = self.now()
+        try:
+            yield
+        finally:
+            cost = self.now() - start
+            self.spent[kind] += cost
+            self.last_cost[kind] = cost
+            self._unreported += cost
+
+    def take_unreported(self):
+        """Recording seconds since the last call (a history row's `record_s`)."""
+        seconds, self._unreported = self._unreported, 0.0
+        return seconds
+
+    @property
+    def total(self):
+        return sum(self.spent.values())
+
+    def summary(self):
+        """'grids 3.1 s, checkpoints 2.0 s, ...' (largest first)."""
+        return ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in
+                         sorted(self.spent.items(), key=lambda item: -item[1]))
+
+
+class Recorder(keras.callbacks.Callback):
+    """A callback that writes something every `every` epochs, within its kind's share of the clock.
+
+    Subclasses set `kind` and define `record(epoch, logs)` (epoch 1-based). The first epoch this process
+    trains and the last one are always recorded; a diverged run records nothing more.
+    """
+
+    kind = ""
+
+    def __init__(self, every=1, clock=None, status=None):
+        super().__init__()
+        self.every, self.status = every, status
+        self.clock = clock if clock is not None else RecordingClock()
+
+    def is_final(self, epoch):
+        return self.model.stop_training or epoch + 1 >= (self.params or {}).get("epochs", math.inf)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.status is not None and self.status.stop_reason == "diverged":
+            return
+        final = self.is_final(epoch)
+        if final or ((epoch + 1) % self.every == 0 and self.clock.due(self.kind)):
+            with self.clock.timing(self.kind):
+                self.record(epoch + 1, logs if logs is not None else {})
+
+    def record(self, epoch, logs):
+        raise NotImplementedError
 
 
 @dataclass
@@ -94,11 +187,15 @@ class StopGuard(keras.callbacks.Callback):
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Adds `seconds`, `images_per_s` and `steps` of the epoch to its logs."""
+    """Adds `seconds`, `images_per_s` and `steps` of the epoch to its logs, and with a `clock`,
+    `record_s`: the seconds spent recording since the previous epoch's steps ended (that epoch's
+    metrics, grid, plot and checkpoint, and this epoch's mid-epoch checkpoints). `step_seconds` and
+    `steps_done` sum the epochs."""
 
-    def __init__(self, batch_size):
+    def __init__(self, batch_size, clock=None):
         super().__init__()
-        self.batch_size = batch_size
+        self.batch_size, self.clock = batch_size, clock
+        self.step_seconds, self.steps_done = 0.0, 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self._steps = time.perf_counter(), 0
@@ -109,7 +206,11 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             seconds = time.perf_counter() - self._start
+            self.step_seconds += seconds
+            self.steps_done += self._steps
             logs.update(seconds=seconds, steps=self._steps, images_per_s=self._steps * self.batch_size / seconds)
+            if self.clock is not None:
+                logs["record_s"] = self.clock.take_unreported()
 
 
 class HistoryCSV(keras.callbacks.Callback):
@@ -162,35 +263,41 @@ def _format(value):
     return value
 
 
-class LossPlot(keras.callbacks.Callback):
-    """Redraws `losses.png` from `history.csv` after every epoch (so resumed runs plot everything)."""
+class LossPlot(Recorder):
+    """Redraws `losses.png` from `history.csv` (so resumed runs plot everything)."""
 
-    def __init__(self, history_path, path, title=None):
-        super().__init__()
+    kind = "losses.png"
+
+    def __init__(self, history_path, path, title=None, clock=None):
+        super().__init__(clock=clock)
         self.history_path, self.path, self.title = history_path, path, title
 
-    def on_epoch_end(self, epoch, logs=None):
+    def record(self, epoch, logs):
         history = read_history(self.history_path)
         if history:
             plot_history(history, self.path, self.title)
 
 
-class SampleGrid(keras.callbacks.Callback):
+MAX_GIF_FRAMES = 50
+
+
+class SampleGrid(Recorder):
     """Every `every` epochs, an 8x8 grid of the generator on one fixed noise batch, plus a GIF.
 
     A conditional generator draws one row per class instead (up to 10), the same 10 noise vectors
-    in every row (`sampling.class_grid_inputs`). Writes `samples/epoch-NNNN.png` and redraws
-    `progress.gif` from all grids so far.
+    in every row (`sampling.class_grid_inputs`). Writes `samples/epoch-NNNN.png`, and `progress.gif`
+    of at most `MAX_GIF_FRAMES` of the grids so far, evenly spaced (its own share of the clock).
     """
 
-    def __init__(self, fixed_noise, directory, gif_path, every=1, status=None):
-        super().__init__()
-        self.fixed_noise, self.directory, self.gif_path, self.every = fixed_noise, Path(directory), gif_path, every
-        self.status = status
+    kind = "grids"
+
+    def __init__(self, fixed_noise, directory, gif_path, every=1, status=None, clock=None):
+        super().__init__(every, clock, status)
+        self.fixed_noise, self.directory, self.gif_path = fixed_noise, Path(directory), gif_path
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def save(self, epoch):
-        """Write the grid of (1-based) `epoch` and the GIF; returns the PNG path."""
+        """Write the grid of (1-based) `epoch`; returns the PNG path."""
         classes = num_classes(self.model.sampler)
         if classes:
             z, labels = class_grid_inputs(self.fixed_noise, classes)
@@ -199,17 +306,32 @@ class SampleGrid(keras.callbacks.Callback):
             images, cols = draw(self.model.sampler, self.fixed_noise), 8
         path = self.directory / f"epoch-{epoch:04d}.png"
         save_png(image_grid(np.asarray(images), cols=cols), path)
-        write_gif(sorted(self.directory.glob("epoch-*.png")), self.gif_path)
         return path
 
-    def on_epoch_end(self, epoch, logs=None):
-        if self.status is not None and self.status.stop_reason == "diverged":
-            return
-        if (epoch + 1) % self.every == 0 or self.model.stop_training:
-            self.save(epoch + 1)
+    def write_gif(self):
+        """`progress.gif` from the grids so far (at most `MAX_GIF_FRAMES`, first and last included)."""
+        with self.clock.timing("gif"):
+            write_gif(evenly_spaced(sorted(self.directory.glob("epoch-*.png")), MAX_GIF_FRAMES), self.gif_path)
+
+    def record(self, epoch, logs):
+        self.save(epoch)
+        if self.is_final(epoch - 1) or self.clock.due("gif"):
+            self.write_gif()
 
 
-class TensorBoardLog(keras.callbacks.Callback):
+def evenly_spaced(items, n):
+    """At most `n` of `items`, evenly spaced, the first and the last among them.
+
+    Example:
+        >>> evenly_spaced(list(range(10)), 4)
+        [0, 3, 6, 9]
+    """
+    if len(items) <= n:
+        return list(items)
+    return [items[i] for i in sorted({round(k) for k in np.linspace(0, len(items) - 1, n)})]
+
+
+class TensorBoardLog(Recorder):
     """Writes each epoch's logs and both learning rates as TensorBoard scalars, and the epoch's
     sample grid (as `SampleGrid` saved it) as an image, to `log_dir`.
 
@@ -218,9 +340,11 @@ class TensorBoardLog(keras.callbacks.Callback):
     `%load_ext tensorboard` then `%tensorboard --logdir outputs`).
     """
 
-    def __init__(self, log_dir, samples_dir, status=None):
-        super().__init__()
-        self.log_dir, self.samples_dir, self.status = Path(log_dir), Path(samples_dir), status
+    kind = "tensorboard"
+
+    def __init__(self, log_dir, samples_dir, status=None, clock=None):
+        super().__init__(1, clock, status)
+        self.log_dir, self.samples_dir = Path(log_dir), Path(samples_dir)
         self._writer = None
 
     def on_train_begin(self, logs=None):
@@ -228,13 +352,12 @@ class TensorBoardLog(keras.callbacks.Callback):
 
         self._writer = tf.summary.create_file_writer(str(self.log_dir))
 
-    def on_epoch_end(self, epoch, logs=None):
+    def record(self, step, logs):
         import tensorflow as tf
 
-        if self._writer is None or (self.status is not None and self.status.stop_reason == "diverged"):
+        if self._writer is None:
             return
-        step = epoch + 1
-        scalars = {key: float(np.mean(value)) for key, value in (logs or {}).items()
+        scalars = {key: float(np.mean(value)) for key, value in logs.items()
                    if isinstance(value, (int, float, np.number, np.ndarray))}
         for name in ("d_optimizer", "g_optimizer"):
             optimizer = getattr(self.model, name, None)
@@ -256,12 +379,15 @@ class TensorBoardLog(keras.callbacks.Callback):
             self._writer = None
 
 
-class Checkpointer(keras.callbacks.Callback):
-    """Saves a `RunCheckpoint` after each epoch and, if `every_steps`, every that many steps."""
+class Checkpointer(Recorder):
+    """Saves a `RunCheckpoint` after each epoch (within its share of the clock; always after the
+    first and the last) and, if `every_steps`, every that many steps."""
 
-    def __init__(self, checkpoint, status=None, every_steps=0):
-        super().__init__()
-        self.checkpoint, self.status, self.every_steps = checkpoint, status, every_steps
+    kind = "checkpoints"
+
+    def __init__(self, checkpoint, status=None, every_steps=0, clock=None):
+        super().__init__(1, clock, status)
+        self.checkpoint, self.every_steps = checkpoint, every_steps
         self._epoch = 0
 
     def _ok(self):
@@ -273,15 +399,15 @@ class Checkpointer(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         # `batch` is the last step of the call: with steps_per_execution > 1 it moves in strides.
         if self.every_steps and batch + 1 - self._saved_at >= self.every_steps and self._ok():
-            self.checkpoint.save(self._epoch)  # epochs completed so far; this epoch is redone on resume
+            with self.clock.timing(self.kind):
+                self.checkpoint.save(self._epoch)  # epochs completed so far; this epoch is redone on resume
             self._saved_at = batch + 1
 
-    def on_epoch_end(self, epoch, logs=None):
-        if self._ok():
-            self.checkpoint.save(epoch + 1)
+    def record(self, epoch, logs):
+        self.checkpoint.save(epoch)
 
 
-class EvalMetric(keras.callbacks.Callback):
+class EvalMetric(Recorder):
     """Every `every` epochs, the dataset's cheap metric on `n` samples, as `eval_<name>` in the logs.
 
     Domain FID for digits, SWD otherwise (see `gan_keras.metrics.default_metric`). Put it after
@@ -296,9 +422,11 @@ class EvalMetric(keras.callbacks.Callback):
     compared with, and on digits `eval_cond_acc` logs the share drawn as the class asked for.
     """
 
+    kind = "metrics"
+
     def __init__(self, real_images, dataset, every, n=2000, data_dir=None, seed=0, heldout=None, labels=None,
-                 heldout_labels=None):
-        super().__init__()
+                 heldout_labels=None, clock=None):
+        super().__init__(every, clock)
         from gan_keras.metrics import DIGIT_SETS, default_metric, metric_key
 
         rng = np.random.default_rng(seed)
@@ -313,7 +441,7 @@ class EvalMetric(keras.callbacks.Callback):
             self.heldout, self.heldout_labels = pick(heldout, heldout_labels)
         self.real, self.labels = ((self.heldout, self.heldout_labels) if self.heldout is not None
                                   else (self.train_real, self.train_labels))
-        self.dataset, self.every, self.data_dir, self.seed = dataset, every, data_dir, seed
+        self.dataset, self.data_dir, self.seed = dataset, data_dir, seed
         self.metric = default_metric(dataset)
         self.key = metric_key(self.metric, dataset)
         self.column = "eval_" + self.key
@@ -336,9 +464,7 @@ class EvalMetric(keras.callbacks.Callback):
         hits = [np.asarray(logits(i)) > 0 for i in range(0, len(images), 500)]
         return float(np.concatenate(hits).mean())
 
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None or ((epoch + 1) % self.every and not self.model.stop_training):
-            return
+    def record(self, epoch, logs):
         from gan_keras.metrics import evaluate
 
         scores = evaluate(self.model.sampler, self.real, self.dataset, self.metric, n=len(self.real),

@@ -75,22 +75,41 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
     from gan_keras import callbacks as cb
 
     history_path = write_dir / "history.csv"
+    clock = cb.RecordingClock()
     evaluation = (cb.EvalMetric(data.images, config.dataset, config.eval_every, data_dir=config.data_dir,
                                 seed=config.seed, heldout=data.heldout, labels=data.labels,
-                                heldout_labels=data.heldout_labels) if config.eval_every else None)
+                                heldout_labels=data.heldout_labels, clock=clock) if config.eval_every else None)
     grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
-                          status)
+                          status, clock)
+    timer = cb.EpochTimer(global_batch, clock)
     callbacks = [
         cb.StopGuard(status, deadline),
-        cb.EpochTimer(global_batch),
+        timer,
         *([evaluation] if evaluation else []),
         cb.HistoryCSV(history_path, status, [*trainer.log_columns(), *(evaluation.columns if evaluation else [])]),
-        cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}"),
+        cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}", clock=clock),
         grids,
-        *([cb.TensorBoardLog(write_dir / "tensorboard", write_dir / "samples", status)] if config.tensorboard else []),
-        cb.Checkpointer(checkpoint, status, config.checkpoint_every_steps),
+        *([cb.TensorBoardLog(write_dir / "tensorboard", write_dir / "samples", status, clock)]
+          if config.tensorboard else []),
+        cb.Checkpointer(checkpoint, status, config.checkpoint_every_steps, clock),
     ]
-    return callbacks, grids
+    return callbacks, Recording(grids, timer, clock)
+
+
+@dataclass
+class Recording:
+    """What `fit` hands `finish`: the grid writer, and where the run's seconds went."""
+
+    grids: object  # callbacks.SampleGrid
+    timer: object  # callbacks.EpochTimer
+    clock: object  # callbacks.RecordingClock
+
+    def summary(self, wall_seconds):
+        """'1,650 s of 1,780 in training steps (92.7%), 61 s recording (grids 20.1 s, ...)'."""
+        steps, recording = self.timer.step_seconds, self.clock.total
+        line = (f"{steps:,.0f} s of {wall_seconds:,.0f} in {self.timer.steps_done:,} training steps "
+                f"({100 * steps / max(wall_seconds, 1e-9):.1f}%), {recording:,.1f} s recording")
+        return line + (f" ({self.clock.summary()})" if recording else "")
 
 
 @contextlib.contextmanager
@@ -307,8 +326,8 @@ def fit(plan, built, start, verbose):
                                     config.seed, consumed, walk_data=config.walk_data)
     status = cb.RunStatus()
     deadline = plan.started + config.max_minutes * 60 if config.max_minutes else None
-    callbacks, grids = run_callbacks(config, trainer, start.write_dir, status, deadline, start.checkpoint,
-                                     start.fixed_noise, plan.data, built.global_batch)
+    callbacks, recording = run_callbacks(config, trainer, start.write_dir, status, deadline, start.checkpoint,
+                                         start.fixed_noise, plan.data, built.global_batch)
     if start.epoch >= config.epochs:
         print(f"{plan.out}: already trained {start.epoch} of {config.epochs} epochs; nothing to do", flush=True)
     else:
@@ -322,24 +341,27 @@ def fit(plan, built, start, verbose):
         finally:
             restore_signals()
     epochs_done = int(start.checkpoint.epoch.numpy()) if start.checkpoint.latest else start.epoch
-    return epochs_done, status, grids
+    return epochs_done, status, recording
 
 
-def finish(plan, built, start, epochs_done, status, grids, verbose):
+def finish(plan, built, start, epochs_done, status, recording, verbose):
     """After fitting: the last grid and `generator.keras`, or one line for a diverged run."""
     config, out = plan.config, plan.out
     if status.stop_reason == "diverged":
         last = f"epoch {epochs_done}" if start.checkpoint.latest else "none"
         raise UsageError(f"training diverged: {status.detail}. Kept the last good checkpoint ({last}); "
                          f"resume it with a lower learning rate, e.g. --resume --out {out} --lr {config.lr / 2:g}")
+    grids = recording.grids
     grids.set_model(built.trainer)
     if not (start.write_dir / "samples" / f"epoch-{epochs_done:04d}.png").is_file():
         grids.save(epochs_done)
+        grids.write_gif()
     save_generator(built.trainer.sampler, start.write_dir / "generator.keras")
     if verbose != 0:
         reason = {"time": f"stopped at the {config.max_minutes}-minute budget",
                   "signal": f"stopped by {status.detail}"}.get(status.stop_reason, "done")
-        print(f"{reason}: {epochs_done} epochs; run folder {out}", flush=True)
+        print(f"{reason}: {epochs_done} epochs; run folder {out}; "
+              f"{recording.summary(time.monotonic() - plan.started)}", flush=True)
 
 
 def train(dataset=None, out=None, resume=False, verbose=None, **settings):
@@ -361,7 +383,7 @@ def train(dataset=None, out=None, resume=False, verbose=None, **settings):
         built = build(plan, strategy, effective, why_chosen)
         start = restore_or_start(plan, built, writing)
         record(plan, built, start)
-        epochs_done, status, grids = fit(plan, built, start, verbose)
-        finish(plan, built, start, epochs_done, status, grids, verbose)
+        epochs_done, status, recording = fit(plan, built, start, verbose)
+        finish(plan, built, start, epochs_done, status, recording, verbose)
         return RunResult(plan.out, built.trainer, read_history(start.write_dir / "history.csv"), status.stop_reason,
                          epochs_done)

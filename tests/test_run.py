@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from gan_keras import UsageError, train
+from gan_keras.callbacks import TIMING_COLUMNS
 from tests.conftest import ROOT, assert_one_line_error, run_cli_here
 
 
@@ -109,7 +110,7 @@ def test_same_seed_same_history_and_grids(tmp_path, digits_npz):
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         train(str(digits_npz), out=tmp_path / name, model="dcgan", width=8, batch_size=16, epochs=2, steps_per_epoch=3,
               seed=seed, verbose=0)
-        runs.append(([{k: v for k, v in r.items() if k not in ("seconds", "images_per_s")}
+        runs.append(([{k: v for k, v in r.items() if k not in TIMING_COLUMNS}
                       for r in _rows(tmp_path / name)],
                      (tmp_path / name / "samples" / "epoch-0002.png").read_bytes()))
     assert runs[0] == runs[1]
@@ -382,3 +383,64 @@ def test_a_second_writer_of_a_busy_run_folder_is_refused_and_the_first_run_finis
     assert process.returncode == 0, err
     assert [r["epoch"] for r in _rows(run)] == [str(e) for e in range(1, 11)]  # one writer's history, whole
     assert (run / "generator.keras").is_file()
+
+
+def test_recording_keeps_its_share_of_the_clock_however_long_the_run():
+    """Simulated: 1 s epochs and a 0.3 s grid; grids come at the same rate early and late, within their share."""
+    from gan_keras.callbacks import RECORD_SHARES, RecordingClock
+
+    now = [0.0]
+    clock = RecordingClock(now=lambda: now[0])
+    recorded = []
+    for epoch in range(2000):
+        now[0] += 1.0  # the epoch's steps
+        if clock.due("grids"):
+            with clock.timing("grids"):
+                now[0] += 0.3
+            recorded.append(epoch)
+    assert clock.spent["grids"] <= RECORD_SHARES["grids"] * now[0] + 0.3
+    early, late = sum(e < 1000 for e in recorded), sum(e >= 1000 for e in recorded)
+    assert len(recorded) > 20 and abs(early - late) <= 1
+    assert clock.take_unreported() == pytest.approx(0.3 * len(recorded)) and clock.take_unreported() == 0
+
+
+def test_a_long_run_of_fast_steps_spends_a_bounded_share_recording(tmp_path, digits_npz, capsys):
+    """A stand-in for a long run: 240 one-step epochs of the MLP. Recording per epoch does not grow with
+    the epoch count (it did when every epoch re-encoded the whole GIF), and stays within its shares."""
+    from PIL import Image
+
+    from gan_keras.callbacks import MAX_GIF_FRAMES, RECORD_SHARES
+
+    run = tmp_path / "long"
+    started = time.monotonic()
+    train(str(digits_npz), out=run, model="mlp", batch_size=16, steps_per_epoch=1, epochs=240, verbose=2)
+    wall = time.monotonic() - started
+    rows = _rows(run)
+    record = np.array([float(r["record_s"]) for r in rows])
+    assert len(rows) == 240
+    assert record[2:].sum() <= sum(RECORD_SHARES.values()) * wall  # row 2 holds epoch 1's first records
+    assert record[120:].sum() <= 1.5 * record[2:120].sum() + 0.05
+    grids = sorted((run / "samples").glob("epoch-*.png"))
+    assert grids[0].name == "epoch-0001.png" and grids[-1].name == "epoch-0240.png" and len(grids) < 240
+    assert Image.open(run / "progress.gif").n_frames == min(len(grids), MAX_GIF_FRAMES)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "in 240 training steps" in last and "s recording (" in last, last
+
+
+def test_the_progress_gif_holds_at_most_its_frames_first_and_last_included(tmp_path):
+    from PIL import Image
+
+    from gan_keras.callbacks import MAX_GIF_FRAMES, SampleGrid
+
+    grids = SampleGrid(np.zeros((4, 2)), tmp_path / "samples", tmp_path / "progress.gif")
+    for epoch in range(1, 2 * MAX_GIF_FRAMES + 8):
+        Image.new("RGB", (8, 8), (epoch, 0, 0)).save(tmp_path / "samples" / f"epoch-{epoch:04d}.png")
+    grids.write_gif()
+    gif = Image.open(tmp_path / "progress.gif")
+    assert gif.n_frames == MAX_GIF_FRAMES
+    reds = []
+    for i in (0, MAX_GIF_FRAMES - 1):
+        gif.seek(i)
+        reds.append(gif.convert("RGB").getpixel((0, 0))[0])
+    assert reds == [1, 2 * MAX_GIF_FRAMES + 7]
+    assert "gif" in grids.clock.spent
