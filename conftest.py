@@ -12,3 +12,12 @@ os.environ.setdefault("GAN_KERAS_SMOKE", "1")  # notebooks: small settings under
 os.environ.setdefault("GAN_KERAS_CACHE_DIR", str(Path(__file__).resolve().parent / "outputs" / "cache"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The notebooks (collected by nbval) are slow tests: `pytest -m "not slow"` leaves them out."""
+    import pytest
+
+    for item in items:
+        if item.nodeid.endswith(".ipynb") or ".ipynb::" in item.nodeid:
+            item.add_marker(pytest.mark.slow)

@@ -1,17 +1,20 @@
 """gan_keras: GANs on Keras 3 / TensorFlow, from the classic MNIST GAN to DCGANs on anime faces.
 
-Flow of data: `config` (settings) -> `data` (datasets, `download`) -> `networks` / `models`
-(Build_Gen, Build_Disc) -> `losses`, `augment`, `ema` -> trainers (`fused.GAN`, `classic.ClassicGAN`)
--> `sampling` (the images of a trained generator) -> `callbacks` (grids, history, checkpoints)
--> `metrics` -> `run` (run folders) -> tools that use a trained G: `latent`, `projection`,
-`directions`, `video`, `explorer`, `export`, and the shipped generators (`pretrained`) -> `cli`.
+The folders follow the data: `data/` (datasets, folders, the tf.data pipeline) -> `networks/`
+(Build_Gen, Build_Disc and the network families) -> `training/` (settings, losses, augmentation,
+the two trainers, callbacks, checkpoints, `train`) -> `metrics/` -> `tools/` (what uses a trained
+generator: sampling, latents, projection, directions, video, export, the explorer) -> `cli/`;
+`bench/` times the training step; `pretrained/` holds the shipped generators. Small shared files
+sit at the top: `registry`, `errors`, `files` (atomic writes), `images`, `plots`, `notebook`.
 
 Example:
     >>> import gan_keras as gk
-    >>> result = gk.train("mnist", epochs=5, out="outputs/mnist-dcgan")
+    >>> result = gk.train("mnist", epochs=1, steps_per_epoch=20, out="outputs/mnist-mlp", verbose=0)
     >>> G = gk.Build_Gen("dcgan", latent_dim=100, image_shape=(64, 64, 3))
     >>> G = gk.load_generator("pretrained:anime64")                 # shipped with the package
-    >>> mine = gk.project(G, gk.load_targets(["me.png"], G))         # your image's latent
+    >>> mine = gk.project(G, gk.load_targets(["me.png"], G), steps=10, distance="pixel", verbose=0)
+    >>> mine.latents.shape                                           # your image's latent
+    (1, 100)
 
 Names are imported on first use, so `python -m gan_keras` answers bad input before TensorFlow loads.
 """
@@ -22,17 +25,17 @@ import importlib.util
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Build_Gen": "gan_keras.models", "Build_Disc": "gan_keras.models",
-    "build_combined": "gan_keras.classic", "ClassicGAN": "gan_keras.classic",
-    "GAN": "gan_keras.fused", "load_dataset": "gan_keras.data", "load_images": "gan_keras.data",
-    "load_labeled_images": "gan_keras.data",
-    "train": "gan_keras.run", "load_generator": "gan_keras.sampling", "generate": "gan_keras.sampling",
-    "make_strategy": "gan_keras.distribute", "UsageError": "gan_keras.errors",
-    "load_discriminator": "gan_keras.sampling",
-    "project": "gan_keras.projection", "load_targets": "gan_keras.projection",
-    "sefa": "gan_keras.directions", "ganspace": "gan_keras.directions", "interfacegan": "gan_keras.directions",
-    "save_latents": "gan_keras.latent", "load_latents": "gan_keras.latent",
-    "Explorer": "gan_keras.explorer", "export_generator": "gan_keras.export",
+    "Build_Gen": "gan_keras.networks.build", "Build_Disc": "gan_keras.networks.build",
+    "build_combined": "gan_keras.training.classic", "ClassicGAN": "gan_keras.training.classic",
+    "GAN": "gan_keras.training.gan", "load_dataset": "gan_keras.data.pipeline", "load_images": "gan_keras.data.load",
+    "load_labeled_images": "gan_keras.data.load",
+    "train": "gan_keras.training.run", "load_generator": "gan_keras.tools.sampling", "generate": "gan_keras.tools.sampling",
+    "make_strategy": "gan_keras.training.distribute", "UsageError": "gan_keras.errors",
+    "load_discriminator": "gan_keras.tools.sampling",
+    "project": "gan_keras.tools.projection", "load_targets": "gan_keras.tools.projection",
+    "sefa": "gan_keras.tools.directions", "ganspace": "gan_keras.tools.directions", "interfacegan": "gan_keras.tools.directions",
+    "save_latents": "gan_keras.tools.latent", "load_latents": "gan_keras.tools.latent",
+    "Explorer": "gan_keras.tools.explorer", "export_generator": "gan_keras.tools.export",
 }
 __all__ = list(_EXPORTS)
 

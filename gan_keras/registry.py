@@ -20,7 +20,8 @@ Example:
     ('nonsaturating', 'hinge', 'lsgan')
     >>> info("loss", "lsgan")["uses_targets"]
     True
-    >>> get("loss", "hinge")         # the class, from gan_keras.losses (TensorFlow loads here)
+    >>> get("loss", "hinge")         # the class, from gan_keras.training.losses (TensorFlow loads here)
+    <class 'gan_keras.training.losses.Hinge'>
 """
 
 import ast
@@ -117,8 +118,9 @@ def _declarations(path):
 
 @cache
 def entries():
-    """{kind: {name: Entry}} of every declaration in the package, in a stable order: files in
-    sorted path order, declarations in source order within a file."""
+    """{kind: {name: Entry}} of every declaration in the package, in a stable order: by the `order`
+    a declaration gives (default 0; one module per choice, like the datasets, says where it goes),
+    then files in sorted path order, declarations in source order within a file."""
     table = {kind: {} for kind in KINDS}
     for path in sorted(PACKAGE.rglob("*.py")):
         text = path.read_text()
@@ -129,7 +131,8 @@ def entries():
                 raise ValueError(f"{KINDS[kind]} {name!r} is declared twice: in {table[kind][name].module} "
                                  f"and {_module_name(path)}")
             table[kind][name] = Entry(kind, name, _module_name(path), meta)
-    return table
+    return {kind: dict(sorted(found.items(), key=lambda item: item[1].info.get("order", 0))) for kind, found in
+            table.items()}
 
 
 def names(kind):

@@ -45,7 +45,7 @@ def run_cli_here(*args):
 
 def history(run):
     """The columns of a run folder's history.csv."""
-    from gan_keras.images import read_history
+    from gan_keras.files import read_history
 
     return read_history(run / "history.csv")
 
@@ -70,7 +70,7 @@ def constant_discriminator(logit, image_shape=(28, 28, 1)):
 @pytest.fixture
 def digits_npz(tmp_path):
     """A small real dataset: 512 MNIST training digits as an .npz with keys 'images' and 'labels'."""
-    from gan_keras.data import load_digits
+    from gan_keras.data.load import load_digits
 
     path = tmp_path / "digits.npz"
     images, labels = load_digits("mnist")

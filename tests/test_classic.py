@@ -24,6 +24,7 @@ def _spy(gan, log):
     gan.combined.train_on_batch = wrap("combined_step", gan.combined.train_on_batch)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["mlp", "dcgan"])
 def test_d_updates_only_in_its_own_step_for_full_and_partial_batches(kind):
     gan = ClassicGAN(Build_Gen(kind, 16), Build_Disc(kind), label_noise=0.05)
@@ -63,11 +64,12 @@ def test_combined_model_is_compiled_with_bce_and_frozen_d():
     assert {id(v) for v in combined.trainable_variables} == {id(v) for v in G.trainable_variables}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [{}, {"real_label": 0.9}, {"label_noise": 0.2}])
 def test_d_loss_is_the_cross_entropy_against_the_smoothed_and_flipped_targets(options):
     """D's loss of the first step is binary cross-entropy of its P(real) on [real; G(z)] against the
     targets the options make: 1 (or 0.9) for reals, 0 for fakes, a keyed share of them flipped."""
-    from gan_keras.noise import Stream, latent_noise
+    from gan_keras.training.noise import Stream, latent_noise
 
     n, seed = 64, 5
     real = np.random.default_rng(0).uniform(-1, 1, (n, 28, 28, 1)).astype("float32")
@@ -85,8 +87,9 @@ def test_d_loss_is_the_cross_entropy_against_the_smoothed_and_flipped_targets(op
     np.testing.assert_allclose(gan.train_on_batch(real)["d_loss"], expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_fit_runs_callbacks_and_history():
-    from gan_keras.data import walk_batches
+    from gan_keras.data.pipeline import walk_batches
 
     gan = ClassicGAN(Build_Gen("mlp", 16), Build_Disc("mlp"))
     images = np.random.default_rng(0).uniform(-1, 1, (100, 28, 28, 1)).astype("float32")

@@ -7,15 +7,21 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tests.conftest import assert_one_line_error, run_cli_here
 from PIL import Image
 
 from gan_keras.errors import UsageError
-from gan_keras.fused import GAN
 from gan_keras.images import image_grid, to_uint8
-from gan_keras.models import Build_Disc, Build_Gen, discriminator_logits, num_classes
-from gan_keras.run import train
-from gan_keras.sampling import class_grid_inputs, draw, generate
+from gan_keras.networks.build import (
+    Build_Disc,
+    Build_Gen,
+    discriminator_logits,
+    draw,
+    num_classes,
+)
+from gan_keras.tools.sampling import class_grid_inputs, generate
+from gan_keras.training.gan import GAN
+from gan_keras.training.run import train
+from tests.conftest import assert_one_line_error, run_cli_here
 
 
 @pytest.mark.parametrize("kind", ["mlp", "dcgan"])
@@ -49,6 +55,7 @@ def test_the_projection_discriminator_adds_the_label_embedding_dotted_with_its_f
     assert np.abs(difference).max() > 1e-4
 
 
+@pytest.mark.slow
 def test_a_conditional_pair_must_agree_and_train_on_labelled_batches():
     with pytest.raises(ValueError, match="same num_classes"):
         GAN(Build_Gen("mlp", 8, num_classes=10), Build_Disc("mlp"))
@@ -61,6 +68,7 @@ def test_a_conditional_pair_must_agree_and_train_on_labelled_batches():
     assert np.isfinite(float(logs["d_loss"]))
 
 
+@pytest.mark.slow
 def test_conditional_grids_have_one_row_per_class_drawn_from_the_shared_noise(tmp_path):
     run = tmp_path / "cond"
     result = train("mnist", out=run, conditional=True, limit=512, epochs=1, steps_per_epoch=3, verbose=0)
@@ -87,12 +95,14 @@ def prototype_generator(prototypes, ignore_class=None):
     return model
 
 
+@pytest.mark.slow
 def test_conditional_accuracy_of_a_perfect_and_a_class_ignoring_generator():
     from types import SimpleNamespace
 
-    from gan_keras.callbacks import EvalMetric
-    from gan_keras.data import load_digits
-    from gan_keras.metrics import evaluate, per_class_fid
+    from gan_keras.data.load import load_digits
+    from gan_keras.metrics.conditional import per_class_fid
+    from gan_keras.metrics.evaluate import evaluate
+    from gan_keras.training.callbacks import EvalMetric
 
     images, labels = load_digits("mnist", "test")
     images, labels = images[:2000, ..., None], labels[:2000]
@@ -115,6 +125,7 @@ def test_conditional_accuracy_of_a_perfect_and_a_class_ignoring_generator():
     assert shifted[0] == pytest.approx(0.0, abs=1e-6) and shifted[1] == pytest.approx(4 * 9.0, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_sample_class_and_evaluate_on_a_conditional_run(tmp_path, digits_npz):
     run = tmp_path / "cond"
     train("mnist", out=run, conditional=True, limit=512, epochs=1, steps_per_epoch=2, verbose=0)
@@ -128,7 +139,7 @@ def test_sample_class_and_evaluate_on_a_conditional_run(tmp_path, digits_npz):
     result = run_cli_here("evaluate", run, "--n", 500, "--json")
     assert result.returncode == 0, result.stderr
     scores = json.loads(result.stdout.strip().splitlines()[-1])
-    from gan_keras.metrics import evaluate_run
+    from gan_keras.metrics.evaluate import evaluate_run
 
     same = evaluate_run(run, n=500)  # the command prints what the Python API computes, class by class
     assert scores["conditional_accuracy"] == pytest.approx(same["conditional_accuracy"])
@@ -140,7 +151,7 @@ def test_sample_class_and_evaluate_on_a_conditional_run(tmp_path, digits_npz):
 
 
 def test_labels_come_from_class_subfolders_in_sorted_order(tmp_path):
-    from gan_keras.data import load_labeled_images
+    from gan_keras.data.load import load_labeled_images
 
     folder = tmp_path / "colours"
     for name, colour in (("red", (255, 0, 0)), ("blue", (0, 0, 255)), ("green", (0, 255, 0))):
@@ -158,6 +169,7 @@ def test_labels_come_from_class_subfolders_in_sorted_order(tmp_path):
         load_labeled_images(folder, image_size=16)
 
 
+@pytest.mark.slow
 def test_bad_conditional_input_is_one_line(tmp_path, digits_npz):
     unlabelled = tmp_path / "unlabelled.npz"
     np.savez(unlabelled, images=np.zeros((64, 28, 28), np.uint8))

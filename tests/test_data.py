@@ -9,10 +9,13 @@ import pytest
 from PIL import Image
 
 from gan_keras import UsageError, load_dataset, load_images
-from gan_keras.data import load_digits, read_image_folder, walk_batches
+from gan_keras.data.folders import read_image_folder
+from gan_keras.data.load import load_digits
+from gan_keras.data.pipeline import walk_batches
 from tests.conftest import assert_one_line_error, run_cli_here
 
 
+@pytest.mark.slow
 def test_mnist_from_the_data_dir():
     ds = load_dataset("mnist", batch_size=100)
     batch = next(iter(ds)).numpy()
@@ -21,6 +24,7 @@ def test_mnist_from_the_data_dir():
     assert sum(1 for _ in ds) == 600  # 60,000 training digits, drop_remainder
 
 
+@pytest.mark.slow
 def test_fashion_mnist_gz_and_resize():
     x, y = load_digits("fashion_mnist")
     assert x.shape == (60000, 28, 28) and y.shape == (60000,) and x.dtype == np.uint8
@@ -29,6 +33,7 @@ def test_fashion_mnist_gz_and_resize():
     np.testing.assert_allclose(batch[..., 0], batch[..., 2])  # grey to RGB: equal channels
 
 
+@pytest.mark.slow
 def test_anime_npz():
     images = load_images("anime")
     assert images.shape == (8000, 64, 64, 3) and images.dtype == np.uint8
@@ -44,6 +49,7 @@ def _online():
         return False
 
 
+@pytest.mark.slow
 def test_missing_data_offline_is_one_line_saying_what_to_download_and_where(tmp_path):
     """For real: this machine has no network, so the downloads fail as they would offline."""
     if _online():
@@ -76,6 +82,7 @@ def _fake_kaggle_download(handle, output_dir=None, force_download=False):
     return output_dir
 
 
+@pytest.mark.slow
 def test_after_the_download_anime_is_read_as_an_image_folder_and_trains(tmp_path, monkeypatch):
     import kagglehub
 
@@ -97,8 +104,8 @@ def test_download_command_puts_digits_where_the_loader_reads_them(tmp_path, monk
     """keras.utils.get_file stands in for the network: it is handed the shared copy."""
     import keras
 
-    from gan_keras import download
-    from gan_keras.data import data_dir
+    from gan_keras.data import download
+    from gan_keras.data.folders import data_dir
 
     source = data_dir()
     asked = []

@@ -1,13 +1,13 @@
-"""Defaults chosen per device and image size (gan_keras.recipe), and how a run records them."""
+"""Defaults chosen per device and image size (gan_keras.training.recipe), and how a run records them."""
 
 import json
 
 import numpy as np
 import pytest
 
-from gan_keras.config import RunConfig
-from gan_keras.models import Build_Gen
-from gan_keras.recipe import Device, choose, cpu_has_bfloat16
+from gan_keras.networks.build import Build_Gen
+from gan_keras.training.config import RunConfig
+from gan_keras.training.recipe import Device, choose, cpu_has_bfloat16
 
 CPU = Device(accelerated=False)
 GPU = Device(accelerated=True)
@@ -67,8 +67,9 @@ def test_what_the_user_set_is_never_overridden():
     assert not {"model", "width", "ema", "augment", "mixed_precision", "jit_compile"} & set(why)
 
 
+@pytest.mark.slow
 def test_a_run_records_the_choices_and_a_resume_keeps_the_shape(tmp_path):
-    from gan_keras.run import train
+    from gan_keras.training.run import train
 
     faces = np.random.default_rng(0).integers(0, 256, (70, 64, 64, 3), dtype=np.uint8)
     np.savez(tmp_path / "faces.npz", images=faces)

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import ROOT, history, run_cli
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", [[], ["--augment", "ada", "--ada-target", "0.2", "--ema", "0.99", "--loss", "wgan-gp",
                                          "--conditional"]])
 def test_two_replicas_match_one_on_the_same_global_batch(tmp_path, digits_npz, recipe):
@@ -62,6 +63,7 @@ def _train_workers(run, epochs, *extra):
         assert p.returncode == 0, err[-3000:]
 
 
+@pytest.mark.slow
 def test_two_local_workers_train_together_and_resume(tmp_path, digits_npz):
     run = tmp_path / "run"
     _train_workers(run, 2, digits_npz)
@@ -80,8 +82,8 @@ def test_strategy_choice_under_each_tpu_variable(monkeypatch, env, name):
     """Only "tpu", or "auto" with a TPU variable set, looks for a TPU; the others never go there."""
     import tensorflow as tf
 
-    from gan_keras import distribute
     from gan_keras.errors import UsageError
+    from gan_keras.training import distribute
 
     probes = []
     monkeypatch.setattr(distribute, "_tpu", lambda: probes.append(name))  # None: no TPU answers
@@ -103,7 +105,7 @@ def test_strategy_choice_under_each_tpu_variable(monkeypatch, env, name):
 
 
 def test_auto_takes_the_tpu_when_one_answers(monkeypatch):
-    from gan_keras import distribute
+    from gan_keras.training import distribute
 
     tpu = object()
     monkeypatch.setattr(distribute, "_tpu", lambda: tpu)

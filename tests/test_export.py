@@ -4,9 +4,14 @@ and compared with the Keras generator; a failed check leaves nothing; missing pa
 import numpy as np
 import pytest
 
-from gan_keras.errors import UsageError
 from gan_keras import registry
-from gan_keras.export import TOLERANCE, check_format, example_inputs, export_generator
+from gan_keras.errors import UsageError
+from gan_keras.tools.export import (
+    TOLERANCE,
+    check_format,
+    example_inputs,
+    export_generator,
+)
 from tests.conftest import assert_one_line_error, run_cli_here
 
 KINDS = {  # small networks of each kind the package trains
@@ -21,8 +26,8 @@ KINDS = {  # small networks of each kind the package trains
 def generators():
     import keras
 
-    from gan_keras.models import Build_Gen
-    from gan_keras.networks import with_keras_layers
+    from gan_keras.networks.build import Build_Gen
+    from gan_keras.networks.layers import with_keras_layers
 
     keras.utils.set_random_seed(1)
     built = {}
@@ -42,10 +47,11 @@ def generators():
     return built
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("fmt", registry.names("export"))
 def test_every_kind_exports_to_every_format_and_runs_there_as_in_keras(generators, kind, fmt, tmp_path):
-    from gan_keras.sampling import draw
+    from gan_keras.networks.build import draw
 
     G = generators[kind]
     report = export_generator(G, tmp_path / "g", fmt)
@@ -62,13 +68,14 @@ def test_every_kind_exports_to_every_format_and_runs_there_as_in_keras(generator
     assert expected.std() > 0.05  # the generator draws something, so agreement means something
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["dcgan", "stylegan"])
 def test_a_generator_trained_in_bfloat16_exports_its_weights_in_float32(kind, tmp_path):
     import keras
 
-    from gan_keras.distribute import precision_scope
-    from gan_keras.export import float32_copy
-    from gan_keras.models import Build_Gen
+    from gan_keras.networks.build import Build_Gen
+    from gan_keras.tools.export import float32_copy
+    from gan_keras.training.distribute import precision_scope
 
     with precision_scope("bfloat16"):  # as `train --mixed-precision bfloat16` builds and saves it
         G = Build_Gen(**KINDS[kind])
@@ -84,6 +91,7 @@ def test_a_generator_trained_in_bfloat16_exports_its_weights_in_float32(kind, tm
     assert report["max_abs_diff"] <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_a_failed_check_is_an_error_and_leaves_no_file(generators, tmp_path, monkeypatch):
     fmt = registry.get("export", "onnx")
     wrong = type(fmt)(fmt.name, fmt.keras_format, fmt.suffix, fmt.needs, lambda path, inputs: fmt.run(path, inputs) + 1e-3)
@@ -108,6 +116,7 @@ def test_a_missing_package_is_one_line_naming_the_extra(monkeypatch):
     assert check_format("savedmodel").name == "savedmodel"  # needs nothing beyond TensorFlow
 
 
+@pytest.mark.slow
 def test_export_command_writes_a_checked_file_of_a_run(tmp_path):
     from gan_keras import train
 

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_keras.augment import DiffAugment, shift
-from gan_keras.fused import GAN
-from gan_keras.models import Build_Disc, Build_Gen
-from gan_keras.networks import KERAS_TWINS, BatchNorm, subpixel, with_keras_layers
-from gan_keras.noise import replica_uniform
-from gan_keras.optimizers import FusedAdam
+from gan_keras.networks import subpixel
+from gan_keras.networks.build import Build_Disc, Build_Gen
+from gan_keras.networks.layers import KERAS_TWINS, BatchNorm, with_keras_layers
+from gan_keras.training.augment import DiffAugment, shift
+from gan_keras.training.gan import GAN
+from gan_keras.training.noise import replica_uniform
+from gan_keras.training.optimizers import FusedAdam
 
 
 class ReferenceDiffAugment(DiffAugment):
@@ -67,6 +68,7 @@ def _output_and_input_gradient(augment, images, step):
     return out, tape.gradient(loss, images)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(16, 64, 64, 3), (8, 28, 28, 1)])
 def test_diffaugment_equals_the_op_by_op_reference_forward_and_backward(shape):
     images = tf.constant(np.random.default_rng(0).uniform(-1, 1, shape).astype("float32"))
@@ -89,6 +91,7 @@ def _penalty_gradient(augment, images, scale):
     return outer.gradient(penalty, scale)
 
 
+@pytest.mark.slow
 def test_diffaugment_second_order_gradient_equals_the_reference():
     images = tf.constant(np.random.default_rng(2).uniform(-1, 1, (4, 16, 16, 3)).astype("float32"))
     scale = tf.Variable(tf.constant(np.linspace(0.5, 1.5, 3).astype("float32")))
@@ -198,6 +201,7 @@ def _conv_results(layer, x):
     return [y, dx, *inner.gradient(loss, layer.trainable_weights), *outer.gradient(penalty, layer.trainable_weights)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, shape, channels", [
     ("Conv2DTranspose", (4, 32, 32, 16), 3),  # the 64x64 generator's image layer
     ("Conv2DTranspose", (4, 14, 14, 64), 1),  # the 28x28 generator's
@@ -222,7 +226,9 @@ def test_subpixel_layers_compute_what_keras_layers_compute(kind, shape, channels
     ours.set_weights(theirs.get_weights())
     for name, a, b in zip(["output", "d/dx", "d/dkernel", "d/dbias", "d2/dkernel", "d2/dbias"],
                           _conv_results(ours, x), _conv_results(theirs, x)):
-        _assert_close(np.asarray(a), np.asarray(b), rtol=2e-5, what=name)
+        # Second order: one bias gradient sums every pixel's term; on an AVX2-only EPYC (2026-12-04) oneDNN's
+        # summation order moved the 28x28 generator's d2/dbias by 3.2e-5 of its value (AVX-512: under 2e-5).
+        _assert_close(np.asarray(a), np.asarray(b), rtol=5e-5 if name.startswith("d2") else 2e-5, what=name)
     graph = tf.function(lambda x: tf.gradients(tf.reduce_sum(ours(x)), [x, ours.kernel])).get_concrete_function(x).graph
     image_channels = channels if kind == "Conv2DTranspose" else shape[-1]
     image_side = image_channels <= subpixel.MAX_CHANNELS and shape[1] % 2 == 0
@@ -248,6 +254,7 @@ def _gradients(gan, real, step):
     return d_loss, g_loss, d_grads, g_grads
 
 
+@pytest.mark.slow
 def test_the_faster_step_computes_the_losses_and_gradients_of_the_stock_keras_step():
     """A 64x64 DCGAN with DiffAugment (the anime default's parts): same losses and gradients, then the
     same weights after three whole train steps, as G, D and Adam built from stock Keras pieces."""
@@ -283,7 +290,7 @@ def test_the_faster_step_computes_the_losses_and_gradients_of_the_stock_keras_st
 def test_fused_batch_norm_takes_bfloat16_maps_without_casts_and_computes_the_same(monkeypatch):
     """Under mixed bfloat16 the kernel reads the maps as they are (statistics in float32 inside): the
     same output, gradients and moving statistics as casting them to float32 and back, as before."""
-    import gan_keras.networks as networks
+    import gan_keras.networks.layers as networks
 
     shape = (16, 8, 8, 12)
     x = tf.cast(np.random.default_rng(0).normal(2.0, 3.0, shape), tf.bfloat16)
@@ -300,7 +307,7 @@ def test_fused_batch_norm_takes_bfloat16_maps_without_casts_and_computes_the_sam
 
 
 def test_per_sample_discriminators_are_told_from_batch_dependent_ones():
-    from gan_keras.models import discriminator_logits, per_sample
+    from gan_keras.networks.build import discriminator_logits, per_sample
 
     assert per_sample(discriminator_logits(Build_Disc("mlp")))
     assert per_sample(discriminator_logits(Build_Disc("mlp", num_classes=10)))  # projection: Embedding, Dot
@@ -309,6 +316,7 @@ def test_per_sample_discriminators_are_told_from_batch_dependent_ones():
     assert not per_sample(discriminator_logits(Build_Disc("tutorial")))  # dropout draws per call
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_classes", [0, 10])
 def test_one_discriminator_call_on_real_and_fake_trains_as_two(num_classes):
     """The MLP's D step scores the real and the generated batch in one call: three whole train steps

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from gan_keras import GAN, Build_Disc, Build_Gen
-from gan_keras.noise import latent_noise
+from gan_keras.training.noise import latent_noise
 from tests.conftest import changed, constant_discriminator, weights
 
 
@@ -20,6 +20,7 @@ def _data(n=64):
     return tf.data.Dataset.from_tensor_slices(images).batch(32, drop_remainder=True).repeat()
 
 
+@pytest.mark.slow
 def test_train_step_updates_both_networks_and_reports_balance():
     gan = _gan()
     d_before, g_before = weights(gan.discriminator), weights(gan.generator)
@@ -31,12 +32,14 @@ def test_train_step_updates_both_networks_and_reports_balance():
     assert int(gan.d_optimizer.iterations.numpy()) == int(gan.g_optimizer.iterations.numpy()) == 2
 
 
+@pytest.mark.slow
 def test_same_seed_same_losses_and_other_seed_differs():
     runs = [_gan(seed=s).fit(_data(), epochs=1, steps_per_epoch=3, verbose=0).history for s in (5, 5, 6)]
     assert runs[0] == runs[1]
     assert runs[0]["g_loss"] != runs[2]["g_loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("real_label", [1.0, 0.9])
 def test_the_train_step_scores_d_against_the_smoothed_target(real_label):
     """D fixed at logit b (learning rate 0): d_loss is exactly 0.5 * (BCE(real_label, b) + BCE(0, b))."""
@@ -74,7 +77,7 @@ def test_float16_policy_wraps_each_optimizer_in_loss_scaling():
 def test_share_fakes_lets_d_and_g_steps_score_one_generated_batch(share):
     """With share_fakes, D's step trains on G's images of the G step's noise, and G's step scores those
     same images by the updated D; without it, D's step draws its own batch."""
-    from gan_keras.noise import Stream
+    from gan_keras.training.noise import Stream
 
     rng = np.random.default_rng(0)
     D = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])

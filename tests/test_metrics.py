@@ -5,7 +5,15 @@ import pytest
 import scipy.linalg
 
 from gan_keras import load_images
-from gan_keras.metrics import at_common_size, feature_extractor, fid, frechet_distance, kid, precision_recall, score, swd
+from gan_keras.metrics.distances import (
+    fid,
+    frechet_distance,
+    kid,
+    precision_recall,
+    swd,
+)
+from gan_keras.metrics.evaluate import score
+from gan_keras.metrics.features import at_common_size, feature_extractor
 
 
 def test_frechet_distance_closed_form_for_diagonal_gaussians():
@@ -27,6 +35,7 @@ def test_frechet_distance_matches_scipy_sqrtm():
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_kid_and_precision_recall_on_gaussian_features():
     rng = np.random.default_rng(2)
     real, same, shifted = rng.normal(size=(3, 1500, 16))
@@ -46,6 +55,7 @@ def digits():
     return load_images("mnist")[:, :, :, :]
 
 
+@pytest.mark.slow
 def test_domain_fid_real_vs_real_near_zero_noise_far(digits):
     extractor = feature_extractor("mnist")
     a, b = extractor(digits[:2000]), extractor(digits[-2000:])
@@ -57,8 +67,9 @@ def test_domain_fid_real_vs_real_near_zero_noise_far(digits):
     assert noise_vs_real > 40 * real_vs_real
 
 
+@pytest.mark.slow
 def test_domain_precision_recall_of_one_repeated_class(digits):
-    from gan_keras.data import load_digits
+    from gan_keras.data.load import load_digits
 
     labels = load_digits("mnist")[1]
     ones = digits[labels == 1][:1000]
@@ -69,6 +80,7 @@ def test_domain_precision_recall_of_one_repeated_class(digits):
     assert pr_real["recall"] > 0.6 and pr_real["precision"] > 0.6
 
 
+@pytest.mark.slow
 def test_swd_real_vs_real_small_noise_far():
     faces = load_images("anime")
     real_vs_real = swd(faces[:500], faces[-500:])
@@ -82,7 +94,7 @@ def test_inception_offline_is_one_clear_error(monkeypatch):
     import keras
 
     from gan_keras import UsageError
-    from gan_keras.metrics import inception_model
+    from gan_keras.metrics.features import inception_model
 
     def offline(*args, **kwargs):
         raise OSError("no network")
@@ -92,14 +104,15 @@ def test_inception_offline_is_one_clear_error(monkeypatch):
         inception_model()
 
 
+@pytest.mark.slow
 def test_metric_features_stay_float32_during_a_mixed_precision_run(tmp_path, monkeypatch):
     import keras
 
-    import gan_keras.data
-    from gan_keras import metrics
+    import gan_keras.data.load
+    from gan_keras.metrics import features as metrics
 
     small = load_images("mnist")[:256, :, :, 0], np.arange(256) % 10
-    monkeypatch.setattr(gan_keras.data, "load_digits", lambda *args, **kwargs: small)
+    monkeypatch.setattr(gan_keras.data.load, "load_digits", lambda *args, **kwargs: small)
     monkeypatch.setenv("GAN_KERAS_CACHE_DIR", str(tmp_path))  # a classifier trained afresh, not the cached one
     monkeypatch.setattr(metrics, "SHIPPED_CLASSIFIERS", tmp_path / "none")  # nor the shipped one
     monkeypatch.setattr(metrics, "_EXTRACTORS", {})
@@ -126,10 +139,12 @@ def test_a_smaller_run_is_judged_at_its_own_size():
     assert first is fake and second.shape == (4, 4, 4, 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, at_least", [("mnist", 0.98), ("fashion_mnist", 0.86)])
 def test_the_shipped_digit_classifiers_score_what_their_cards_say(name, at_least):
-    from gan_keras import metrics, pretrained
-    from gan_keras.data import load_digits
+    from gan_keras import pretrained
+    from gan_keras.data.load import load_digits
+    from gan_keras.metrics import features as metrics
 
     model_path, card_path = pretrained.classifier_files(name)
     assert model_path.is_file() and card_path.is_file(), "run: python -m gan_keras.pretrained"

@@ -3,13 +3,14 @@ import numpy as np
 import pytest
 
 from gan_keras import GAN, Build_Disc, Build_Gen
-from gan_keras.models import discriminator_logits
+from gan_keras.networks.build import discriminator_logits
 from gan_keras.networks.dcgan import upsampling_plan
 
 SHAPES = [("mlp", (28, 28, 1)), ("dcgan", (28, 28, 1)), ("dcgan", (64, 64, 3)), ("dcgan", (32, 32, 3)),
           ("tutorial", (28, 28, 1))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind,shape", SHAPES)
 def test_shapes_and_ranges(kind, shape):
     G, D = Build_Gen(kind, latent_dim=16, image_shape=shape), Build_Disc(kind, image_shape=shape)
@@ -60,6 +61,7 @@ def test_unknown_kind():
         Build_Disc("resnet")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind,shape", SHAPES[:3])
 def test_keras_round_trip(tmp_path, kind, shape):
     G, D = Build_Gen(kind, 8, shape), Build_Disc(kind, shape)
@@ -71,6 +73,7 @@ def test_keras_round_trip(tmp_path, kind, shape):
         np.testing.assert_allclose(loaded(x, training=False), model(x, training=False), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_gan_model_round_trip(tmp_path):
     gan = GAN(Build_Gen("mlp", 8), Build_Disc("mlp"), real_label=0.9, label_noise=0.05, seed=3)
     gan.save(tmp_path / "gan.keras")

@@ -21,6 +21,7 @@ def _first_code_cell(notebook):
     return "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
 
 
+@pytest.mark.slow
 def test_no_invented_address_anywhere():
     texts = {path: path.read_text() for path in [*NOTEBOOKS, ROOT / "README.md", *(ROOT / "docs").glob("*.md"),
                                                  *(ROOT / "gan_keras").glob("*.py")]}
@@ -46,6 +47,7 @@ def test_colab_without_a_repository_stops_with_one_sentence(tmp_path):
                                      "(or its folder on your Drive), then run the notebook again.")
 
 
+@pytest.mark.slow
 def test_a_colab_like_run_installs_from_the_given_path_and_runs_on(tmp_path):
     """Notebook 01 executed outside the clone with google.colab present and GAN_KERAS_REPO a local path."""
     nbformat = pytest.importorskip("nbformat")

@@ -38,6 +38,7 @@ def _package_tree():
             if path.is_file() and "__pycache__" not in path.parts}
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_every_module_and_data_file_of_the_package(wheel):
     names = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("gan_keras/")}
     tree = _package_tree()
@@ -46,6 +47,7 @@ def test_the_wheel_holds_every_module_and_data_file_of_the_package(wheel):
     assert tree - names == set(), f"left out of the wheel: {sorted(tree - names)}"
 
 
+@pytest.mark.slow
 def test_the_wheel_installed_without_editable_mode_samples_from_another_folder(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)

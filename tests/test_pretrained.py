@@ -18,6 +18,7 @@ def test_the_package_ships_the_generators_the_notebooks_start_from_within_20_mb(
     assert size < 20e6, f"gan_keras/pretrained is {size / 1e6:.1f} MB"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_each_shipped_generator_has_a_card_and_draws_images_of_its_shape(name):
     import gan_keras as gk
@@ -39,6 +40,7 @@ def test_an_unknown_name_is_one_line_listing_the_shipped_ones(tmp_path):
                           "no shipped generator 'cats'")
 
 
+@pytest.mark.slow
 def test_evaluate_reads_a_shipped_conditional_generator():
     result = run_cli_here("evaluate", "pretrained:mnist_conditional", "--n", "500", "--json")
     assert result.returncode == 0, result.stderr
@@ -46,13 +48,14 @@ def test_evaluate_reads_a_shipped_conditional_generator():
     assert record["run"] == "pretrained:mnist_conditional" and record["conditional_accuracy"] > 0.9
 
 
+@pytest.mark.slow
 def test_init_from_a_shipped_generator_starts_g_d_and_the_moving_average_from_it():
-    from gan_keras.checkpoints import restore_networks
-    from gan_keras.config import RunConfig, load_config
-    from gan_keras.distribute import make_strategy
-    from gan_keras.models import Build_Disc, Build_Gen
-    from gan_keras.run import build_trainer
-    from gan_keras.transfer import initialize_from
+    from gan_keras.networks.build import Build_Disc, Build_Gen
+    from gan_keras.training.checkpoints import restore_networks
+    from gan_keras.training.config import RunConfig, load_config
+    from gan_keras.training.distribute import make_strategy
+    from gan_keras.training.run import build_trainer
+    from gan_keras.training.transfer import initialize_from
 
     config, saved = load_config("pretrained:mnist")
     shape = tuple(saved["image_shape"])

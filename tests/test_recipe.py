@@ -9,11 +9,17 @@ import pytest
 import tensorflow as tf
 
 from gan_keras import GAN, Build_Gen, UsageError, train
-from gan_keras.augment import ADA, DiffAugment, get_augment, shift
-from gan_keras.callbacks import TIMING_COLUMNS
-from gan_keras.ema import GeneratorEMA
-from gan_keras.losses import R1, GradientPenalty, get_loss
-from tests.conftest import assert_one_line_error, constant_discriminator, history, run_cli_here, weights
+from gan_keras.training.augment import ADA, DiffAugment, get_augment, shift
+from gan_keras.training.callbacks import TIMING_COLUMNS
+from gan_keras.training.ema import GeneratorEMA
+from gan_keras.training.losses import R1, GradientPenalty, get_loss
+from tests.conftest import (
+    assert_one_line_error,
+    constant_discriminator,
+    history,
+    run_cli_here,
+    weights,
+)
 
 REAL = tf.constant([[2.0], [-1.0], [0.5]])
 FAKE = tf.constant([[0.3], [-2.0], [1.5]])
@@ -76,11 +82,12 @@ def test_r1_is_the_analytic_gradient_norm_of_a_linear_d_and_lazy():
     np.testing.assert_allclose(float(gp), 10.0 * (np.sqrt((w ** 2).sum()) - 1.0) ** 2, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_each_critic_step_draws_its_own_gradient_penalty_interpolation(monkeypatch):
     """With D(x) = sum(x^2) the penalty depends on where between real and fake it is taken, so it
     tells the draws apart: shift 0 is the closed form at the stream's own draw, shift 100 another one;
     and a --n-critic 2 step hands the penalty the shifts 0 and 100."""
-    from gan_keras.noise import Stream, replica_uniform
+    from gan_keras.training.noise import Stream, replica_uniform
 
     real, fake = tf.ones((4, 2, 2, 1)), -tf.ones((4, 2, 2, 1))
     square = lambda x: tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None]
@@ -111,6 +118,7 @@ def _images(n=6, size=16, channels=3, seed=0):
     return tf.constant(np.random.default_rng(seed).uniform(-1, 1, (n, size, size, channels)).astype("float32"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("augment", [DiffAugment(), ADA(p=1.0), ADA(p=0.5)])
 def test_augmentations_keep_shape_are_finite_and_let_gradients_through(augment):
     x = _images()
@@ -162,6 +170,7 @@ def test_ada_p_rises_when_d_is_sure_of_the_reals_and_falls_otherwise():
     assert float(ada.p) == 0.0  # clipped at 0
 
 
+@pytest.mark.slow
 def test_ema_after_k_steps_is_the_closed_form_mix():
     keras.utils.set_random_seed(0)
     G = Build_Gen("mlp", 8)
@@ -181,6 +190,7 @@ def test_ema_after_k_steps_is_the_closed_form_mix():
     assert float(ema.beta(20)) == pytest.approx(0.5) and float(ema.beta(10**6)) == pytest.approx(0.9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("logit,acc_real,acc_fake", [(5.0, 1.0, 0.0), (-5.0, 0.0, 1.0)])
 def test_accuracies_read_the_sign_of_the_logits(logit, acc_real, acc_fake):
     gan = GAN(Build_Gen("mlp", 8), constant_discriminator(logit))
@@ -190,6 +200,7 @@ def test_accuracies_read_the_sign_of_the_logits(logit, acc_real, acc_fake):
     assert logs["d_acc_real"] == [acc_real] and logs["d_acc_fake"] == [acc_fake]
 
 
+@pytest.mark.slow
 def test_grids_samples_and_generator_keras_come_from_the_ema_generator(tmp_path, digits_npz):
     from PIL import Image
 
@@ -219,6 +230,7 @@ RECIPES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_a_resumed_run_with_the_new_options_equals_the_uninterrupted_one(tmp_path, digits_npz, recipe):
     settings = {**dict(model="dcgan", width=8, batch_size=16, steps_per_epoch=5, seed=2, verbose=0), **RECIPES[recipe]}
@@ -243,7 +255,7 @@ def test_a_resumed_run_with_the_new_options_equals_the_uninterrupted_one(tmp_pat
 
 
 def test_classic_refuses_the_new_options_and_targets_need_a_loss_with_targets(tmp_path, digits_npz):
-    from gan_keras.config import RunConfig, validate
+    from gan_keras.training.config import RunConfig, validate
 
     with pytest.raises(UsageError, match="--augment, --ema need the fused trainer"):
         validate(RunConfig(trainer="classic", augment="ada", ema=0.999))
@@ -256,6 +268,7 @@ def test_classic_refuses_the_new_options_and_targets_need_a_loss_with_targets(tm
     assert_one_line_error(run_cli_here("train", digits_npz, "--ema", "1.5"), "ema is a decay in (0, 1)")
 
 
+@pytest.mark.slow
 def test_a_small_training_set_is_scored_against_held_out_reals_with_d_accuracy_on_both(tmp_path, digits_npz):
     """--limit N leaves the images beyond N unseen: the metric compares with them, and D's accuracy
     on training and held-out reals (the overfitting gap) goes to history.csv."""
@@ -265,7 +278,7 @@ def test_a_small_training_set_is_scored_against_held_out_reals_with_d_accuracy_o
     assert len(rows["eval_swd"]) == 2  # an .npz of digits is scored with SWD
     for key in ("eval_d_acc_train", "eval_d_acc_heldout"):
         assert all(0.0 <= v <= 1.0 for v in rows[key]), key
-    from gan_keras.callbacks import EvalMetric
+    from gan_keras.training.callbacks import EvalMetric
 
     probe = EvalMetric(np.zeros((5, 28, 28, 1), np.uint8), "mnist", 1, heldout=np.full((7, 28, 28, 1), 255, np.uint8))
     probe.set_model(result.trainer)

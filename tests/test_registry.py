@@ -14,59 +14,144 @@ from tests.conftest import ROOT
 PACKAGE = ROOT / "gan_keras"
 
 
-def test_the_declarations_read_from_source_are_the_objects_the_modules_register():
-    for kind in registry.KINDS:
-        assert registry.names(kind), kind
-        for name in registry.names(kind):
-            registry.get(kind, name)  # imports the declaring module
-            assert (kind, name) in registry._objects, (kind, name)
+# One harness per kind of variant, as keras-hub's `run_backbone_test`: every declared name is its own test,
+# so one broken variant fails alone and names itself.
+ALL_NAMES = [(kind, name) for kind in registry.KINDS for name in registry.names(kind)]
+
+
+@pytest.mark.parametrize("kind", registry.KINDS)
+def test_every_kind_has_declared_names(kind):
+    assert registry.names(kind), kind
+
+
+@pytest.mark.parametrize("kind, name", ALL_NAMES)
+def test_each_declaration_read_from_source_is_the_object_its_module_registers(kind, name):
+    registry.get(kind, name)  # imports the declaring module
+    assert (kind, name) in registry._objects, (kind, name)
+
+
+def test_every_object_registered_at_import_was_read_from_source():
+    for kind, name in ALL_NAMES:
+        registry.get(kind, name)
     declared_at_import = {key for key in registry._objects}
-    read_from_source = {(kind, name) for kind in registry.KINDS for name in registry.names(kind)}
-    assert declared_at_import == read_from_source  # a declaration the static reader missed would show here
+    assert declared_at_import == set(ALL_NAMES)  # a declaration the static reader missed would show here
 
 
-def test_every_loss_and_augmentation_builds_and_computes():
+def run_loss_test(name):
     import tensorflow as tf
 
-    from gan_keras.augment import get_augment
-    from gan_keras.losses import get_loss
+    from gan_keras.training.losses import get_loss
 
     real, fake = tf.constant([[2.0], [0.5]]), tf.constant([[-1.0], [0.3]])
-    for name in registry.names("loss"):
-        loss = get_loss(name)
-        d, g = float(loss.d_loss(real, fake)), float(loss.g_loss(fake, real))
-        assert np.isfinite(d) and np.isfinite(g), name
-        assert loss.uses_targets == registry.info("loss", name)["uses_targets"]
+    loss = get_loss(name)
+    d, g = float(loss.d_loss(real, fake)), float(loss.g_loss(fake, real))
+    assert np.isfinite(d) and np.isfinite(g), name
+    assert loss.uses_targets == registry.info("loss", name)["uses_targets"]
+
+
+def run_augment_test(name):
+    import tensorflow as tf
+
+    from gan_keras.training.augment import get_augment
+
     images = tf.random.uniform((2, 16, 16, 3), -1, 1, seed=1)
-    for name in registry.names("augment"):
-        out = get_augment(name)(images, step=3, stream=10, seed=0)
-        assert out.shape == images.shape, name
+    out = get_augment(name)(images, step=3, stream=10, seed=0)
+    assert out.shape == images.shape, name
 
 
-def test_every_network_family_builds_a_generator_and_discriminator():
-    from gan_keras.models import Build_Disc, Build_Gen
+def run_network_test(name):
+    from gan_keras.networks.build import Build_Disc, Build_Gen
 
-    for name in registry.names("network"):
-        shape = (28, 28, 1) if name == "tutorial" else (32, 32, 3)  # the tutorial model is 28x28 only
-        G = Build_Gen(name, 8, shape, 8)
-        D = Build_Disc(name, shape, 8)
-        assert tuple(G.outputs[0].shape[1:]) == shape and tuple(D.outputs[0].shape[1:]) == (1,), name
+    shape = (28, 28, 1) if name == "tutorial" else (32, 32, 3)  # the tutorial model is 28x28 only
+    G = Build_Gen(name, 8, shape, 8)
+    D = Build_Disc(name, shape, 8)
+    assert tuple(G.outputs[0].shape[1:]) == shape and tuple(D.outputs[0].shape[1:]) == (1,), name
 
 
-def test_every_metric_declares_its_keys_and_returns_them():
-    from gan_keras.metrics import metric_key, metric_of_key, score
+def run_metric_test(name):
+    from gan_keras.metrics.evaluate import metric_key, metric_of_key, score
 
     rng = np.random.default_rng(0)
     real = rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
     fake = rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
-    for name in registry.names("metric"):
-        meta = registry.info("metric", name)
-        scores = score(real, fake, "mnist", name)
-        assert metric_key(name, "mnist") in scores, name
-        assert set(k.removeprefix("domain_") for k in scores) == set(meta["keys"]), name
-        assert metric_of_key("eval_" + metric_key(name, "mnist")) == (name, meta["lower_is_better"])
+    meta = registry.info("metric", name)
+    scores = score(real, fake, "mnist", name)
+    assert metric_key(name, "mnist") in scores, name
+    assert set(k.removeprefix("domain_") for k in scores) == set(meta["keys"]), name
+    assert metric_of_key("eval_" + metric_key(name, "mnist")) == (name, meta["lower_is_better"])
+
+
+@pytest.mark.parametrize("name", registry.names("loss"))
+def test_each_loss_builds_and_computes(name):
+    run_loss_test(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", registry.names("augment"))
+def test_each_augmentation_builds_and_computes(name):
+    run_augment_test(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", registry.names("network"))
+def test_each_network_family_builds_a_generator_and_discriminator(name):
+    run_network_test(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", registry.names("metric"))
+def test_each_metric_declares_its_keys_and_returns_them(name):
+    run_metric_test(name)
+
+
+def test_metric_keys_of_digits_and_faces():
+    from gan_keras.metrics.evaluate import metric_key, metric_of_key
+
     assert metric_key("fid", "anime") == "fid" and metric_key("fid", "mnist") == "domain_fid"
     assert metric_of_key("eval_d_acc_train") is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", registry.names("dataset"))
+def test_each_dataset_source_reads_what_it_declares(name):
+    """A source's files in the shared data folder read as uint8 images (and labels where it declares classes)."""
+    from gan_keras.data.folders import data_dir
+
+    source, folder = registry.get("dataset", name)(), data_dir()
+    if not source.present(folder):
+        pytest.skip(f"{name} is not in {folder}")
+    images, labels = source.read(folder)
+    assert images.dtype == np.uint8 and images.ndim in (3, 4) and len(images) > 0
+    classes = registry.info("dataset", name).get("classes")
+    assert (labels is None) == (classes is None)
+    if classes:
+        assert len(labels) == len(images) and set(np.unique(labels)) == set(range(len(classes)))
+    assert str(folder) in source.manual(folder)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", registry.names("trainer"))
+def test_each_trainer_satisfies_the_trainer_protocol(name):
+    from gan_keras.training.config import RunConfig
+    from gan_keras.training.distribute import make_strategy
+    from gan_keras.training.run import build_trainer
+    from gan_keras.training.trainer import Trainer
+
+    config = RunConfig(model="mlp", trainer=name, width=8, ema=0.0, augment="none", share_fakes=False,
+                       mixed_precision="off", jit_compile=False, steps_per_execution=1)
+    trainer = build_trainer(config, (28, 28, 1), make_strategy("default", verbose=False))
+    assert isinstance(trainer, Trainer)
+    assert {"generator", "discriminator"} <= set(trainer.checkpoint_items())
+
+
+def test_an_object_without_the_trainer_methods_is_not_a_trainer():
+    from gan_keras.training.trainer import Trainer
+
+    class Half:
+        generator = discriminator = None
+        fit_options = {}
+
+    assert not isinstance(Half(), Trainer)
 
 
 def test_an_unknown_name_is_one_line_with_the_choices():

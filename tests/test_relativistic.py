@@ -2,10 +2,11 @@
 D's logits on the real batch, and `train --loss relativistic` from the command line."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from gan_keras import GAN, Build_Gen, registry
-from gan_keras.losses import get_loss
+from gan_keras.training.losses import get_loss
 from tests.conftest import constant_discriminator, history, run_cli_here
 
 
@@ -27,7 +28,7 @@ def test_the_relativistic_loss_is_its_closed_form():
 def test_the_g_step_reads_d_on_the_real_batch():
     """G's reported loss is the closed form at D's logits on the real batch and on G's images of the
     step's own noise, which it can only be if the step handed the loss the real logits."""
-    from gan_keras.noise import Stream, latent_noise
+    from gan_keras.training.noise import Stream, latent_noise
 
     rng = np.random.default_rng(0)
     D = constant_discriminator(0.0, (4, 4, 1))
@@ -47,6 +48,7 @@ def test_the_g_step_reads_d_on_the_real_batch():
     np.testing.assert_allclose(float(logs["g_loss"]), expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_train_takes_the_new_loss_from_the_command_line(tmp_path, digits_npz):
     result = run_cli_here("train", digits_npz, "--loss", "relativistic", "--model", "mlp", "--epochs", "2",
                           "--steps-per-epoch", "5", "--batch-size", "16", "--out", tmp_path / "run", "--quiet")

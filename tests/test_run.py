@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gan_keras import UsageError, train
-from gan_keras.callbacks import TIMING_COLUMNS
+from gan_keras.training.callbacks import TIMING_COLUMNS
 from tests.conftest import ROOT, assert_one_line_error, run_cli_here
 
 
@@ -22,6 +22,7 @@ def _rows(run):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_train_resume_sample_through_the_cli(tmp_path):
     run = tmp_path / "R"
     result = run_cli_here("train", "mnist", "--epochs", 2, "--steps-per-epoch", 20, "--sample-every", 1, "--out", run)
@@ -72,6 +73,7 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path):
     assert_one_line_error(run_cli_here("sample", tmp_path / "nothing", "--out", tmp_path / "x.png"), "does not exist")
 
 
+@pytest.mark.slow
 def test_resume_with_another_model_shape_is_refused(tmp_path, digits_npz):
     run = tmp_path / "run"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
@@ -82,6 +84,7 @@ def test_resume_with_another_model_shape_is_refused(tmp_path, digits_npz):
     assert_one_line_error(run_cli_here("train", digits_npz, "--out", run), "already holds a run")
 
 
+@pytest.mark.slow
 def test_time_budget_stops_cleanly(tmp_path, digits_npz):
     result = train(str(digits_npz), out=tmp_path / "r", model="mlp", steps_per_epoch=4, max_minutes=0.05,
                    verbose=0)  # no epochs given: train until the budget is spent
@@ -92,6 +95,7 @@ def test_time_budget_stops_cleanly(tmp_path, digits_npz):
     assert len(_rows(tmp_path / "r")) == result.epochs_done
 
 
+@pytest.mark.slow
 def test_divergence_stops_keeps_the_last_good_checkpoint_and_says_how_to_resume(tmp_path, digits_npz):
     run = tmp_path / "r"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=3, verbose=0)
@@ -105,6 +109,7 @@ def test_divergence_stops_keeps_the_last_good_checkpoint_and_says_how_to_resume(
     assert result.stop_reason is None and [r["epoch"] for r in _rows(run)] == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_history_and_grids(tmp_path, digits_npz):
     runs = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
@@ -117,6 +122,7 @@ def test_same_seed_same_history_and_grids(tmp_path, digits_npz):
     assert runs[0][0] != runs[2][0]
 
 
+@pytest.mark.slow
 def test_classic_trainer_walking_the_data(tmp_path, digits_npz):
     result = train(str(digits_npz), out=tmp_path / "c", model="mlp", trainer="classic", walk_data=True,
                    real_label=0.9, label_noise=0.05, epochs=2, steps_per_epoch=3, verbose=0)
@@ -138,6 +144,7 @@ def _wait_for(path, process, timeout=120):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_sigkill_after_a_checkpoint_then_resume(tmp_path):
     run = tmp_path / "k"
     process = _start_training(run, "--checkpoint-every-steps", "15")
@@ -156,6 +163,7 @@ def test_sigkill_after_a_checkpoint_then_resume(tmp_path):
     assert reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == epochs[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_sigint_save_a_checkpoint_before_exiting(tmp_path, signum):
     run = tmp_path / "t"
@@ -172,6 +180,7 @@ def test_sigterm_and_sigint_save_a_checkpoint_before_exiting(tmp_path, signum):
     assert 1 <= len(rows) < 50
 
 
+@pytest.mark.slow
 def test_a_resumed_run_continues_exactly_like_an_uninterrupted_one(tmp_path, digits_npz):
     """Weights, optimizer state, noise and data order all continue: the histories match."""
     settings = dict(model="dcgan", steps_per_epoch=3, seed=5, verbose=0)
@@ -185,6 +194,7 @@ def test_a_resumed_run_continues_exactly_like_an_uninterrupted_one(tmp_path, dig
         (tmp_path / "resumed" / "samples" / "epoch-0003.png").read_bytes()
 
 
+@pytest.mark.slow
 def test_eval_every_adds_the_metric_to_history_and_evaluate_prints_json(tmp_path):
     run = tmp_path / "e"
     result = train("mnist", out=run, model="mlp", epochs=2, steps_per_epoch=3, eval_every=1, limit=59_700, verbose=0)
@@ -199,6 +209,7 @@ def test_eval_every_adds_the_metric_to_history_and_evaluate_prints_json(tmp_path
     assert_one_line_error(run_cli_here("evaluate", tmp_path / "nothing"), "not a run folder")
 
 
+@pytest.mark.slow
 def test_a_vanished_data_folder_is_one_clear_error_on_resume(tmp_path):
     from PIL import Image
 
@@ -212,10 +223,12 @@ def test_a_vanished_data_folder_is_one_clear_error_on_resume(tmp_path):
     assert_one_line_error(run_cli_here("train", folder, "--resume", "--out", run, "--epochs", 2), "does not exist")
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_saving_is_one_line_and_keeps_what_was_saved(tmp_path, digits_npz, monkeypatch, capsys):
     import errno
 
-    from gan_keras import callbacks, cli
+    from gan_keras import cli
+    from gan_keras.training import callbacks
 
     run = tmp_path / "r"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
@@ -235,7 +248,7 @@ def test_a_full_disk_while_saving_is_one_line_and_keeps_what_was_saved(tmp_path,
 
 
 def test_a_discriminator_that_wins_for_five_epochs_is_reported(capsys):
-    from gan_keras.callbacks import RunStatus, StopGuard
+    from gan_keras.training.callbacks import RunStatus, StopGuard
 
     class Model:
         stop_training = False
@@ -253,7 +266,7 @@ def test_saving_figures_leaves_the_matplotlib_backend_alone(tmp_path):
     """Notebooks show figures inline: training must not switch the backend to Agg under them."""
     import matplotlib
 
-    from gan_keras.images import plot_history
+    from gan_keras.plots import plot_history
 
     previous = matplotlib.get_backend()
     matplotlib.use("svg")
@@ -267,7 +280,7 @@ def test_saving_figures_leaves_the_matplotlib_backend_alone(tmp_path):
 
 
 def test_recipes_are_plotted_against_cumulative_steps(tmp_path):
-    from gan_keras.images import plot_recipes
+    from gan_keras.plots import plot_recipes
 
     nan = float("nan")
     histories = {name: {"epoch": [1, 2, 3], "steps": [100, 100, 50], "eval_swd": [90.0, nan, 40.0 + i],
@@ -287,6 +300,7 @@ def _cut_short(path, fraction=0.5):
         f.truncate(int(path.stat().st_size * fraction))
 
 
+@pytest.mark.slow
 def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, digits_npz):
     run = tmp_path / "r"
     train(str(digits_npz), out=run, model="mlp", epochs=2, steps_per_epoch=3, verbose=0)
@@ -301,7 +315,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, digi
     assert tf.train.load_checkpoint(str(run / "checkpoints")).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 3
 
     # sample: a damaged generator.keras and a damaged newest checkpoint still give images
-    from gan_keras.checkpoints import checkpoint_paths
+    from gan_keras.training.checkpoints import checkpoint_paths
 
     older, newest = checkpoint_paths(run / "checkpoints")  # ckpt-2 (rewritten on resume) and ckpt-3
     _cut_short(run / "generator.keras")
@@ -320,6 +334,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, digi
     assert_one_line_error(run_cli_here("evaluate", run, "--n", 100), "no usable checkpoint")
 
 
+@pytest.mark.slow
 def test_a_damaged_config_json_is_one_line_for_every_command(tmp_path, digits_npz):
     run = tmp_path / "r"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
@@ -347,6 +362,7 @@ def _tensorboard_events(folder):
     return events
 
 
+@pytest.mark.slow
 def test_tensorboard_logs_scalars_and_grids_at_their_epochs_and_resume_appends(tmp_path, digits_npz):
     run = tmp_path / "tb"
     result = run_cli_here("train", digits_npz, "--model", "mlp", "--epochs", 2, "--steps-per-epoch", 3, "--tensorboard",
@@ -373,6 +389,7 @@ def test_sizes_and_targets_out_of_range_are_one_line():
     assert_one_line_error(run_cli_here("train", "mnist", "--real-label", 0), "real-label is the target")
 
 
+@pytest.mark.slow
 def test_a_second_writer_of_a_busy_run_folder_is_refused_and_the_first_run_finishes_intact(tmp_path):
     run = tmp_path / "busy"
     process = _start_training(run, "--epochs", "10")  # 400 MLP steps: still running when the second one asks
@@ -387,7 +404,7 @@ def test_a_second_writer_of_a_busy_run_folder_is_refused_and_the_first_run_finis
 
 def test_recording_keeps_its_share_of_the_clock_however_long_the_run():
     """Simulated: 1 s epochs and a 0.3 s grid; grids come at the same rate early and late, within their share."""
-    from gan_keras.callbacks import RECORD_SHARES, RecordingClock
+    from gan_keras.training.recording import RECORD_SHARES, RecordingClock
 
     now = [0.0]
     clock = RecordingClock(now=lambda: now[0])
@@ -404,12 +421,14 @@ def test_recording_keeps_its_share_of_the_clock_however_long_the_run():
     assert clock.take_unreported() == pytest.approx(0.3 * len(recorded)) and clock.take_unreported() == 0
 
 
+@pytest.mark.slow
 def test_a_long_run_of_fast_steps_spends_a_bounded_share_recording(tmp_path, digits_npz, capsys):
     """A stand-in for a long run: 240 one-step epochs of the MLP. Recording per epoch does not grow with
     the epoch count (it did when every epoch re-encoded the whole GIF), and stays within its shares."""
     from PIL import Image
 
-    from gan_keras.callbacks import MAX_GIF_FRAMES, RECORD_SHARES
+    from gan_keras.training.callbacks import MAX_GIF_FRAMES
+    from gan_keras.training.recording import RECORD_SHARES
 
     run = tmp_path / "long"
     started = time.monotonic()
@@ -430,7 +449,7 @@ def test_a_long_run_of_fast_steps_spends_a_bounded_share_recording(tmp_path, dig
 def test_the_progress_gif_holds_at_most_its_frames_first_and_last_included(tmp_path):
     from PIL import Image
 
-    from gan_keras.callbacks import MAX_GIF_FRAMES, SampleGrid
+    from gan_keras.training.callbacks import MAX_GIF_FRAMES, SampleGrid
 
     grids = SampleGrid(np.zeros((4, 2)), tmp_path / "samples", tmp_path / "progress.gif")
     for epoch in range(1, 2 * MAX_GIF_FRAMES + 8):

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from gan_keras.bench import _forward_macs, model_flops
-from gan_keras.distribute import precision_policy
 from gan_keras.errors import UsageError
-from gan_keras.models import Build_Disc, Build_Gen
-from gan_keras.recipe import cpu_has_bfloat16
+from gan_keras.networks.build import Build_Disc, Build_Gen
+from gan_keras.training.distribute import precision_policy
+from gan_keras.training.recipe import cpu_has_bfloat16
 from tests.conftest import assert_one_line_error, history, run_cli, run_cli_here
 
 
+@pytest.mark.slow
 def test_several_steps_per_call_train_exactly_like_one(tmp_path, digits_npz):
     common = ["train", digits_npz, "--model", "mlp", "--epochs", 2, "--seed", 3, "--quiet", "--batch-size", 32]
     one = run_cli_here(*common, "--steps-per-epoch", 8, "--out", tmp_path / "one")
@@ -35,6 +36,7 @@ def test_several_steps_per_call_train_exactly_like_one(tmp_path, digits_npz):
     assert int(state.model_checkpoint_path.rsplit("-", 1)[1]) == 6
 
 
+@pytest.mark.slow
 def test_several_steps_per_call_with_replicas_is_one_clear_error(tmp_path, digits_npz):
     result = run_cli("train", digits_npz, "--model", "mlp", "--strategy", "mirrored", "--steps-per-execution", 2,
                      "--epochs", 1, "--steps-per-epoch", 2, "--out", tmp_path / "r",
@@ -42,6 +44,7 @@ def test_several_steps_per_call_with_replicas_is_one_clear_error(tmp_path, digit
     assert_one_line_error(result, "keras-team/keras#19246")
 
 
+@pytest.mark.slow
 def test_bfloat16_run_trains_and_keeps_images_float32(tmp_path, digits_npz):
     run = tmp_path / "bf16"
     result = run_cli_here("train", digits_npz, "--model", "dcgan", "--width", 8, "--epochs", 1, "--steps-per-epoch", 3,
@@ -79,6 +82,7 @@ def test_forward_flops_of_known_layers():
     assert _forward_macs(G) == 100 * 256 + 256 * 512 + 512 * 1024 + 1024 * 784
 
 
+@pytest.mark.slow
 def test_bench_reports_loops_breakdown_and_share_of_peak_without_timing_assertions():
     result = run_cli_here("bench", "--models", "mlp", "--steps", 2, "--rounds", 1, "--json", "--peak-gflops", 100)
     assert result.returncode == 0, result.stderr
@@ -101,6 +105,7 @@ def test_bench_reports_loops_breakdown_and_share_of_peak_without_timing_assertio
     assert_one_line_error(run_cli_here("bench", "--threads", 0), "--threads must be positive")
 
 
+@pytest.mark.slow
 def test_bench_takes_the_recipe_of_train_and_profiles_the_step_by_op_class(tmp_path):
     result = run_cli_here("bench", "--models", "dcgan", "--width", 8, "--augment", "diffaug", "--steps", 2, "--rounds", 1,
                      "--mixed-precision", "off", "--share-fakes", "--json", "--profile", tmp_path)
@@ -131,7 +136,7 @@ def test_cpu_peak_from_the_processor_flags_and_clock(tmp_path):
 
 
 def test_op_classes_of_a_training_step():
-    from gan_keras.profiling import op_class
+    from gan_keras.bench.profiling import op_class
 
     assert op_class("StatefulPartitionedCall/generator_dcgan/conv2d_transpose_3/conv_transpose",
                     "_MklNativeConv2DBackpropInput") == "transposed conv forward"

@@ -7,14 +7,19 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tests.conftest import ROOT, assert_one_line_error, run_cli_here
 
-from gan_keras import latent
-from gan_keras.models import Build_Disc, Build_Gen
-from gan_keras.networks.stylegan import MinibatchStdDev, ModulatedConv2D, NoiseInjection, StyleMixing
-from gan_keras.noise import latent_noise
-from gan_keras.run import train
-from gan_keras.sampling import generate
+from gan_keras.networks.build import Build_Disc, Build_Gen
+from gan_keras.networks.stylegan import (
+    MinibatchStdDev,
+    ModulatedConv2D,
+    NoiseInjection,
+    StyleMixing,
+)
+from gan_keras.tools import latent
+from gan_keras.tools.sampling import generate
+from gan_keras.training.noise import latent_noise
+from gan_keras.training.run import train
+from tests.conftest import ROOT, assert_one_line_error, run_cli_here
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +60,7 @@ def test_style_mixing_with_the_same_w_twice_is_no_mixing(G):
     np.testing.assert_array_equal(StyleMixing(1.0)(tf.constant(ws), training=False), ws)
 
 
+@pytest.mark.slow
 def test_truncation_one_is_the_identity_and_zero_the_mean_image(G):
     np.testing.assert_allclose(generate(G, 6, truncation=1.0), generate(G, 6), atol=1e-6)
     middle = generate(G, 6, truncation=0.0)
@@ -85,6 +91,7 @@ def test_minibatch_stddev_appends_the_batch_spread():
     np.testing.assert_allclose(np.asarray(MinibatchStdDev(4)(tf.zeros((7, 3, 3, 2))))[..., 2], 0, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_a_saved_style_generator_loads_in_a_fresh_process_and_draws_the_same(tmp_path, G):
     G.save(tmp_path / "g.keras")
     z = latent_noise(0, 0, 4, 16).numpy()
@@ -98,6 +105,7 @@ def test_a_saved_style_generator_loads_in_a_fresh_process_and_draws_the_same(tmp
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), np.asarray(G(z, training=False)))
 
 
+@pytest.mark.slow
 def test_stylegan_trains_conditionally_and_samples_with_truncation(tmp_path, digits_npz):
     run = tmp_path / "style"
     result = train(str(digits_npz), out=run, model="stylegan", conditional=True, width=8, batch_size=16, epochs=1,
@@ -111,6 +119,7 @@ def test_stylegan_trains_conditionally_and_samples_with_truncation(tmp_path, dig
     assert D([tf.zeros((2, 28, 28, 1)), tf.constant([1, 2])]).shape == (2, 1)
 
 
+@pytest.mark.slow
 def test_truncation_needs_a_style_based_run(tmp_path, digits_npz):
     run = tmp_path / "plain"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=1, verbose=0)

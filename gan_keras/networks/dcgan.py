@@ -5,7 +5,8 @@ its input layer. `width` is the filters of the outer layers, doubling inwards up
 
 from keras import layers
 
-from gan_keras.networks import Network, batch_norm, dcgan_init, subpixel
+from gan_keras.networks import subpixel
+from gan_keras.networks.layers import Network, batch_norm, dcgan_init
 from gan_keras.registry import declare
 
 MAX_FILTERS = 512

@@ -6,7 +6,7 @@ import math
 
 from keras import layers
 
-from gan_keras.networks import Network, batch_norm
+from gan_keras.networks.layers import Network, batch_norm
 from gan_keras.registry import declare
 
 

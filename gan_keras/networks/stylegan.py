@@ -8,15 +8,17 @@ added to the upsampled image so far. During training, style mixing feeds the sty
 layer from another sample's w (90% of batches).
 
 The two halves are named sub-models, `mapping` (z -> w) and `synthesis` (ws (batch, num_ws, w_dim)
--> images), which `gan_keras.latent` uses for interpolation in w, style mixing and truncation.
+-> images), which `gan_keras.tools.latent` uses for interpolation in w, style mixing and truncation.
 
 Randomness without state: the per-pixel noise and the mixing draws of a training step are stateless
 draws keyed by the bits of that step's own tensors, so a resumed run redraws them exactly; outside
 training the noise is each layer's fixed buffer (StyleGAN's "const" noise) and there is no mixing.
 
 Example:
+    >>> from gan_keras.networks.build import Build_Gen
     >>> G = Build_Gen("stylegan", 128, (64, 64, 3), width=32)
-    >>> G.get_layer("mapping"), G.get_layer("synthesis")
+    >>> G.get_layer("mapping").name, G.get_layer("synthesis").name
+    ('mapping', 'synthesis')
 """
 
 import math
@@ -25,16 +27,16 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from gan_keras.networks import Network
-from gan_keras.registry import declare
 from gan_keras.networks.dcgan import filters, upsampling_plan
+from gan_keras.networks.layers import Network
+from gan_keras.registry import declare
 
 W_DIM = 128
 MAPPING_DEPTH = 4
 MIXING_PROBABILITY = 0.9
 SERIAL = "gan_keras.stylegan"
 
-MAPPING, SYNTHESIS = "mapping", "synthesis"  # the two sub-models, by name (gan_keras.latent reads them)
+MAPPING, SYNTHESIS = "mapping", "synthesis"  # the two sub-models, by name (gan_keras.tools.latent reads them)
 
 
 def _key(tensor, salt):

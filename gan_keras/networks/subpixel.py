@@ -21,7 +21,7 @@ Example:
     >>> import numpy as np
     >>> layer = Conv2DTranspose(3, 4, strides=2, padding="same")   # as keras.layers.Conv2DTranspose
     >>> layer(np.zeros((1, 32, 32, 16), "float32")).shape
-    (1, 64, 64, 3)
+    TensorShape([1, 64, 64, 3])
 """
 
 import keras
@@ -31,7 +31,7 @@ from keras import layers
 MAX_CHANNELS = 4  # image-side channels up to which the sub-pixel form was faster (3: 7.2 -> 3.7 ms)
 SMALL_MAP = 4  # strided-side map size up to which the kernel gradient as one matrix product was faster
 # The name scopes of the custom gradients' ops, which TensorFlow does not put under "gradient_tape/":
-# a profile (`gan_keras.profiling`) tells them from forward ops by these.
+# a profile (`gan_keras.bench.profiling`) tells them from forward ops by these.
 GRADIENT_SCOPES = {"transposed": "transposed_conv_gradient", "strided": "conv_gradient"}
 
 # For output phase a (0: even rows, 1: odd rows), the kernel row that meets input rows i-1, i, i+1

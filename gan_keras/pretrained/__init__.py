@@ -7,12 +7,13 @@ float16 weights, and the data's licence). Everything that reads a run folder als
 
     python -m gan_keras sample pretrained:anime64 --out faces.png
     python -m gan_keras train my_faces/ --init-from pretrained:anime64 --freeze-d 2
+    >>> import gan_keras as gk
     >>> G = gk.load_generator("pretrained:anime64")
 
 A run is packed (its optimizer state left out) with `python -m gan_keras.pretrained pack RUN NAME`.
 
 And the small digit classifiers whose penultimate layer is the domain-FID feature space
-(`gan_keras.metrics.digit_classifier`), for MNIST and Fashion-MNIST, each with a card
+(`gan_keras.metrics.features.digit_classifier`), for MNIST and Fashion-MNIST, each with a card
 (`classifier_NAME.json`: how it was trained, its test accuracy, the versions). With them, `evaluate`,
 `--eval-every` and CI score digits at once instead of training a classifier first in every fresh
 environment, and every machine scores with the same classifier.
@@ -28,7 +29,7 @@ from gan_keras.errors import UsageError
 
 FOLDER = Path(__file__).resolve().parent
 PREFIX = "pretrained:"
-WEIGHTS_FILE = "weights.npz"  # a shipped run's networks, float16 (gan_keras.checkpoints.save_networks)
+WEIGHTS_FILE = "weights.npz"  # a shipped run's networks, float16 (gan_keras.training.checkpoints.save_networks)
 
 
 def generator_names():

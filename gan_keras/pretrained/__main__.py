@@ -16,7 +16,7 @@ p.add_argument("--n", type=int, default=10000, help="images compared for the car
 args = parser.parse_args()
 
 if args.command == "classifiers":
-    from gan_keras.metrics import DIGIT_SETS, train_digit_classifier
+    from gan_keras.metrics.features import DIGIT_SETS, train_digit_classifier
     from gan_keras.pretrained import classifier_files
 
     for name in DIGIT_SETS:

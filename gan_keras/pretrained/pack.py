@@ -27,8 +27,8 @@ def _history(run):
 def _copy_networks(run, config, saved, out):
     """G, D (what `--init-from` restores) and the EMA generator (what sampling draws with) of the run's
     newest checkpoint, in float16 (`checkpoints.save_networks`)."""
-    from gan_keras.checkpoints import restore_networks, save_networks
-    from gan_keras.models import Build_Disc, Build_Gen
+    from gan_keras.networks.build import Build_Disc, Build_Gen
+    from gan_keras.training.checkpoints import restore_networks, save_networks
 
     shape, classes = tuple(saved["image_shape"]), len(saved.get("class_names") or [])
     networks = {"generator": Build_Gen(config.model, config.latent_dim, shape, config.width, num_classes=classes),
@@ -60,9 +60,9 @@ def pack(run, name, command, licence, summary="", n=10000, folder=None):
     import keras
     import tensorflow as tf
 
-    from gan_keras.config import load_config
-    from gan_keras.metrics import evaluate_run
-    from gan_keras.recipe import cpu_info
+    from gan_keras.metrics.evaluate import evaluate_run
+    from gan_keras.training.config import load_config
+    from gan_keras.training.recipe import cpu_info
 
     config, saved = load_config(run)
     if not (Path(run) / "generator.keras").is_file():

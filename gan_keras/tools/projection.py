@@ -1,0 +1,337 @@
+"""Projection: find the latent that makes a trained generator draw a given image (GAN inversion).
+
+For a style-based generator, w (or w+, one w per layer) is optimised from the average w, as
+StyleGAN2-ADA's `projector.py` does: Adam, a learning rate that ramps up and then down along a
+cosine, and noise added to w early on that fades out. The per-pixel noise is the generator's fixed
+inference noise here (it is one buffer per layer, shared by every image), so it is not optimised
+and needs no regulariser. For the DCGAN and the MLP, z is optimised with the same schedule and a
+prior term that keeps |z| on the shell where N(0, I) noise lives, from several random starts at
+once, keeping the best. A conditional generator projects with a given class, or searches every
+class (starts spread over the classes) and reports the class it found.
+
+The distance is pixels plus a perceptual term, a registered "distance" (`gan_keras.tools.perceptual`).
+
+Example:
+    >>> from gan_keras.tools.sampling import load_generator
+    >>> G = load_generator("pretrained:anime64")
+    >>> result = project(G, load_targets(["me.png"], G), steps=20, distance="pixel", verbose=0)
+    >>> result.latents.shape, result.space, result.psnr.shape
+    ((1, 100), 'z', (1,))
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gan_keras import registry
+from gan_keras.errors import UsageError
+from gan_keras.tools.perceptual import make_distance
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+# StyleGAN2-ADA projector.py's schedule, as fractions of the steps
+INITIAL_LR = 0.1
+LR_RAMPUP = 0.05
+LR_RAMPDOWN = 0.25
+NOISE_FACTOR = 0.05
+NOISE_RAMP = 0.75
+Z_PRIOR_WEIGHT = 0.1
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets
+
+
+def image_files(paths):
+    """The image files named by `paths`: files as given, folders expanded (sorted); one line if none."""
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"{path} does not exist")
+    if not files:
+        raise UsageError(f"no images in {', '.join(map(str, paths))}")
+    return files
+
+
+def load_targets(paths, generator):
+    """Images at `paths` (files or folders), center-cropped and resized to the generator's size and
+    mode as the data loader does; float32 in [-1, 1]. One UsageError line for a file that is not an image."""
+    from gan_keras.data.folders import decode_image
+
+    size, channels = int(generator.outputs[0].shape[1]), int(generator.outputs[0].shape[-1])
+    images = []
+    for path in image_files(paths):
+        try:
+            images.append(decode_image(path, size, channels))
+        except Exception as e:  # PIL raises UnidentifiedImageError, OSError, SyntaxError ...
+            raise UsageError(f"{path} is not an image ({type(e).__name__})") from None
+    return np.stack(images).astype(np.float32) / 127.5 - 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimisation
+
+
+@dataclass
+class Projection:
+    """What `project` found: per image its latent, the image G draws from it, and how close it is."""
+
+    latents: np.ndarray  # (N, dim) in z or w; (N, num_ws, dim) in w+
+    space: str
+    images: np.ndarray  # G's images of the latents, [-1, 1]
+    targets: np.ndarray
+    labels: np.ndarray | None
+    psnr: np.ndarray  # dB, per image, on 8-bit images
+    ssim: np.ndarray
+    distance: str
+    losses: list = field(default_factory=list)  # mean loss per step (of the best starts)
+    frames: list = field(default_factory=list)  # G's images of the best latents as the optimisation went
+    extra: dict = field(default_factory=dict)  # what `run_projection` adds: seconds per image, the baseline
+
+
+def schedule(t):
+    """(learning-rate factor, noise factor) at fraction `t` of the steps: StyleGAN2-ADA's projector."""
+    ramp = min(1.0, (1.0 - t) / LR_RAMPDOWN)
+    ramp = (0.5 - 0.5 * math.cos(ramp * math.pi)) * min(1.0, t / LR_RAMPUP)
+    return ramp, max(0.0, 1.0 - t / NOISE_RAMP) ** 2
+
+
+def psnr_ssim(images, targets):
+    """PSNR (dB) and SSIM per image, on the 8-bit images a person sees."""
+    import tensorflow as tf
+
+    from gan_keras.images import to_uint8
+
+    a, b = tf.constant(to_uint8(images)), tf.constant(to_uint8(targets))
+    size = int(a.shape[1])
+    return (tf.image.psnr(a, b, max_val=255).numpy(),
+            tf.image.ssim(a, b, max_val=255, filter_size=min(11, size // 2 * 2 - 1)).numpy())
+
+
+def _starts(generator, n, space, starts, classes, label, seed):
+    """Start latents (n * S, ...) and labels (or None): the average w for a style-based generator; S
+    random z per image (per class, when a conditional one searches the classes)."""
+    from gan_keras.tools import latent
+    from gan_keras.training.noise import Stream, latent_noise
+
+    if space != "z":
+        if classes:
+            centres = [latent.mean_w(generator, labels=c) for c in (range(classes) if label is None else [label])]
+        else:
+            centres = [latent.mean_w(generator)]
+        w = np.repeat(np.stack(centres), n, axis=0)  # class-major: (C * n, w_dim)
+        labels = None if not classes else np.repeat(np.arange(classes) if label is None else [label], n)
+        return (latent.broadcast(w, latent.num_ws(generator)) if space == "w+" else w), labels
+    size = latent.latent_size(generator, "z")
+    per_class = 1 if not classes else (classes if label is None else 1)
+    z = latent_noise(seed, 0, n * starts * per_class, size, stream=Stream.PROJECTION_STARTS).numpy()
+    labels = None
+    if classes:
+        labels = np.repeat(np.arange(classes) if label is None else [label], n * starts).astype(np.int32)
+    return z, labels
+
+
+def _w_std(generator, labels):
+    """The spread of w around its mean (StyleGAN2-ADA's w_std), scaling the noise added to w."""
+    from gan_keras.tools import latent
+    from gan_keras.training.noise import Stream, latent_noise
+
+    z = latent_noise(0, 0, 2000, latent.latent_size(generator, "z"), stream=Stream.MEAN_W).numpy()
+    w = latent.to_w(generator, z, None if labels is None else np.resize(np.unique(labels), 2000))
+    return float(np.sqrt(np.sum((w - w.mean(0)) ** 2) / len(w)))
+
+
+def project(generator, targets, steps=300, space=None, distance="auto", discriminator=None, label=None,
+            starts=4, seed=0, frames=0, verbose=1):
+    """Project `targets` ((N, H, W, C) in [-1, 1], as `load_targets` reads them) into `generator`'s
+    latent space; returns a `Projection`.
+
+    Args:
+        space: "z" (DCGAN, MLP; the default there), "w" (style-based default) or "w+".
+        distance: a registered distance (`registry.names("distance")`), "auto" by default (see the
+            module docstring).
+        discriminator: the run's D, for the "discriminator" distance.
+        label: a conditional generator's class for every image; None searches all classes.
+        starts: random starts per image (and per class) in z; the best is kept.
+        frames: how many snapshots of the progress to keep (for the progress video).
+    """
+    import keras
+    import tensorflow as tf
+
+    from gan_keras.networks.build import num_classes
+    from gan_keras.networks.stylegan import SYNTHESIS
+    from gan_keras.tools import latent
+
+    space = space or latent.default_space(generator)
+    latent.check_space(generator, space)
+    classes = num_classes(generator)
+    if label is not None and not classes:
+        from gan_keras.networks.build import NOT_CONDITIONAL
+
+        raise UsageError(f"--class: {NOT_CONDITIONAL}")
+    if label is not None and not 0 <= label < classes:
+        raise UsageError(f"class {label} is outside this run's classes 0-{classes - 1}")
+    targets = np.asarray(targets, np.float32)
+    if targets.shape[1:] != tuple(generator.outputs[0].shape[1:]):
+        raise UsageError(f"targets of shape {targets.shape[1:]} do not match the generator's "
+                         f"{tuple(generator.outputs[0].shape[1:])}: read them with load_targets")
+    used, distance_fn = make_distance(distance, generator, discriminator)
+    n = len(targets)
+    start, labels = _starts(generator, n, space, starts, classes, label, seed)
+    copies = len(start) // n  # candidates per image, ordered copy-major: candidate j of image i at j * n + i
+    target_batch = tf.constant(np.tile(targets, (copies, 1, 1, 1)))
+    noise_std = _w_std(generator, labels) if space != "z" else 1.0
+    synthesis = generator.get_layer(SYNTHESIS) if space != "z" else None
+    label_tensor = None if labels is None else tf.constant(labels)
+    size = latent.latent_size(generator, "z")
+
+    def images_of(latents):
+        if space == "z":
+            return generator(latents if label_tensor is None else [latents, label_tensor], training=False)
+        ws = latents if space == "w+" else tf.repeat(latents[:, None], latent.num_ws(generator), axis=1)
+        return synthesis(ws, training=False)
+
+    def losses_of(latents):
+        per = distance_fn(images_of(latents), target_batch)
+        if space == "z":  # keep |z| on the shell where N(0, I) noise lives
+            radius = tf.norm(latents, axis=-1) / math.sqrt(size)
+            per += Z_PRIOR_WEIGHT * tf.square(radius - 1.0)
+        return per
+
+    variable = tf.Variable(start)
+    m, v = tf.Variable(tf.zeros_like(start)), tf.Variable(tf.zeros_like(start))
+    beta_1, beta_2 = 0.9, 0.999
+
+    @tf.function
+    def step(i, lr, noise_scale):
+        noise = tf.random.stateless_normal(tf.shape(variable), [seed, 7000 + i]) * noise_scale
+        with tf.GradientTape() as tape:
+            per = losses_of(variable + noise)
+            loss = tf.reduce_sum(per)
+        grad = tape.gradient(loss, variable)
+        m.assign(beta_1 * m + (1 - beta_1) * grad)
+        v.assign(beta_2 * v + (1 - beta_2) * tf.square(grad))
+        t = tf.cast(i + 1, tf.float32)
+        m_hat, v_hat = m / (1 - beta_1 ** t), v / (1 - beta_2 ** t)
+        variable.assign_sub(lr * m_hat / (tf.sqrt(v_hat) + 1e-8))
+        return per
+
+    def best(per):
+        per = np.asarray(per).reshape(copies, n)
+        return per.argmin(0) * n + np.arange(n)
+
+    def render(chosen):
+        chosen_labels = None if labels is None or space != "z" else labels[chosen]
+        return latent.render(generator, np.asarray(tf.gather(variable, chosen)), space, chosen_labels)
+
+    evaluate = losses_of  # a few calls: eager
+    history, snapshots = [], []
+    snapshot_at = set(np.linspace(0, steps, frames).astype(int)) if frames else set()
+    bar = keras.utils.Progbar(steps, unit_name="step", stateful_metrics=["loss"]) if verbose else None
+    for i in range(steps + 1):
+        if i in snapshot_at:
+            snapshots.append(render(best(evaluate(variable))))
+        if i == steps:
+            break
+        lr_factor, noise_factor = schedule(i / steps)
+        per = step(tf.constant(i), tf.constant(INITIAL_LR * lr_factor, tf.float32),
+                   tf.constant(noise_std * NOISE_FACTOR * noise_factor, tf.float32))
+        per = np.asarray(per).reshape(copies, n)
+        history.append(float(per.min(0).mean()))
+        if bar:
+            bar.update(i + 1, [("loss", history[-1])])
+    chosen = best(evaluate(variable))
+    latents, images = np.asarray(tf.gather(variable, chosen)), render(chosen)
+    psnr, ssim = psnr_ssim(images, targets)
+    return Projection(latents, space, images, targets, None if labels is None else labels[chosen], psnr, ssim,
+                      used, history, snapshots)
+
+
+def nearest_samples(generator, targets, n=10000, seed=0, batch_size=500):
+    """The baseline projection must beat: per target, the best PSNR and the best SSIM over `n` random
+    samples of the generator (a conditional one draws the classes in turn)."""
+    from gan_keras.tools.sampling import generate
+
+    best_psnr = np.full(len(targets), -np.inf)
+    best_ssim = np.full(len(targets), -np.inf)
+    for start in range(0, n, batch_size):
+        samples = generate(generator, min(batch_size, n - start), seed=seed + 1 + start)
+        for i, target in enumerate(targets):
+            psnr, ssim = psnr_ssim(samples, np.broadcast_to(target, samples.shape))
+            best_psnr[i], best_ssim[i] = max(best_psnr[i], psnr.max()), max(best_ssim[i], ssim.max())
+    return best_psnr, best_ssim
+
+
+# ---------------------------------------------------------------------------------------------
+# The `project` command: a folder of results
+
+
+def run_projection(run, images, out, steps=300, space=None, distance="auto", label=None, starts=4, batch=8,
+                   baseline=None, seed=0, verbose=1):
+    """Project the image files or folders `images` into the generator of `run` (a run folder or
+    "pretrained:NAME") and write `out/latents.npz`, `target_vs_projection.png` and `progress.gif`
+    (the first batch's optimisation). Prints a line per batch and a summary; returns the `Projection`
+    of all the images joined, with `seconds_per_image` (and `baseline`: PSNR and SSIM of the nearest
+    of `baseline` random samples) in `.extra`. `verbose=0`: no progress bar.
+
+    Example:
+        >>> result = run_projection("pretrained:anime64", ["me.png"], "outputs/me", steps=10, distance="pixel")
+        images 1-1 of 1
+        ...
+        projected 1 images into z (pixel distance): PSNR ... dB, SSIM ..., ... s per image; wrote outputs/me/latents.npz, ...
+    """
+    from gan_keras.files import save_png
+    from gan_keras.images import image_grid
+    from gan_keras.tools.latent import check_space, default_space, save_latents
+    from gan_keras.tools.sampling import check_class, load_discriminator, load_generator
+    from gan_keras.tools.video import write_video
+
+    if steps < 1 or batch < 1 or starts < 1:
+        raise UsageError("--steps, --batch and --starts must be positive")
+    out = Path(out)
+    generator = load_generator(run)
+    check_space(generator, space or default_space(generator))  # before reading any image
+    check_class(generator, label)
+    targets = load_targets(images, generator)
+    needs_d = registry.info("distance", distance).get("needs_discriminator", False)
+    discriminator = load_discriminator(run) if needs_d else None
+    out.mkdir(parents=True, exist_ok=True)
+    parts, started = [], time.perf_counter()
+    for i in range(0, len(targets), batch):
+        print(f"images {i + 1}-{min(i + batch, len(targets))} of {len(targets)}", flush=True)
+        parts.append(project(generator, targets[i:i + batch], steps=steps, space=space, distance=distance,
+                             discriminator=discriminator, label=label, starts=starts, seed=seed,
+                             frames=min(steps + 1, 40), verbose=verbose))
+    first = parts[0]
+    joined = Projection(np.concatenate([r.latents for r in parts]), first.space,
+                        np.concatenate([r.images for r in parts]), targets,
+                        None if first.labels is None else np.concatenate([r.labels for r in parts]),
+                        np.concatenate([r.psnr for r in parts]), np.concatenate([r.ssim for r in parts]),
+                        first.distance, first.losses, first.frames)
+    save_latents(out / "latents.npz", joined.latents, joined.space, run, generator, labels=joined.labels,
+                 psnr=joined.psnr, ssim=joined.ssim, distance=joined.distance)
+    pairs = np.stack([targets, joined.images], axis=1).reshape(-1, *targets.shape[1:])
+    save_png(image_grid(pairs, cols=2 * min(4, len(targets))), out / "target_vs_projection.png")
+    frames = [image_grid(np.stack([first.targets, snap], 1).reshape(-1, *first.targets.shape[1:]),
+                         cols=2 * min(4, len(first.targets))) for snap in first.frames]
+    write_video(np.stack(frames), out / "progress.gif", fps=10)
+    joined.extra["seconds_per_image"] = (time.perf_counter() - started) / len(targets)
+    classes = "" if joined.labels is None else f", classes {' '.join(map(str, joined.labels))}"
+    print(f"projected {len(targets)} images into {joined.space} ({joined.distance} distance{classes}): "
+          f"PSNR {joined.psnr.mean():.2f} dB, SSIM {joined.ssim.mean():.3f}, "
+          f"{joined.extra['seconds_per_image']:.1f} s per image; "
+          f"wrote {out}/latents.npz, target_vs_projection.png, progress.gif")
+    if baseline:
+        psnr, ssim = nearest_samples(generator, targets, baseline, seed=seed)
+        joined.extra["baseline"] = (psnr, ssim)
+        print(f"nearest of {baseline:,} random samples: PSNR {psnr.mean():.2f} dB, SSIM {ssim.mean():.3f}; "
+              f"projection better on {np.mean(joined.psnr > psnr):.0%} of the images (PSNR)")
+    return joined
+

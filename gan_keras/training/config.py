@@ -1,0 +1,205 @@
+"""The settings of a run (`RunConfig`), saved as `config.json`, read back on `--resume`, checked
+once before anything is built.
+
+Example:
+    >>> config = resolve_config("outputs/run", resume=False, settings={"dataset": "anime", "ema": 0.999})
+    >>> validate(config)       # one UsageError line for a bad combination, before TensorFlow loads
+"""
+
+import dataclasses
+import importlib.util
+import json
+from dataclasses import dataclass
+
+from gan_keras import registry
+from gan_keras.errors import UsageError
+from gan_keras.options import option
+
+# What a checkpoint fixes, declared on the fields of RunConfig (`fixed=SAME`): a resumed run must keep a
+# SAME setting, and may change an ON_OFF one (the EMA's decay) but not switch it on or off.
+# `recipe.choose` writes its choices of these into the saved config.
+CHECKPOINT, SAME, ON_OFF = "checkpoint", "same", "on/off"
+
+
+def setting(default=None, help="", fixed=None, **kwargs):
+    """A field of RunConfig: its default, its `train` option (`gan_keras.options.option`) and what a
+    checkpoint fixes of it."""
+    return option(default, help, metadata={CHECKPOINT: fixed} if fixed else None, **kwargs)
+
+
+
+@dataclass
+class RunConfig:
+    """Every setting of a run; saved as `config.json` and read back by `--resume`. Each field is also an
+    option of `python -m gan_keras train` (its help, choices and default are declared here once)."""
+
+    dataset: str = setting("mnist", "mnist, fashion_mnist, anime, a folder of images or an .npz (key 'images')",
+                           SAME, positional=True)
+    model: str = setting("auto", "network kind; auto: mlp for grayscale images up to 32x32 (measured best there on "
+                         "CPU), else dcgan; stylegan: a style-based generator (mapping network, modulated "
+                         "convolutions)", SAME, choices=("auto", *registry.names("network")))
+    conditional: bool = setting(False, "class-conditional: G draws the class asked for, D is a projection "
+                                "discriminator; needs labels (mnist, fashion_mnist, a folder of class sub-folders, "
+                                "an .npz with 'labels')", SAME)
+    trainer: str = setting("fused", "the fused train_step or the classic loop (the Keras 2 reference)", SAME,
+                           choices="trainer")
+    epochs: int | None = setting(None, "total epochs, counting those of a resumed run",
+                                 default_help="10; with --max-minutes, until the time is spent")
+    steps_per_epoch: int | None = setting(None, "training steps per epoch", default_help="one pass over the data")
+    batch_size: int = setting(64, "images per step, per device")
+    latent_dim: int = setting(100, "noise size", SAME)
+    width: int | None = setting(None, "DCGAN filters of the outer layers, doubling inwards", SAME,
+                                default_help="16 for 64x64 and larger on a CPU, else 64")
+    lr: float = setting(2e-4, "Adam learning rate of D and G")
+    beta_1: float = setting(0.5, "Adam beta_1")
+    image_size: int | None = setting(None, "train at this size", SAME, default_help="the data's own")
+    channels: int | None = setting(None, "1 or 3", SAME, default_help="the data's own", cli=False)
+    loss: str = setting("nonsaturating", "GAN loss on D's logits (WGAN-GP also wants --n-critic 5)", choices="loss")
+    n_critic: int = setting(1, "D steps per G step")
+    r1: float = setting(0.0, "R1 penalty gamma on real images, lazily every 16 steps (0: off)")
+    augment: str | None = setting(None, "augment what D sees: DiffAugment, or ADA with an adaptive probability",
+                                  SAME, choices="augment",
+                                  default_help="diffaug for DCGAN at 64x64 and larger, else none")
+    ada_target: float = setting(0.6, "ADA: target of E[sign(D(real))]")
+    ema: float | None = setting(None, "decay of the generator's moving average, e.g. 0.999; the average draws the "
+                                "grids, samples and metrics (0: off)", ON_OFF,
+                                default_help="0.999 for DCGAN at 64x64 and larger and for stylegan, else 0")
+    share_fakes: bool | None = setting(None, "G's step scores the batch D's step just trained on (by the updated D), "
+                                       "as PyTorch's DCGAN example does: one pass of G fewer a step", negatable=True,
+                                       default_help="on for 64x64 DCGANs on a CPU, where measured")
+    real_label: float = setting(1.0, "target for real images; 0.9 = one-sided label smoothing")
+    label_noise: float = setting(0.0, "fraction of D labels flipped at random")
+    walk_data: bool = setting(False, "classic trainer: walk the data by a moving start index instead of shuffling")
+    limit: int | None = setting(None, "train on the first N images only (the rest are held out for --eval-every)")
+    init_from: str | None = setting(None, "start from the networks of another run folder, or of pretrained:NAME "
+                                    "(transfer learning)")
+    freeze_d: int = setting(0, "FreezeD: keep D's lowest N convolution blocks fixed", SAME)
+    sample_every: int = setting(1, "save a sample grid every N epochs (at most ~1.5% of the run's time)")
+    checkpoint_every_steps: int = setting(0, "also checkpoint every N steps inside an epoch (0: off)")
+    eval_every: int = setting(0, "add the cheap quality metric to history every N epochs (0: off)")
+    tensorboard: bool = setting(False, "also write losses, metrics, learning rates and grids to RUN/tensorboard/")
+    max_minutes: float | None = setting(None, "stop cleanly (checkpoint, grid, generator) after M minutes")
+    seed: int = setting(0, "seed of weights, noise and shuffling")
+    data_dir: str | None = setting(None, "where named datasets live", default_help="$GAN_KERAS_DATA_DIR, else data/")
+    strategy: str = setting("auto", "tf.distribute strategy", choices="strategy")
+    mixed_precision: str | None = setting(
+        None, "compute in 16 bits, weights in 32; alone: float16 on GPU (loss scaling per optimizer), bfloat16 "
+        "elsewhere", choices="precision", const="auto",
+        default_help=f"bfloat16 on a CPU with bfloat16 instructions for {', '.join(registry.having('network', 'cpu_bfloat16'))} "
+        "with the fused trainer, where it was measured to pay off; else off")
+    jit_compile: bool | None = setting(None, "XLA-compile the training step", negatable=True,
+                                       default_help="on with a GPU, off on CPU, where it is slower")
+    steps_per_execution: int | None = setting(None, "train steps per call into TensorFlow",
+                                              default_help="8 on one GPU, else 1")
+
+
+def fixed_by_checkpoint(how=None):
+    """The settings a checkpoint fixes (all of them, or those fixed `how`: SAME or ON_OFF)."""
+    return tuple(f.name for f in dataclasses.fields(RunConfig)
+                 if CHECKPOINT in f.metadata and how in (None, f.metadata[CHECKPOINT]))
+
+
+DEFAULT_EPOCHS = 10
+EPOCHS_UNTIL_BUDGET = 100_000  # "until --max-minutes runs out"
+
+
+def load_config(out):
+    """(RunConfig, the whole saved record) of a run folder; one UsageError line if it is missing or damaged."""
+    from gan_keras.pretrained import run_folder
+
+    path = run_folder(out) / "config.json"
+    if not path.is_file():
+        raise UsageError(f"{out} is not a run folder (no config.json)")
+    try:
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path} is damaged ({e}); the settings of this run cannot be read") from None
+    if not isinstance(saved, dict):
+        raise UsageError(f"{path} is damaged (not a JSON object); the settings of this run cannot be read")
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    return RunConfig(**{k: v for k, v in saved.items() if k in fields}), saved
+
+
+def resolve_config(out, resume, settings):
+    """The run's config: defaults + `settings`, or on resume the saved config + compatible `settings`."""
+    settings = {k: v for k, v in settings.items() if v is not None}
+    unknown = set(settings) - {f.name for f in dataclasses.fields(RunConfig)}
+    if unknown:
+        raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    if not resume:
+        return RunConfig(**settings)
+    config, _ = load_config(out)
+    for key, value in settings.items():
+        if key in fixed_by_checkpoint(SAME) and value != getattr(config, key):
+            raise UsageError(f"--resume: this run was trained with {key}={getattr(config, key)!r}, "
+                             f"not {value!r}; use another --out for a new run")
+        if key in fixed_by_checkpoint(ON_OFF) and bool(value) != bool(getattr(config, key)):
+            on = "with" if getattr(config, key) else "without"
+            raise UsageError(f"--resume: this run was trained {on} --{key.replace('_', '-')}; "
+                             "its checkpoint cannot switch it on or off")
+        setattr(config, key, value)
+    return config
+
+
+def validate(config):
+    """Check a config (and fill in the epochs); raises UsageError with one line saying what is wrong."""
+    from gan_keras.pretrained import has_networks, run_folder
+
+    if config.epochs is None:
+        config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
+    positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
+                "sample_every": config.sample_every, "n_critic": config.n_critic}
+    for optional in ("steps_per_epoch", "steps_per_execution", "width", "image_size", "channels"):
+        if getattr(config, optional) is not None:
+            positive[optional] = getattr(config, optional)
+    for name, value in positive.items():
+        if value < 1:
+            raise UsageError(f"{name.replace('_', '-')} must be a positive number, got {value}")
+    if config.eval_every < 0 or config.checkpoint_every_steps < 0:
+        raise UsageError("eval-every and checkpoint-every-steps must be 0 (off) or positive")
+    if config.model != "auto":
+        registry.check("network", config.model)
+    if registry.info("trainer", config.trainer).get("reference"):
+        _refuse_for_classic(config)
+    if config.augment is not None:
+        registry.check("augment", config.augment)
+    for kind, value in (("strategy", config.strategy), ("precision", config.mixed_precision)):
+        if isinstance(value, str):  # the Python API also takes mixed_precision=True / False
+            registry.check(kind, value)
+    targets = registry.where("loss", uses_targets=True)
+    if not registry.info("loss", config.loss)["uses_targets"] and (config.real_label != 1.0 or config.label_noise > 0):
+        raise UsageError(f"--real-label and --label-noise set targets, which the {config.loss} loss has none of; "
+                         f"use them with {' or '.join(targets)}")
+    if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("--tensorboard needs the tensorboard package: pip install tensorboard")
+    if config.r1 < 0:
+        raise UsageError(f"r1 must be 0 (off) or positive, got {config.r1}")
+    if config.ema is not None and config.ema != 0 and not 0 < config.ema < 1:
+        raise UsageError(f"ema is a decay in (0, 1), e.g. 0.999, got {config.ema}")
+    if not 0 < config.ada_target < 1:
+        raise UsageError(f"ada-target must be in (0, 1), got {config.ada_target}")
+    if config.limit is not None and config.limit < 1:
+        raise UsageError(f"limit must be positive, got {config.limit}")
+    if config.init_from and not has_networks(run_folder(config.init_from)):
+        raise UsageError(f"--init-from {config.init_from}: no checkpoint there")
+    if config.lr <= 0:
+        raise UsageError(f"lr must be positive, got {config.lr}")
+    if config.max_minutes is not None and config.max_minutes <= 0:
+        raise UsageError(f"max-minutes must be positive, got {config.max_minutes}")
+    if not 0 < config.real_label <= 1:
+        raise UsageError(f"real-label is the target for real images in (0, 1], e.g. 0.9, got {config.real_label}")
+    if not 0 <= config.label_noise < 0.5:
+        raise UsageError(f"label-noise is a fraction in [0, 0.5), got {config.label_noise}")
+
+
+def _refuse_for_classic(config):
+    """The classic loop is the faithful Keras-2-style reference: BCE on P(real), nothing added."""
+    modern = {"loss": config.loss != "nonsaturating", "n-critic": config.n_critic != 1, "r1": config.r1 > 0,
+              "augment": config.augment not in (None, "none"), "ema": bool(config.ema),
+              "steps-per-execution": (config.steps_per_execution or 1) > 1, "freeze-d": bool(config.freeze_d),
+              "share-fakes": bool(config.share_fakes),
+              "conditional": config.conditional}
+    used = [name for name, on in modern.items() if on]
+    if used:
+        raise UsageError(f"--{', --'.join(used)} need{'s' if len(used) == 1 else ''} the fused trainer: the classic "
+                         "loop is the Keras 2 reference (binary cross-entropy on P(real), one D and one G call)")

@@ -1,0 +1,143 @@
+"""GAN losses on D's logits, and the gradient penalties the fused trainer adds to D's loss.
+
+A loss object has `d_loss(real_logits, fake_logits, real_target, fake_target)` and
+`g_loss(fake_logits, real_logits)`, both means over the batch in float32; the G step computes
+D's logits on the real batch for `g_loss` only for a loss declared with `g_sees_real=True`
+(relativistic losses), and passes None otherwise. Targets (label smoothing, label
+noise) only mean something for losses that regress on labels; `uses_targets` says which.
+
+    "nonsaturating": D: binary cross-entropy, G: -log D(G(z)) (Goodfellow et al. 2014; DCGAN)
+    "hinge":         D: relu(1 - real) + relu(1 + fake), G: -fake (Miyato et al. 2018; BigGAN)
+    "lsgan":         least squares towards the targets (Mao et al. 2017)
+    "wgan-gp":       D: fake - real, G: -fake, with a gradient penalty of 10 (Gulrajani et al. 2017)
+
+Regularizers (`R1`, `GradientPenalty`) are called inside D's tape with the function that runs D
+on images (augmentation included, so the penalty sees what D sees).
+
+Each loss is declared to `gan_keras.registry` (kind "loss") with `uses_targets`, which the
+command line and `config.validate` read before TensorFlow loads.
+
+Example:
+    >>> loss = get_loss("hinge")
+    >>> float(loss.d_loss(tf.constant([[2.0]]), tf.constant([[-2.0]])))   # both beyond the margin: 0
+    0.0
+"""
+
+import tensorflow as tf
+
+from gan_keras import registry
+from gan_keras.training.noise import Stream, replica_uniform
+
+
+class GANLoss:
+    """Base class: the pair of losses a trainer minimises, D's and G's."""
+
+    registry_name = None  # set by registry.register
+    penalty = None  # a regularizer the loss needs (WGAN-GP's gradient penalty)
+
+    @property
+    def uses_targets(self):
+        """True when label smoothing and label noise apply (declared once, to the registry)."""
+        return registry.info("loss", self.registry_name)["uses_targets"]
+
+    def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
+        raise NotImplementedError
+
+    def g_loss(self, fake_logits, real_logits=None):
+        raise NotImplementedError
+
+
+@registry.register("loss", "nonsaturating", uses_targets=True)
+class NonSaturating(GANLoss):
+    def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
+        bce = tf.nn.sigmoid_cross_entropy_with_logits
+        real = bce(labels=tf.broadcast_to(tf.cast(real_target, tf.float32), tf.shape(real_logits)), logits=real_logits)
+        fake = bce(labels=tf.broadcast_to(tf.cast(fake_target, tf.float32), tf.shape(fake_logits)), logits=fake_logits)
+        return 0.5 * (tf.reduce_mean(real) + tf.reduce_mean(fake))
+
+    def g_loss(self, fake_logits, real_logits=None):
+        return tf.reduce_mean(tf.nn.softplus(-fake_logits))  # -log sigmoid(fake)
+
+
+@registry.register("loss", "hinge", uses_targets=False)
+class Hinge(GANLoss):
+    def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
+        return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
+
+    def g_loss(self, fake_logits, real_logits=None):
+        return -tf.reduce_mean(fake_logits)
+
+
+@registry.register("loss", "lsgan", uses_targets=True)
+class LeastSquares(GANLoss):
+    def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
+        return 0.5 * (tf.reduce_mean(tf.square(real_logits - real_target))
+                      + tf.reduce_mean(tf.square(fake_logits - fake_target)))
+
+    def g_loss(self, fake_logits, real_logits=None):
+        return 0.5 * tf.reduce_mean(tf.square(fake_logits - 1.0))
+
+
+@registry.register("loss", "wgan-gp", uses_targets=False)
+class Wasserstein(GANLoss):
+    def __init__(self, gp_weight=10.0):
+        self.penalty = GradientPenalty(gp_weight)
+
+    def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
+        return tf.reduce_mean(fake_logits) - tf.reduce_mean(real_logits)
+
+    def g_loss(self, fake_logits, real_logits=None):
+        return -tf.reduce_mean(fake_logits)
+
+
+def get_loss(name):
+    """A new loss object of this registered name."""
+    return registry.get("loss", name)()
+
+
+def _squared_gradient_norm(run_d, images):
+    """Per image ||d sum(D(x)) / dx||^2, kept differentiable for D's weights."""
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        total = tf.reduce_sum(tf.cast(run_d(images), tf.float32))  # summed inside the tape, or no gradient
+    grads = tape.gradient(total, images)
+    return tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank)))
+
+
+class R1:
+    """R1 (Mescheder et al. 2018): gamma / 2 * E ||grad_x D(x)||^2 on real images, lazily every
+    `every` steps and then multiplied by `every`, as StyleGAN2 does (about 1/every of the cost).
+
+    With several replicas it runs every step at weight gamma / 2 (the same expected penalty): the
+    lazy branch is a `tf.cond`, and a synchronized BatchNorm in D, a cross-replica sync point,
+    cannot run inside one under `tf.distribute`.
+    """
+
+    def __init__(self, gamma, every=16):
+        self.gamma, self.every = float(gamma), int(every)
+
+    def __call__(self, run_d, real, fake, step, seed, shift=0):
+        every = self.every if tf.distribute.get_strategy().num_replicas_in_sync == 1 else 1
+
+        def penalty():
+            return 0.5 * self.gamma * every * tf.reduce_mean(_squared_gradient_norm(run_d, real))
+
+        if every == 1:
+            return penalty()
+        return tf.cond(tf.equal(tf.math.floormod(step, every), 0), penalty, lambda: tf.constant(0.0))
+
+
+class GradientPenalty:
+    """WGAN-GP: weight * E (||grad D(x_hat)|| - 1)^2 at random points between real and generated
+    images (one uniform draw per image, keyed by seed and step like all of training's noise; each
+    of `--n-critic` D steps draws its own, from its `shift` of the stream)."""
+
+    def __init__(self, weight=10.0):
+        self.weight = float(weight)
+
+    def __call__(self, run_d, real, fake, step, seed, shift=0):
+        eps = replica_uniform(seed, step, tf.shape(real)[0], Stream.GRADIENT_PENALTY + shift)
+        eps = tf.reshape(eps, [-1] + [1] * (real.shape.rank - 1))
+        between = eps * real + (1.0 - eps) * tf.cast(fake, real.dtype)
+        norm = tf.sqrt(_squared_gradient_norm(run_d, between) + 1e-12)
+        return self.weight * tf.reduce_mean(tf.square(norm - 1.0))

@@ -1,0 +1,73 @@
+"""The docs: docs/cli.md is the parser's own help, the README is a newcomer's page whose links resolve,
+and every docstring example in the package runs (doctest) in a workspace with a small run folder and
+a few image files, the names the examples use."""
+
+import doctest
+import importlib
+import os
+import re
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+
+DOCS = ROOT / "docs"
+EXAMPLE_MODULES = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                         for p in (ROOT / "gan_keras").rglob("*.py") if ">>>" in p.read_text())
+
+
+def test_the_cli_reference_is_the_parsers_own_help():
+    from gan_keras.cli.reference import PAGE, reference
+
+    assert PAGE.read_text() == reference(), "run: python -m gan_keras.cli.reference"
+
+
+def test_the_readme_is_a_short_page_and_the_reference_is_in_docs():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", readme), "dated log lines belong in docs/BENCHMARKS.md"
+    pages = {p.name for p in DOCS.glob("*.md")}
+    assert {"cli.md", "recipe.md", "editing.md", "run-folder.md", "BENCHMARKS.md", "CONTRIBUTING.md"} <= pages
+
+
+def test_every_relative_link_of_the_readme_and_the_docs_resolves():
+    for page in [ROOT / "README.md", *DOCS.glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if not re.match(r"[a-z]+://", target):
+                assert (page.parent / target).exists(), f"{page.name} links to {target}"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A folder to run the examples in: a trained run `outputs/run`, an image `me.png`, a folder
+    `my_faces/` and a folder of classes `flowers/`; the names the examples use besides."""
+    from PIL import Image
+
+    from gan_keras import train
+    from gan_keras.data.load import load_images
+
+    folder = tmp_path_factory.mktemp("examples")
+    previous = os.getcwd()
+    os.chdir(folder)
+    faces = load_images("anime")[:12]
+    Image.fromarray(faces[0]).save("me.png")
+    for name, group in (("my_faces", faces[:8]), ("flowers/rose", faces[:4]), ("flowers/tulip", faces[4:8])):
+        (folder / name).mkdir(parents=True)
+        for i, face in enumerate(group):
+            Image.fromarray(face).save(folder / name / f"{i}.png")
+    train("mnist", out="outputs/run", epochs=1, steps_per_epoch=20, verbose=0)
+    yield folder
+    os.chdir(previous)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXAMPLE_MODULES)
+def test_the_docstring_examples_run(name, workspace):
+    module = importlib.import_module(name)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    tests = [t for t in doctest.DocTestFinder().find(module, name, extraglobs={"np": np}) if t.examples]
+    assert tests, f"{name} has '>>>' in its source but no example doctest finds"
+    for test in tests:
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
