@@ -22,11 +22,16 @@ class RecordingClock:
     """Seconds spent recording, per kind, and the rule that keeps each kind within its share.
 
     Example:
-        >>> clock = RecordingClock()
+        >>> now = [0.0]
+        >>> clock = RecordingClock(now=lambda: now[0])   # a stand-in clock; time.monotonic by default
         >>> with clock.timing("grids"):
-        ...     pass
-        >>> clock.due("grids")   # False until the run has gone on long enough to afford another
+        ...     now[0] += 0.3                            # a grid that took 0.3 s
+        >>> now[0] = 10.0
+        >>> clock.due("grids")                           # another would make 0.6 s of 10: over the 1.5%
         False
+        >>> now[0] = 50.0
+        >>> clock.due("grids")
+        True
     """
 
     def __init__(self, shares=None, now=time.monotonic):
