@@ -5,10 +5,13 @@ The reference is the same algorithm (one D step, then one G step) written the us
 TensorFlow DCGAN tutorial: one `tf.function` with two GradientTapes, called from a Python loop over
 a `tf.data` dataset. The fused trainer does the same work, so any gap between them is overhead.
 
+`bench_model("mlp")` times every loop on the MLP (about half a minute) and returns a dict of images/s,
+GFLOP/s and milliseconds per part of the step.
+
 Example:
-    >>> result = bench_model("mlp", batch_size=64, steps=2, rounds=1)
-    >>> result["model"], result["fused_images_per_s"] > 0
-    ('mlp', True)
+    >>> from gan_keras import Build_Disc, Build_Gen
+    >>> model_flops(Build_Gen("mlp"), Build_Disc("mlp"))           # FLOPs per image of one training step
+    20393984
 
 Each loop is timed in several rounds, the loops taking turns, and the median round is reported:
 on a shared or throttled machine one slow moment then cannot decide a comparison.
