@@ -101,8 +101,3 @@ def add_options(parser, cls, unset=False, only=None):
         if declared["required"]:
             kwargs["required"] = True
         parser.add_argument(declared["flag"] or "--" + field.name.replace("_", "-"), dest=field.name, **kwargs)
-
-
-def values(args, cls):
-    """The option fields of `cls` found on the parsed `args`, as a dict."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
