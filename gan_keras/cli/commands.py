@@ -186,15 +186,18 @@ def video(args):
 @dataclass
 class ExportOptions:
     run: str = option(help=RUN, positional=True)
-    format: str = option(help="savedmodel (a folder), litert (.tflite) or onnx (.onnx; needs pip install "
-                         "\"gan_keras[export]\")", choices="export", required=True)
+    format: str = option(help="savedmodel (a folder), litert (.tflite), onnx (.onnx; needs pip install "
+                         "\"gan_keras[export]\") or web (a folder with a page: needs npm install too)",
+                         choices="export", required=True)
     out: str = option(help="where to write it (the format's suffix is added when missing)", required=True)
+    directions: str | None = option(None, "--format web: the sliders' directions.npz (from `directions`)",
+                                    default_help="the top 6 SeFa directions")
 
 
 def export(args):
     from gan_keras.tools.export import run_export
 
-    run_export(args.run, args.out, args.format)
+    run_export(args.run, args.out, args.format, args.directions)
     return 0
 
 
@@ -240,8 +243,8 @@ COMMANDS = {
                           "(InterFaceGAN)", (DirectionsOptions,), directions),
     "edit": Command("move latents (projected or random) along a direction", (EditOptions,), edit),
     "video": Command("a looping latent walk (or a sweep along a direction) as .mp4 or .gif", (VideoOptions,), video),
-    "export": Command("write a run's generator as a SavedModel, LiteRT (.tflite) or ONNX file, checked in that "
-                      "format's runtime", (ExportOptions,), export),
+    "export": Command("write a run's generator as a SavedModel, LiteRT (.tflite) or ONNX file, or a web page "
+                      "with sliders, checked in that format's runtime", (ExportOptions,), export),
     "bench": Command("images/s of the fused trainer (the step train runs), the classic loop and a plain loop; "
                      "GFLOP/s and share of peak", (BenchOptions, RunConfig), bench,
                      only=("mixed_precision", "jit_compile")),

@@ -47,7 +47,8 @@ class Format:
     keras_format: str
     suffix: str  # "" for a folder
     needs: tuple  # (import name, pip name) pairs
-    run: Callable  # (path, inputs dict) -> images
+    run: Callable | None  # (path, inputs dict) -> images
+    write: Callable | None = None  # a format that writes more than one file: (generator, out, **options) -> report
 
 
 def _run_savedmodel(path, inputs):
@@ -129,48 +130,59 @@ def export_generator(generator, path, format="onnx", n=4, seed=0, tolerance=TOLE
     Returns {"path", "format", "max_abs_diff", "inputs"}. A failed export or check raises UsageError
     and leaves no file behind.
     """
-    import logging
-
     from gan_keras.networks.layers import with_keras_layers
 
     fmt = check_format(format)
+    if fmt.write:
+        raise UsageError(f"{format} writes a folder of several files: use run_export or its own writer")
     generator = float32_copy(with_keras_layers(generator))  # Keras's own layers: plain ops in the artifact
     path = Path(path)
     if fmt.suffix and path.suffix != fmt.suffix:
         path = path.with_name(path.name + fmt.suffix)
+    inputs = example_inputs(generator, n, seed)
+    diff = export_model(generator, path, fmt, inputs, lambda: _keras_images(generator, inputs), tolerance)
+    return {"path": path, "format": format, "max_abs_diff": diff, "inputs": sorted(inputs)}
+
+
+def export_model(model, path, fmt, inputs, expected, tolerance=TOLERANCE):
+    """Export `model` to `path` in `fmt` (a `Format`), run it on `inputs` in that format's runtime and keep
+    it only if it matches `expected()` (the Keras model's output) to `tolerance`. Returns the largest
+    |difference|; anything wrong raises one UsageError line and leaves no file behind."""
+    import logging
+
+    path = Path(path)
     if not path.parent.is_dir():
         raise UsageError(f"folder {path.parent} does not exist")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{fmt.suffix}")
     _remove(tmp)
-    inputs = example_inputs(generator, n, seed)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    expected = _keras_images(generator, inputs)  # also builds a model loaded from .keras: export needs a call
+    expected()  # also builds a model loaded from .keras: export needs a call
     try:
         try:
             with warnings.catch_warnings():  # tf2onnx's look-up of np.object warns on NumPy 2
                 warnings.simplefilter("ignore", FutureWarning)
-                generator.export(str(tmp), format=fmt.keras_format, verbose=False)
+                model.export(str(tmp), format=fmt.keras_format, verbose=False)
         except Exception as e:  # the converter names the op or layer it cannot take
-            layer = _first_custom_layer(generator)
-            raise UsageError(f"{format} cannot take this generator{f' (layer {layer})' if layer else ''}: "
+            layer = _first_custom_layer(model)
+            raise UsageError(f"{fmt.name} cannot take this generator{f' (layer {layer})' if layer else ''}: "
                              f"{str(e).strip().splitlines()[0][:300]}") from None
-        expected = _keras_images(generator, inputs)
+        want = np.asarray(expected())
         try:
             got = fmt.run(tmp, inputs)
         except Exception as e:  # e.g. LiteRT without kernels for an op the converter kept
-            raise UsageError(f"the {format} export does not run in its own runtime: "
+            raise UsageError(f"the {fmt.name} export does not run in its own runtime: "
                              f"{str(e).strip().splitlines()[0][:300]}") from None
-        if got.shape != expected.shape:
-            raise UsageError(f"the {format} export draws images of shape {got.shape}, the generator {expected.shape}")
-        diff = float(np.max(np.abs(got.astype(np.float64) - expected)))
+        if got.shape != want.shape:
+            raise UsageError(f"the {fmt.name} export draws images of shape {got.shape}, the generator {want.shape}")
+        diff = float(np.max(np.abs(got.astype(np.float64) - want)))
         if not diff <= tolerance:
-            raise UsageError(f"the {format} export differs from the generator by {diff:.2e} (more than "
+            raise UsageError(f"the {fmt.name} export differs from the generator by {diff:.2e} (more than "
                              f"{tolerance:g}); nothing written")
         _remove(path)
         os.replace(tmp, path)
     finally:
         _remove(tmp)
-    return {"path": path, "format": format, "max_abs_diff": diff, "inputs": sorted(inputs)}
+    return diff
 
 
 def float32_copy(model):
@@ -217,17 +229,28 @@ def _first_custom_layer(model):
     return None
 
 
-def run_export(run, out, format="onnx"):
+def run_export(run, out, format="onnx", directions=None):
     """Export the generator of `run` (a run folder or "pretrained:NAME") to `out` in `format`, checked in
-    that format's runtime (`export_generator`); prints what it wrote. Returns the report.
+    that format's runtime (`export_generator`; for the web page, in the browser when it opens);
+    prints what it wrote. Returns the report.
 
     Example:
         >>> report = run_export("pretrained:mnist", "outputs/mnist.tflite", "litert")
         wrote outputs/mnist.tflite (litert, inputs: z); checked in its runtime: largest difference ...
     """
     from gan_keras.tools.sampling import load_generator
+    from gan_keras.training.config import load_config
 
-    check_format(format)  # a missing package: one line before anything loads
+    fmt = check_format(format)  # a missing package: one line before anything loads
+    if directions and not fmt.write:
+        raise UsageError(f"--directions is for --format web (the page's sliders), not {format}")
+    if fmt.write:
+        report = fmt.write(load_generator(run), out, directions=directions, run=run,
+                           class_names=load_config(run)[1].get("class_names"))
+        print(f"wrote {report['path']}/ ({report['bytes'] / 1e6:.1f} MB: {', '.join(report['parts'])}, "
+              f"{report['directions']} sliders); open {report['path']}/index.html, or serve the folder: "
+              f"python -m http.server -d {report['path']}")
+        return report
     report = export_generator(load_generator(run), out, format)
     print(f"wrote {report['path']} ({format}, inputs: {', '.join(report['inputs'])}); checked in its runtime: "
           f"largest difference from the Keras generator {report['max_abs_diff']:.1e}")
