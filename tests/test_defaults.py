@@ -26,10 +26,17 @@ def test_faces_on_a_cpu_get_the_narrow_dcgan_with_ema_and_diffaugment():
     config, why = choose(RunConfig(dataset="anime"), (64, 64, 3), CPU)
     assert (config.model, config.width, config.ema, config.augment) == ("dcgan", 16, 0.999, "diffaug")
     assert (config.mixed_precision, config.jit_compile, config.steps_per_execution) == ("off", False, 1)
-    assert config.share_fakes is True
-    assert set(why) == {"model", "width", "ema", "augment", "mixed_precision", "jit_compile", "steps_per_execution",
-                        "share_fakes"}
+    assert config.share_fakes is True and config.loss == "nonsaturating"
+    assert set(why) == {"model", "loss", "width", "ema", "augment", "mixed_precision", "jit_compile",
+                        "steps_per_execution", "share_fakes"}
     assert all(isinstance(reason, str) and reason for reason in why.values())
+
+
+def test_fastgan_gets_its_own_recipe_unless_told_otherwise():
+    config, why = choose(RunConfig(dataset="anime", model="fastgan"), (64, 64, 3), CPU)
+    assert (config.loss, config.augment, config.width, config.ema) == ("fastgan", "diffaug", 16, 0.999)
+    assert "reconstructs" in why["loss"]
+    assert choose(RunConfig(dataset="anime", model="fastgan", loss="hinge"), (64, 64, 3), CPU)[0].loss == "hinge"
 
 
 def test_bfloat16_only_where_the_cpu_has_it_and_wide_networks_on_an_accelerator():

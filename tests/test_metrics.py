@@ -154,3 +154,64 @@ def test_the_shipped_digit_classifiers_score_what_their_cards_say(name, at_least
     predicted = np.argmax(model.predict(x[..., None].astype("float32") / 127.5 - 1.0, batch_size=1000, verbose=0), 1)
     assert abs(float(np.mean(predicted == y)) - card["test_accuracy"]) < 1e-4
     assert card["test_accuracy"] >= at_least
+
+
+def _index_generator(images):
+    """A generator that draws images[argmax(z[:k])]: known images for known noise (k = len(images))."""
+    import keras
+
+    k = len(images)
+    table = images.reshape(k, -1).astype(np.float32) / 127.5 - 1.0
+    z = keras.Input((k,), name="z")
+    one_hot = keras.layers.Lambda(lambda v: keras.ops.one_hot(keras.ops.argmax(v, axis=-1), k))(z)
+    dense = keras.layers.Dense(table.shape[1], use_bias=False, trainable=False)
+    model = keras.Model(z, keras.layers.Reshape(images.shape[1:])(dense(one_hot)))
+    dense.set_weights([table])
+    return model
+
+
+@pytest.fixture(scope="module")
+def digits_split():
+    from gan_keras.data.load import load_digits
+
+    images = load_digits("mnist")[0][:3000, :, :, None]
+    return images[:2000], images[2000:2500], images[2500:2600]  # train, held out, unseen by either
+
+
+def test_a_generator_that_returns_training_images_has_a_copy_rate_near_one(digits_split):
+    from gan_keras.metrics.evaluate import evaluate
+
+    train, heldout, unseen = digits_split
+    copier = evaluate(_index_generator(train[:100]), heldout, "mnist", "copies", n=400, train_images=train)
+    assert copier["copy_rate"] > 0.98 and copier["copy_ratio"] < 0.01
+    new = evaluate(_index_generator(unseen), heldout, "mnist", "copies", n=400, train_images=train)
+    assert new["copy_rate"] < 0.1 and 0.7 < new["copy_ratio"] < 1.3
+
+
+def test_the_copies_figure_pairs_each_sample_with_its_nearest_training_image(digits_split, tmp_path):
+    from PIL import Image
+
+    from gan_keras.metrics.evaluate import evaluate
+
+    train, heldout, _ = digits_split
+    evaluate(_index_generator(train[:100]), heldout, "mnist", "copies", n=64, train_images=train,
+             figure=tmp_path / "pairs.png")
+    assert Image.open(tmp_path / "pairs.png").size[0] > 500
+
+
+def test_repeats_report_the_spread_of_a_metric(digits_split):
+    from gan_keras.metrics.evaluate import evaluate
+
+    train, heldout, unseen = digits_split
+    record = evaluate(_index_generator(unseen), train, "mnist", "swd", n=200, repeats=3)
+    assert len(record["swd_runs"]) == 3 and record["swd"] == pytest.approx(np.mean(record["swd_runs"]))
+    assert 0 < record["swd_sd"] == pytest.approx(np.std(record["swd_runs"], ddof=1), abs=1e-4)
+
+
+def test_copies_without_held_out_images_is_one_line(tmp_path, digits_npz):
+    from gan_keras import train
+    from tests.conftest import assert_one_line_error, run_cli_here
+
+    train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=1, steps_per_epoch=1, verbose=0)
+    assert_one_line_error(run_cli_here("evaluate", tmp_path / "r", "--metric", "copies", "--n", 50), "--limit")
+    assert_one_line_error(run_cli_here("evaluate", tmp_path / "r", "--repeats", 0), "--repeats")

@@ -61,8 +61,16 @@ def run_augment_test(name):
 
 def run_network_test(name):
     from gan_keras.networks.build import Build_Disc, Build_Gen
+    from gan_keras.networks.layers import get
 
-    shape = (28, 28, 1) if name == "tutorial" else (32, 32, 3)  # the tutorial model is 28x28 only
+    def builds(shape):
+        try:
+            get(name).check_shape(shape)
+            return True
+        except ValueError:
+            return False
+
+    shape = next(s for s in [(32, 32, 3), (64, 64, 3), (28, 28, 1)] if builds(s))  # the first size it takes
     G = Build_Gen(name, 8, shape, 8)
     D = Build_Disc(name, shape, 8)
     assert tuple(G.outputs[0].shape[1:]) == shape and tuple(D.outputs[0].shape[1:]) == (1,), name
@@ -75,7 +83,8 @@ def run_metric_test(name):
     real = rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
     fake = rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
     meta = registry.info("metric", name)
-    scores = score(real, fake, "mnist", name)
+    train = rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)  # for the metrics that compare with it
+    scores = score(real, fake, "mnist", name, train=train)
     assert metric_key(name, "mnist") in scores, name
     assert set(k.removeprefix("domain_") for k in scores) == set(meta["keys"]), name
     assert metric_of_key("eval_" + metric_key(name, "mnist")) == (name, meta["lower_is_better"])

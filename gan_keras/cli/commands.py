@@ -6,6 +6,7 @@ themselves (`run_projection`, `run_edit`, ...), so the notebooks call the same f
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from gan_keras.bench import BenchOptions
@@ -60,6 +61,10 @@ class EvaluateOptions:
                                 default_help="domain FID for digits, SWD for other images")
     n: int = option(10000, "generated and real images compared")
     seed: int = option(0, "seed of the samples")
+    repeats: int = option(1, "score that many draws of samples (and of real images, when there are more than --n): "
+                          "the mean, with each number's standard deviation (KEY_sd) and values (KEY_runs)")
+    figure: str | None = option(None, "--metric copies: a PNG of the samples closest to a training image, "
+                                "above their nearest training image")
     data_dir: str | None = option(None, "where named datasets live", default_help="$GAN_KERAS_DATA_DIR, else data/")
     json: bool = option(False, "print one JSON line")
 
@@ -71,8 +76,12 @@ def evaluate(args):
 
     if args.n < 2:
         raise UsageError(f"--n must be at least 2, got {args.n}")
+    if args.repeats < 1:
+        raise UsageError(f"--repeats must be at least 1, got {args.repeats}")
+    if args.figure and not Path(args.figure).resolve().parent.is_dir():
+        raise UsageError(f"folder {Path(args.figure).parent} does not exist")
     record = evaluate_run(args.run, args.metric, n=args.n, seed=args.seed, data_dir=args.data_dir,
-                          verbose=0 if args.json else 1)
+                          verbose=0 if args.json else 1, repeats=args.repeats, figure=args.figure)
     if args.json:
         print(json.dumps(record))
     else:

@@ -1,4 +1,5 @@
-"""Distances between two sets of images or features, in numpy: FID, KID, precision/recall and SWD.
+"""Distances between two sets of images or features, in numpy: FID, KID, precision/recall, SWD, and
+the nearest training image of each sample (copy rate).
 
 SWD (Karras et al. 2018) works on pixels and needs no network: the offline metric for faces.
 
@@ -133,3 +134,55 @@ def swd(real_images, fake_images, levels=None, patches_per_image=64, patch_size=
         results.append(float(np.abs(pa - pb).mean() * 1000))
     return {"swd": float(np.mean(results)), "swd_levels": results}
 
+
+
+def pixel_vectors(images, size=32):
+    """uint8 images (N, H, W, C) as float vectors in [0, 1] at most `size` pixels a side (area mean),
+    the space where a copied training image is a near-zero distance."""
+    x = np.asarray(images, np.float32) / 255.0
+    factor = max(1, x.shape[1] // size)
+    if factor > 1:
+        n, h, w, c = x.shape
+        x = x[:, :h // factor * factor, :w // factor * factor]
+        x = x.reshape(n, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
+    return x.reshape(len(x), -1)
+
+
+def nearest(queries, references, batch=512):
+    """(distance, index) of each query's nearest reference, Euclidean, in blocks of `batch` queries."""
+    references = np.asarray(references, np.float64)
+    distances, indices = [], []
+    for start in range(0, len(queries), batch):
+        d2 = _pairwise_sq(np.asarray(queries[start:start + batch], np.float64), references)
+        index = d2.argmin(axis=1)
+        distances.append(np.sqrt(np.maximum(d2[np.arange(len(index)), index], 0.0)))
+        indices.append(index)
+    return np.concatenate(distances), np.concatenate(indices)
+
+
+def copy_scores(train, heldout, fake, quantile=0.01):
+    """How close samples come to the training set, measured against how close new real images come.
+
+    `train`, `heldout` and `fake` are feature vectors (rows). Returns {"copy_rate": the share of samples
+    nearer to a training image than all but `quantile` of the held-out images are (about `quantile` for a
+    generator of new images, 1 for one that returns training images), "copy_ratio": the median
+    sample-to-train distance over the median held-out-to-train distance (below 1: closer to the training
+    set than new real images are), "distance", "nearest": each sample's distance and training index,
+    "heldout_median": the median held-out-to-train distance}.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> train, heldout = rng.normal(size=(500, 16)), rng.normal(size=(200, 16))
+        >>> copies = copy_scores(train, heldout, train[:100])           # returns training images
+        >>> copies["copy_rate"], round(copies["copy_ratio"], 6)
+        (1.0, 0.0)
+        >>> new = copy_scores(train, heldout, rng.normal(size=(100, 16)))
+        >>> new["copy_rate"] < 0.1 and 0.8 < new["copy_ratio"] < 1.2
+        True
+    """
+    distance, index = nearest(fake, train)
+    heldout_distance, _ = nearest(heldout, train)
+    threshold = np.quantile(heldout_distance, quantile)
+    return {"copy_rate": float(np.mean(distance < threshold)),
+            "copy_ratio": float(np.median(distance) / np.median(heldout_distance)),
+            "distance": distance, "nearest": index, "heldout_median": float(np.median(heldout_distance))}

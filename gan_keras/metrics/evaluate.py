@@ -19,7 +19,8 @@ import numpy as np
 
 from gan_keras import registry
 from gan_keras.metrics.conditional import conditional_accuracy, per_class_fid
-from gan_keras.metrics.distances import fid, kid, precision_recall, swd
+from gan_keras.errors import UsageError
+from gan_keras.metrics.distances import copy_scores, fid, kid, pixel_vectors, precision_recall, swd
 from gan_keras.metrics.features import DIGIT_SETS, at_common_size, feature_extractor
 
 
@@ -47,9 +48,10 @@ def metric_of_key(key):
     return None
 
 
-def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0):
+def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, repeats=1, figure=None):
     """`evaluate` for a run folder (or `pretrained:NAME`) against its dataset: the held-out images
-    when the run trained on the first `--limit` only. Returns the record `evaluate` prints."""
+    when the run trained on the first `--limit` only (and, for the copy rate, the training images).
+    Returns the record `evaluate` prints."""
     import time
 
     from gan_keras.data.load import load_images, load_labeled_images
@@ -64,21 +66,27 @@ def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0):
         images, labels, _ = load_labeled_images(config.dataset, shape[0], shape[2], data_dir)
     else:
         images = load_images(config.dataset, shape[0], shape[2], data_dir)
-    against = "training images"
+    against, train = "training images", None
     if config.limit and len(images) > config.limit:  # the run never saw these: compare with them
+        train = images[:config.limit]
         images, against = images[config.limit:], f"held-out images (after the first {config.limit:,})"
         labels = None if labels is None else labels[config.limit:]
     generator = load_generator(run)
     start = time.perf_counter()
     scores = evaluate(generator, images, config.dataset, metric, n=n, seed=seed, data_dir=data_dir,
-                      verbose=verbose, real_labels=labels)
+                      verbose=verbose, real_labels=labels, train_images=train, repeats=repeats, figure=figure)
     return {"run": str(run), "dataset": config.dataset, "against": against, "n": min(n, len(images)), **scores,
             "seconds": round(time.perf_counter() - start, 2)}
 
 
 def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data_dir=None, verbose=0,
-             real_labels=None):
+             real_labels=None, train_images=None, repeats=1, figure=None):
     """Scores of `n` generated images against `n` real ones; returns a dict of numbers.
+
+    `repeats` > 1: the scores of that many draws (other samples, and other real images when there are
+    more than `n`), as their mean, with `KEY_sd` (standard deviation) and `KEY_runs` beside each.
+    `train_images`: what the generator trained on, for the copy rate (`--metric copies`, whose
+    `figure` is a PNG of the samples closest to a training image).
 
     `metric`: "fid", "kid", "pr" (precision and recall) or "swd"; default `default_metric(dataset)`.
     fid, kid and pr use domain features for digits and InceptionV3 features otherwise.
@@ -93,6 +101,10 @@ def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data
     from gan_keras.tools.sampling import generate
 
     metric = metric or default_metric(dataset)
+    if repeats > 1:
+        runs = [evaluate(generator, real_images, dataset, metric, n, seed + 1000 * r, data_dir, verbose, real_labels,
+                         train_images, figure=figure if r == 0 else None) for r in range(repeats)]
+        return with_spread(runs)
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(real_images), min(n, len(real_images)), replace=False)
     real = real_images[pick]
@@ -101,7 +113,8 @@ def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data
         labels = class_labels(generator, len(real), None if real_labels is None else np.asarray(real_labels)[pick])
     fake = to_uint8(generate(generator, len(real), seed=seed + 1, labels=labels))
     real, fake = at_common_size(real, fake)
-    scores = score(real, fake, dataset, metric, seed, data_dir, verbose)
+    train = None if train_images is None else at_common_size(train_images, fake)[0]
+    scores = score(real, fake, dataset, metric, seed, data_dir, verbose, train, figure)
     if labels is not None and dataset in DIGIT_SETS:
         scores["conditional_accuracy"] = conditional_accuracy(fake, labels, dataset, data_dir)
         if metric == "fid" and real_labels is not None:
@@ -112,6 +125,24 @@ def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data
     return scores
 
 
+def with_spread(runs):
+    """Scores of repeated draws as one record: each number's mean, with `KEY_sd` and `KEY_runs`.
+
+    Example:
+        >>> with_spread([{"swd": 10.0}, {"swd": 12.0}])
+        {'swd': 11.0, 'swd_sd': 1.4142, 'swd_runs': [10.0, 12.0]}
+    """
+    record = {}
+    for key, value in runs[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values = [float(run[key]) for run in runs]
+            record.update({key: float(np.mean(values)), f"{key}_sd": round(float(np.std(values, ddof=1)), 4),
+                           f"{key}_runs": values})
+        else:
+            record[key] = value
+    return record
+
+
 @dataclass
 class MetricContext:
     """What a metric may need beside the two image sets."""
@@ -120,6 +151,8 @@ class MetricContext:
     seed: int = 0
     data_dir: str | None = None
     verbose: int = 0
+    train: np.ndarray | None = None  # the training images (uint8), where a metric compares with them
+    figure: str | None = None  # where a metric that draws one writes its figure
 
     @property
     def prefix(self):
@@ -152,7 +185,41 @@ def _precision_recall_metric(real, fake, ctx):
     return {"precision": precision, "recall": recall}
 
 
-def score(real, fake, dataset, metric, seed=0, data_dir=None, verbose=0):
+@registry.register("metric", "copies", keys=("copy_rate", "copy_ratio"), lower_is_better=True)
+def _copies_metric(real, fake, ctx):
+    if ctx.train is None:
+        raise UsageError("--metric copies compares the samples' nearest training images with held-out ones': it "
+                         "needs a run trained on the first --limit images, the rest held out")
+    copies = copy_scores(pixel_vectors(ctx.train), pixel_vectors(real), pixel_vectors(fake))
+    if ctx.figure:
+        nearest_pairs_figure(fake, ctx.train, copies, ctx.figure)
+    return {"copy_rate": copies["copy_rate"], "copy_ratio": copies["copy_ratio"]}
+
+
+def nearest_pairs_figure(fake, train, copies, path, pairs=8):
+    """The `pairs` samples closest to a training image (top) above that image (bottom), each with its
+    distance as a share of the median held-out-to-train distance, as a PNG at `path`."""
+    from matplotlib.figure import Figure  # no pyplot: the notebook's backend stays as it is
+
+    order = np.argsort(copies["distance"])[:pairs]
+    fig = Figure(figsize=(1.3 * len(order), 3.0))
+    axes = fig.subplots(2, len(order), squeeze=False)
+    for column, i in enumerate(order):
+        for row, image in enumerate((fake[i], train[copies["nearest"][i]])):
+            ax = axes[row, column]
+            ax.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, column].set_title(f"{copies['distance'][i] / copies['heldout_median']:.2f}", fontsize=9)
+    axes[0, 0].set_ylabel("sample", fontsize=9)
+    axes[1, 0].set_ylabel("nearest\ntraining", fontsize=9)
+    fig.suptitle(f"closest samples to the training set (distance / median held-out distance); copy rate "
+                 f"{copies['copy_rate']:.3f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def score(real, fake, dataset, metric, seed=0, data_dir=None, verbose=0, train=None, figure=None):
     """Compare two uint8 image sets with one registered metric; returns a dict of numbers."""
-    return registry.get("metric", metric)(real, fake, MetricContext(dataset, seed, data_dir, verbose))
+    return registry.get("metric", metric)(real, fake, MetricContext(dataset, seed, data_dir, verbose, train, figure))
 

@@ -339,9 +339,9 @@ class EvalMetric(Recorder):
     kind = "metrics"
 
     def __init__(self, real_images, dataset, every, n=2000, data_dir=None, seed=0, heldout=None, labels=None,
-                 heldout_labels=None, clock=None):
+                 heldout_labels=None, clock=None, best_dir=None):
         super().__init__(every, clock)
-        from gan_keras.metrics.evaluate import default_metric, metric_key
+        from gan_keras.metrics.evaluate import default_metric, metric_key, metric_of_key
         from gan_keras.metrics.features import DIGIT_SETS
 
         rng = np.random.default_rng(seed)
@@ -360,6 +360,8 @@ class EvalMetric(Recorder):
         self.metric = default_metric(dataset)
         self.key = metric_key(self.metric, dataset)
         self.column = "eval_" + self.key
+        self.lower_is_better = metric_of_key(self.key)[1]
+        self.best_dir = None if best_dir is None else Path(best_dir)
         self.columns = ([self.column] + (["eval_cond_acc"] if labels is not None and dataset in DIGIT_SETS else [])
                         + (["eval_d_acc_train", "eval_d_acc_heldout"] if self.heldout is not None else []))
         self._logits = None
@@ -390,3 +392,50 @@ class EvalMetric(Recorder):
         if self.heldout is not None:
             logs["eval_d_acc_train"] = self._d_accuracy(self.train_real, self.train_labels)
             logs["eval_d_acc_heldout"] = self._d_accuracy(self.heldout, self.heldout_labels)
+        if self.best_dir is not None:
+            self.keep_if_best(epoch, float(logs[self.column]))
+
+    def keep_if_best(self, epoch, value):
+        """Save the generator to `best/` (with the run's config.json, so that every command reads it as a
+        run folder) when `value` beats the best so far, which `best/best.json` remembers across resumes."""
+        import json
+        import shutil
+
+        from gan_keras.files import atomic_write_text
+        from gan_keras.training.checkpoints import save_generator
+
+        best = read_best(self.best_dir.parent)
+        if not math.isfinite(value) or (best is not None and not (
+                value < best["value"] if self.lower_is_better else value > best["value"])):
+            return
+        self.best_dir.mkdir(exist_ok=True)
+        save_generator(self.model.sampler, self.best_dir / "generator.keras")
+        config = self.best_dir.parent / "config.json"
+        if config.is_file():
+            shutil.copy(config, self.best_dir / "config.json")
+        atomic_write_text(self.best_dir / "best.json", json.dumps(
+            {"epoch": epoch, "column": self.column, "value": value, "lower_is_better": self.lower_is_better}))
+
+
+def read_best(run_dir):
+    """The record of a run's `best/` ({"epoch", "column", "value", "lower_is_better"}), or None."""
+    import json
+
+    path = Path(run_dir) / "best" / "best.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def best_summary(run_dir, history):
+    """One sentence on the best evaluation of a run and whether its last ones still improved, from
+    `best/best.json` and the `history` (`files.read_history`); "" when the run kept no best."""
+    best = read_best(run_dir)
+    if best is None:
+        return ""
+    column = best["column"]
+    evaluated = [int(epoch) for epoch, value in zip(history.get("epoch", []), history.get(column, []))
+                 if not math.isnan(value)]
+    after = [epoch for epoch in evaluated if epoch > best["epoch"]]
+    trend = (f"the {len(after)} evaluation{'s' if len(after) > 1 else ''} after it did not beat it" if after
+             else "it was the last evaluation: the run was still improving")
+    return (f"best {column.removeprefix('eval_')} {best['value']:.4g} at epoch {best['epoch']} of "
+            f"{max(evaluated, default=best['epoch'])} (kept in best/); {trend}")

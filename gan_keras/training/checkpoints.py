@@ -8,6 +8,7 @@ training is a function of the seed and the optimizer step counter (see `gan_kera
 is saved.
 """
 
+import os
 import re
 import warnings
 from pathlib import Path
@@ -15,6 +16,18 @@ from pathlib import Path
 import tensorflow as tf
 
 from gan_keras.errors import UsageError
+from gan_keras.files import atomic_path
+
+
+def save_generator(generator, path):
+    """`generator.keras`, written to a temporary file first so a crash never leaves half a file; with Keras's
+    own layers (not this package's faster twins), so plain `keras.saving.load_model` reads it
+    (`networks.with_keras_layers`)."""
+    from gan_keras.networks.layers import with_keras_layers
+
+    tmp = atomic_path(path)
+    with_keras_layers(generator).save(tmp)
+    os.replace(tmp, path)
 
 
 class RunCheckpoint:

@@ -54,7 +54,9 @@ class RunConfig:
     beta_1: float = setting(0.5, "Adam beta_1")
     image_size: int | None = setting(None, "train at this size", SAME, default_help="the data's own")
     channels: int | None = setting(None, "1 or 3", SAME, default_help="the data's own", cli=False)
-    loss: str = setting("nonsaturating", "GAN loss on D's logits (WGAN-GP also wants --n-critic 5)", choices="loss")
+    loss: str | None = setting(None, "GAN loss on D's logits (WGAN-GP also wants --n-critic 5)", choices="loss",
+                               default_help="fastgan (hinge + D's self-supervision) for --model fastgan, else "
+                                            "nonsaturating")
     n_critic: int = setting(1, "D steps per G step")
     r1: float = setting(0.0, "R1 penalty gamma on real images, lazily every 16 steps (0: off)")
     augment: str | None = setting(None, "augment what D sees: DiffAugment, or ADA with an adaptive probability",
@@ -76,7 +78,8 @@ class RunConfig:
     freeze_d: int = setting(0, "FreezeD: keep D's lowest N convolution blocks fixed", SAME)
     sample_every: int = setting(1, "save a sample grid every N epochs (at most ~1.5% of the run's time)")
     checkpoint_every_steps: int = setting(0, "also checkpoint every N steps inside an epoch (0: off)")
-    eval_every: int = setting(0, "add the cheap quality metric to history every N epochs (0: off)")
+    eval_every: int = setting(0, "add the cheap quality metric to history every N epochs and keep the best "
+                                 "generator in RUN/best/ (0: off)")
     tensorboard: bool = setting(False, "also write losses, metrics, learning rates and grids to RUN/tensorboard/")
     max_minutes: float | None = setting(None, "stop cleanly (checkpoint, grid, generator) after M minutes")
     seed: int = setting(0, "seed of weights, noise and shuffling")
@@ -167,8 +170,9 @@ def validate(config):
         if isinstance(value, str):  # the Python API also takes mixed_precision=True / False
             registry.check(kind, value)
     targets = registry.where("loss", uses_targets=True)
-    if not registry.info("loss", config.loss)["uses_targets"] and (config.real_label != 1.0 or config.label_noise > 0):
-        raise UsageError(f"--real-label and --label-noise set targets, which the {config.loss} loss has none of; "
+    loss = config.loss or default_loss(config.model)
+    if not registry.info("loss", loss)["uses_targets"] and (config.real_label != 1.0 or config.label_noise > 0):
+        raise UsageError(f"--real-label and --label-noise set targets, which the {loss} loss has none of; "
                          f"use them with {' or '.join(targets)}")
     if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UsageError("--tensorboard needs the tensorboard package: pip install tensorboard")
@@ -192,9 +196,14 @@ def validate(config):
         raise UsageError(f"label-noise is a fraction in [0, 0.5), got {config.label_noise}")
 
 
+def default_loss(model):
+    """The loss a network family is trained with unless --loss says otherwise (its declared `loss`)."""
+    return registry.info("network", model).get("loss", "nonsaturating") if model != "auto" else "nonsaturating"
+
+
 def _refuse_for_classic(config):
     """The classic loop is the faithful Keras-2-style reference: BCE on P(real), nothing added."""
-    modern = {"loss": config.loss != "nonsaturating", "n-critic": config.n_critic != 1, "r1": config.r1 > 0,
+    modern = {"loss": config.loss not in (None, "nonsaturating"), "n-critic": config.n_critic != 1, "r1": config.r1 > 0,
               "augment": config.augment not in (None, "none"), "ema": bool(config.ema),
               "steps-per-execution": (config.steps_per_execution or 1) > 1, "freeze-d": bool(config.freeze_d),
               "share-fakes": bool(config.share_fakes),

@@ -102,6 +102,10 @@ class GAN(keras.Model):
             raise ValueError(f"n_critic must be at least 1, got {n_critic}")
         self.regularizers = [r for r in (self.gan_loss.penalty, R1(self.r1) if self.r1 > 0 else None) if r]
         self.augmenter = get_augment(augment, self.ada_target)
+        for regularizer in self.regularizers:  # one with weights of its own (FastGAN's decoders) trains with D
+            if hasattr(regularizer, "attach"):
+                regularizer.attach(discriminator, lambda x, step, shift: self._augmented(
+                    x, step, Stream.AUGMENT_REAL + shift, None))
         self.ema = GeneratorEMA(generator, self.ema_decay) if self.ema_decay else None
         self._d_logits = discriminator_logits(discriminator)
         self._d_per_sample = per_sample(self._d_logits)
@@ -116,7 +120,9 @@ class GAN(keras.Model):
     @classmethod
     def for_run(cls, generator, discriminator, d_optimizer, g_optimizer, config, strategy):
         """The trainer of a run's settings (`gan_keras.training.trainer.Trainer`), compiled."""
-        gan = cls(generator, discriminator, loss=config.loss, augment=config.augment, ada_target=config.ada_target,
+        from gan_keras.training.config import default_loss
+
+        gan = cls(generator, discriminator, loss=config.loss or default_loss(config.model), augment=config.augment, ada_target=config.ada_target,
                   r1=config.r1, n_critic=config.n_critic, ema=config.ema, real_label=config.real_label,
                   label_noise=config.label_noise, share_fakes=config.share_fakes, seed=config.seed)
         gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, jit_compile=config.jit_compile,
@@ -142,7 +148,14 @@ class GAN(keras.Model):
             items["generator_ema"] = self.ema.average
         if self.augmenter.variables:
             items["augment"] = self.augmenter
+        for regularizer in self.regularizers:
+            items.update(getattr(regularizer, "checkpoint_items", dict)())
         return items
+
+    def d_variables(self):
+        """What D's step trains: D's weights, and those of a regularizer that has its own."""
+        return self.discriminator.trainable_weights + [
+            w for r in self.regularizers for w in getattr(r, "trainable_weights", [])]
 
     def log_columns(self):
         """The columns this trainer adds to the four of every run's history."""
@@ -159,7 +172,7 @@ class GAN(keras.Model):
         self.g_optimizer = _loss_scaled_if_float16(g_optimizer or default_optimizer())
         # Create the optimizer slots now, in the strategy's scope: made lazily inside the traced
         # step they break MirroredStrategy ("You must feed a value for placeholder tensor").
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.d_optimizer.build(self.d_variables())
         self.g_optimizer.build(self.generator.trainable_variables)
 
     @property
@@ -205,7 +218,6 @@ class GAN(keras.Model):
         return replica_noise(self.seed, step, batch, self.latent_dim, Stream.G_NOISE)
 
     def _d_step(self, real_images, labels, step, shift, replicas, fake_images=None):
-        D = self.discriminator
         batch = tf.shape(real_images)[0]
         if fake_images is None:
             fake_images = self._generate(replica_noise(self.seed, step, batch, self.latent_dim, Stream.D_NOISE + shift),
@@ -220,8 +232,9 @@ class GAN(keras.Model):
                     lambda x: self.run_discriminator(x, step, Stream.AUGMENT_PENALTY + shift, labels),
                     real_images, fake_images, step, self.seed, shift)
             scaled = self.d_optimizer.scale_loss((d_loss + penalty) / replicas)
-        grads = tape.gradient(scaled, D.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, D.trainable_weights))
+        variables = self.d_variables()
+        grads = tape.gradient(scaled, variables)
+        self.d_optimizer.apply_gradients(zip(grads, variables))
         return d_loss, penalty, real_logits, fake_logits
 
     def _g_step(self, real_images, labels, step, batch, replicas, tape, fake_images=None):

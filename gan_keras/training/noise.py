@@ -18,6 +18,7 @@ class Stream:
     D_NOISE, G_NOISE, FLIP_REAL, FLIP_FAKE = 0, 1, 2, 3
     AUGMENT_REAL, AUGMENT_FAKE, AUGMENT_G, AUGMENT_PENALTY, AUGMENT_G_REAL = 10, 11, 12, 13, 14
     GRADIENT_PENALTY = 40
+    SELF_SUPERVISION = 41  # which quarter FastGAN's D reconstructs
     D_STEP_SHIFT = 100
     # outside training
     FIXED_NOISE = 1000  # the run's grids (fixed_noise.npy)

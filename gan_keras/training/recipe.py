@@ -102,6 +102,12 @@ def choose(config, image_shape, device):
                         "minutes side by side it drew faces (SWD 107 with EMA) where width 64 drew grey blobs "
                         "(SWD 717) and width 32 blurred faces (209) (docs/BENCHMARKS.md)"
                         if big_on_cpu else "the network's own width")
+    if config.loss is None:
+        from gan_keras.training.config import default_loss
+
+        chosen["loss"] = default_loss(model)
+        why["loss"] = ("FastGAN's: hinge, and D reconstructs real images from its own 8x8 and 16x16 maps"
+                       if chosen["loss"] == "fastgan" else "the DCGAN paper's, the measured default")
     if config.ema is None:
         use_ema = (family.get("style_based") or convolutional and size >= 64) and not reference
         chosen["ema"] = EMA_DECAY if use_ema else 0.0
@@ -110,9 +116,11 @@ def choose(config, image_shape, device):
                       f"{EMA_DECAY} with StyleGAN's ramp-up for 64x64 faces: the same 30-minute DCGAN run drew "
                       "smoother faces with it (SWD 107 vs 130), at no cost in steps")
     if config.augment is None:
-        use_diffaug = model == "dcgan" and size >= 64 and not reference
+        use_diffaug = (model == "dcgan" and size >= 64 or family.get("augment") == "diffaug") and not reference
         chosen["augment"] = "diffaug" if use_diffaug else "none"
-        why["augment"] = ("DiffAugment for 64x64 DCGAN faces: past ~1,500 steps D wins without it and the grid's "
+        why["augment"] = ("DiffAugment, part of this network's recipe (FastGAN trains with it)"
+                          if use_diffaug and model != "dcgan" else
+                          "DiffAugment for 64x64 DCGAN faces: past ~1,500 steps D wins without it and the grid's "
                           "colours drift (30 minutes on one core each, SWD vs held-out faces: 152 without, 50 with; "
                           "R1 78, ADA 90) (docs/BENCHMARKS.md)" if use_diffaug else
                           "none (measured to pay off for 64x64 DCGAN faces and small data sets trained long)")

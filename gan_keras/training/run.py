@@ -26,7 +26,6 @@ import numpy as np
 
 from gan_keras import registry
 from gan_keras.errors import UsageError
-from gan_keras.files import atomic_path
 from gan_keras.training import recipe
 from gan_keras.training.config import EPOCHS_UNTIL_BUDGET, resolve_config, validate
 from gan_keras.training.trainer import Trainer
@@ -85,7 +84,8 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
     clock = RecordingClock()
     evaluation = (cb.EvalMetric(data.images, config.dataset, config.eval_every, data_dir=config.data_dir,
                                 seed=config.seed, heldout=data.heldout, labels=data.labels,
-                                heldout_labels=data.heldout_labels, clock=clock) if config.eval_every else None)
+                                heldout_labels=data.heldout_labels, clock=clock, best_dir=write_dir / "best")
+                  if config.eval_every else None)
     grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
                           status, clock)
     timer = cb.EpochTimer(global_batch, clock)
@@ -139,17 +139,6 @@ def one_writer(folder):
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
-
-
-def save_generator(generator, path):
-    """`generator.keras`, written to a temporary file first so a crash never leaves half a file; with Keras's
-    own layers (not this package's faster twins), so plain `keras.saving.load_model` reads it
-    (`networks.with_keras_layers`)."""
-    from gan_keras.networks.layers import with_keras_layers
-
-    tmp = atomic_path(path)
-    with_keras_layers(generator).save(tmp)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -356,6 +345,9 @@ def fit(plan, built, start, verbose):
 
 def finish(plan, built, start, epochs_done, status, recording, verbose):
     """After fitting: the last grid and `generator.keras`, or one line for a diverged run."""
+    from gan_keras.files import read_history
+    from gan_keras.training.callbacks import best_summary
+    from gan_keras.training.checkpoints import save_generator
     config, out = plan.config, plan.out
     if status.stop_reason == "diverged":
         last = f"epoch {epochs_done}" if start.checkpoint.latest else "none"
@@ -372,6 +364,9 @@ def finish(plan, built, start, epochs_done, status, recording, verbose):
                   "signal": f"stopped by {status.detail}"}.get(status.stop_reason, "done")
         print(f"{reason}: {epochs_done} epochs; run folder {out}; "
               f"{recording.summary(time.monotonic() - plan.started)}", flush=True)
+        best = best_summary(start.write_dir, read_history(start.write_dir / "history.csv"))
+        if best:
+            print(best, flush=True)
 
 
 def train(dataset=None, out=None, resume=False, verbose=None, **settings):
