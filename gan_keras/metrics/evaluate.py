@@ -18,9 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from gan_keras import registry
-from gan_keras.metrics.conditional import conditional_accuracy, per_class_fid
 from gan_keras.errors import UsageError
-from gan_keras.metrics.distances import copy_scores, fid, kid, pixel_vectors, precision_recall, swd
+from gan_keras.metrics.conditional import conditional_accuracy, per_class_fid
+from gan_keras.metrics.distances import (
+    copy_scores,
+    fid,
+    kid,
+    pixel_vectors,
+    precision_recall,
+    swd,
+)
 from gan_keras.metrics.features import DIGIT_SETS, at_common_size, feature_extractor
 
 
@@ -199,7 +206,9 @@ def _copies_metric(real, fake, ctx):
 def nearest_pairs_figure(fake, train, copies, path, pairs=8):
     """The `pairs` samples closest to a training image (top) above that image (bottom), each with its
     distance as a share of the median held-out-to-train distance, as a PNG at `path`."""
-    from matplotlib.figure import Figure  # no pyplot: the notebook's backend stays as it is
+    from matplotlib.figure import (
+        Figure,  # no pyplot: the notebook's backend stays as it is
+    )
 
     order = np.argsort(copies["distance"])[:pairs]
     fig = Figure(figsize=(1.3 * len(order), 3.0))
