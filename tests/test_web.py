@@ -288,3 +288,67 @@ def test_the_page_opens_from_the_disk_too(browser, exports):
     assert float(page.get_attribute("body", "data-max-diff")) < 1e-3
     assert all(url.startswith(("file://", "blob:null/", "data:")) for url in requests)
     page.close()
+
+
+@pytest.mark.slow
+def test_the_notebook_explorer_moves_the_face_in_jupyterlab(browser, tmp_path):
+    """Notebook 08's explorer (`Explorer.widget()`) in JupyterLab served on 127.0.0.1: a slider moved by
+    its readout redraws the face, through the kernel, as a person using it would see."""
+    import secrets
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "from gan_keras.tools.directions import sefa\n"
+        "from gan_keras.tools.explorer import Explorer\n"
+        "from gan_keras.tools.sampling import load_generator\n"
+        "G = load_generator('pretrained:mnist')\n"
+        "Explorer(G, sefa(G, k=3), scale=6).widget()")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "explorer.ipynb")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(8)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+         f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+         "--allow-root"],  # CI runs as root
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/explorer.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=120_000)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)  # the kernel is up
+        page.click(".jp-Notebook .jp-Cell .cm-content")
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_selector(".widget-hslider", timeout=180_000)
+        face = "() => { const img = document.querySelector('.jupyter-widgets img'); const c = " \
+               "document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight; " \
+               "c.getContext('2d').drawImage(img, 0, 0); return c.toDataURL(); }"
+        page.wait_for_function("document.querySelector('.jupyter-widgets img')?.naturalWidth > 0")
+        before = page.evaluate(face)
+        readout = page.locator(".widget-hslider .widget-readout").first
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("2.5")
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"({face})() !== {json.dumps(before)}", timeout=60_000)
+        report = os.environ.get("GAN_KERAS_WEB_REPORT")
+        if report:
+            page.screenshot(path=str(Path(report) / "explorer_jupyterlab.png"))
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
