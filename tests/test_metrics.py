@@ -215,3 +215,55 @@ def test_copies_without_held_out_images_is_one_line(tmp_path, digits_npz):
     train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=1, steps_per_epoch=1, verbose=0)
     assert_one_line_error(run_cli_here("evaluate", tmp_path / "r", "--metric", "copies", "--n", 50), "--limit")
     assert_one_line_error(run_cli_here("evaluate", tmp_path / "r", "--repeats", 0), "--repeats")
+
+
+def _stand_in_ttur_graph(path):
+    """A graph with TTUR's tensor names, ExpandDims:0 in and pool_3:0 out, whose pool_3 is a known
+    function of the images: the channel means through a fixed (3, 2048) matrix, as (N, 1, 1, 2048)."""
+    import tensorflow as tf
+
+    projection = np.random.default_rng(0).normal(size=(3, 2048)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3], name="ExpandDims")
+        pooled = tf.matmul(tf.reduce_mean(images, axis=[1, 2]), tf.constant(projection))
+        tf.reshape(pooled, [-1, 1, 1, 2048], name="pool_3")
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    return projection
+
+
+def test_ttur_features_feed_the_graph_as_ttur_does_and_score_known_sets(tmp_path):
+    from gan_keras.metrics.features import TTURFeatures
+
+    projection = _stand_in_ttur_graph(tmp_path / "graph.pb")
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (70, 20, 20, 3), dtype=np.uint8)
+    b = rng.integers(0, 128, (70, 20, 20, 3), dtype=np.uint8)
+    extractor = TTURFeatures(tmp_path / "graph.pb", batch_size=32)
+    def expected(images):
+        return images.astype(np.float64).mean(axis=(1, 2)) @ projection
+
+    features = extractor(a)
+    np.testing.assert_allclose(features, expected(a), rtol=1e-5, atol=1e-2)
+    assert fid(features, extractor(b)) == pytest.approx(fid(expected(a), expected(b)), rel=1e-4)
+    assert fid(features, extractor(b)) > 100 * abs(fid(features, extractor(a)))
+    assert extractor(a[..., :1]).shape == (70, 2048)  # grey images go in as RGB
+
+
+def test_without_the_ttur_graph_offline_evaluate_says_so_once_and_scores_the_rest(tmp_path, monkeypatch):
+    import warnings
+
+    from gan_keras.metrics import features
+    from gan_keras.metrics.evaluate import _WARNED, evaluate_run
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no cached graph; the download fails on this machine
+    monkeypatch.setattr(features, "TTUR_URL", "http://127.0.0.1:9/inception-2015-12-05.tgz")
+    monkeypatch.setattr(features, "_TTUR_UNAVAILABLE", [])
+    _WARNED.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = evaluate_run("pretrained:anime64", n=200)
+        second = evaluate_run("pretrained:anime64", n=200)
+    said = [str(w.message) for w in caught if "papers' Inception" in str(w.message)]
+    assert len(said) == 1 and "put classify_image_graph_def.pb" in said[0]
+    assert first["swd"] > 0 and "ttur_fid" not in first and second["swd"] == first["swd"]

@@ -275,7 +275,8 @@ def test_the_page_draws_what_keras_draws_and_its_sliders_move_the_face(browser, 
             rows = json.loads(timings.read_text()) if timings.is_file() else {}
             rows[kind] = {"folder_mb": round(size / 1e6, 1), "ready_s": round(ready_s, 2),
                           "first_faces_ms": float(page.get_attribute("body", "data-first-faces-ms")),
-                          "slider_move_ms": move_ms, "chromium": browser.version}
+                          "slider_move_ms": move_ms, "max_diff": float(page.get_attribute("body", "data-max-diff")),
+                          "chromium": browser.version}
             timings.write_text(json.dumps(rows, indent=1))
         page.close()
     finally:

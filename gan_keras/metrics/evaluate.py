@@ -82,8 +82,28 @@ def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, re
     start = time.perf_counter()
     scores = evaluate(generator, images, config.dataset, metric, n=n, seed=seed, data_dir=data_dir,
                       verbose=verbose, real_labels=labels, train_images=train, repeats=repeats, figure=figure)
+    if metric is None and config.dataset not in DIGIT_SETS:  # faces: the papers' numbers too, where they can be had
+        try:
+            scores.update(evaluate(generator, images, config.dataset, "ttur", n=n, seed=seed, data_dir=data_dir,
+                                   repeats=repeats))
+            metric = "ttur"
+        except UsageError as e:
+            warn_once(f"no FID/KID on the papers' Inception: {e}")
+    protocol = registry.info("metric", metric or default_metric(config.dataset)).get("protocol")
     return {"run": str(run), "dataset": config.dataset, "against": against, "n": min(n, len(images)), **scores,
-            "seconds": round(time.perf_counter() - start, 2)}
+            **({"protocol": protocol} if protocol else {}), "seconds": round(time.perf_counter() - start, 2)}
+
+
+_WARNED = set()
+
+
+def warn_once(message):
+    """A warning line the first time a process has this `message` to say."""
+    import warnings
+
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, stacklevel=3)
 
 
 def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data_dir=None, verbose=0,
@@ -184,6 +204,16 @@ def _kid_metric(real, fake, ctx):
 @registry.register("metric", "swd", keys=("swd", "swd_levels"), lower_is_better=True, default_for="other")
 def _swd_metric(real, fake, ctx):
     return swd(real, fake, seed=ctx.seed)
+
+
+@registry.register("metric", "ttur", keys=("ttur_fid", "ttur_kid"), lower_is_better=True, download=True,
+                   protocol="FID and KID on the pool_3 features of TTUR's TensorFlow Inception graph "
+                            "(inception-2015-12-05, as papers and clean-fid's legacy mode use), the images fed "
+                            "as uint8 values and resized to 299x299 by the graph's own bilinear op")
+def _ttur_metric(real, fake, ctx):
+    extractor = feature_extractor("ttur", ctx.data_dir)
+    real_features, fake_features = extractor(real), extractor(fake)
+    return {"ttur_fid": fid(real_features, fake_features), "ttur_kid": kid(real_features, fake_features, seed=ctx.seed)}
 
 
 @registry.register("metric", "pr", keys=("precision", "recall"), lower_is_better=False)

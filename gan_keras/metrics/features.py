@@ -3,6 +3,9 @@
     "domain":    the penultimate layer (128-d) of a small CNN trained once on MNIST or Fashion-MNIST
                  and cached; no download (the usual way papers score digit GANs).
     "inception": InceptionV3 pool features (2048-d) at 299x299, ImageNet weights (one download).
+    "ttur":      the pool_3 features (2048-d) of the original TensorFlow Inception graph of 2015 that
+                 TTUR's fid.py and clean-fid's legacy mode use, so that FID and KID compare with papers
+                 (one download of inception-2015-12-05.tgz; the graph resizes to 299x299 itself).
 
 Example:
     >>> from gan_keras.data.load import load_images
@@ -108,6 +111,66 @@ def inception_model():
                          "or use --metric swd, which needs no network") from None
 
 
+TTUR_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
+TTUR_GRAPH = "classify_image_graph_def.pb"
+_TTUR_UNAVAILABLE = []  # the reason, once it has been said
+
+
+def ttur_graph(path=None):
+    """The path of TTUR's Inception graph: `path`, else ~/.keras/models/classify_image_graph_def.pb,
+    downloaded and unpacked there once. One UsageError line when it cannot be had (offline)."""
+    import tarfile
+
+    import keras
+
+    if path is not None:
+        return Path(path)
+    cached = Path.home() / ".keras" / "models" / TTUR_GRAPH
+    if cached.is_file():
+        return cached
+    if _TTUR_UNAVAILABLE:
+        raise UsageError(_TTUR_UNAVAILABLE[0])
+    try:
+        archive = keras.utils.get_file("inception-2015-12-05.tgz", TTUR_URL)
+        with tarfile.open(archive) as f:
+            member = f.extractfile(TTUR_GRAPH)
+            tmp = atomic_path(cached)
+            tmp.write_bytes(member.read())
+            os.replace(tmp, cached)
+        return cached
+    except Exception as e:
+        _TTUR_UNAVAILABLE.append(f"the TTUR Inception graph could not be downloaded ({type(e).__name__}; offline?): "
+                                 f"put {TTUR_GRAPH} from {TTUR_URL} in {cached.parent}/")
+        raise UsageError(_TTUR_UNAVAILABLE[0]) from None
+
+
+class TTURFeatures:
+    """pool_3 features of uint8 RGB images (N, H, W, 3) through TTUR's graph, fed as TTUR feeds it: the
+    images as floats in [0, 255] into `ExpandDims:0`, resized to 299x299 by the graph's own bilinear op."""
+
+    def __init__(self, path=None, batch_size=50):
+        import tensorflow as tf
+
+        graph_def = tf.compat.v1.GraphDef.FromString(Path(ttur_graph(path)).read_bytes())
+
+        def pool3(images):
+            (features,) = tf.compat.v1.import_graph_def(graph_def, input_map={"ExpandDims:0": images},
+                                                        return_elements=["pool_3:0"], name="FID_Inception_Net")
+            return features
+
+        self.forward = tf.compat.v1.wrap_function(pool3, [tf.TensorSpec([None, None, None, 3], tf.float32)])
+        self.batch_size = batch_size
+
+    def __call__(self, images):
+        import tensorflow as tf
+
+        if images.shape[-1] == 1:
+            images = np.repeat(images, 3, axis=-1)
+        parts = [self.forward(tf.constant(images[i:i + self.batch_size], tf.float32)).numpy().reshape(
+            len(images[i:i + self.batch_size]), -1) for i in range(0, len(images), self.batch_size)]
+        return np.concatenate(parts).astype(np.float64)
+
+
 class FeatureExtractor:
     """Batched, streaming features of uint8 images (N, H, W, C): `extractor(images) -> (N, D)`."""
 
@@ -145,7 +208,7 @@ _EXTRACTORS = {}  # built once per process: --eval-every calls this every few ep
 
 
 def feature_extractor(space, data_dir=None, verbose=0):
-    """A `FeatureExtractor`: "mnist" / "fashion_mnist" (domain features) or "inception"."""
+    """A `FeatureExtractor`: "mnist" / "fashion_mnist" (domain features), "inception" or "ttur"."""
     key = (space, str(data_dir))
     if key not in _EXTRACTORS:
         from gan_keras.training.distribute import precision_scope
@@ -154,6 +217,8 @@ def feature_extractor(space, data_dir=None, verbose=0):
             if space in DIGIT_SETS:
                 model, _ = digit_classifier(space, data_dir, verbose=verbose)
                 _EXTRACTORS[key] = FeatureExtractor(model, 28, 1)
+            elif space == "ttur":
+                _EXTRACTORS[key] = TTURFeatures()
             elif space == "inception":
                 _EXTRACTORS[key] = FeatureExtractor(inception_model(), 299, 3, batch_size=100,
                                                     preprocess=lambda x: x)
