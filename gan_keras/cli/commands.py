@@ -111,13 +111,20 @@ class ProjectOptions:
     baseline: int | None = option(None, "also report the nearest of N random samples to each image (PSNR, SSIM): "
                                   "what projection has to beat", metavar="N")
     seed: int = option(0, "seed of the starts")
+    tune: bool = option(False, "then Pivotal Tuning Inversion: fine-tune a copy of G so that it draws your images "
+                        "from their latents, kept in OUT (a run folder for edit, video, sample, export)")
+    tune_steps: int = option(200, "--tune: fine-tuning steps")
+    locality: float = option(1.0, "--tune: weight of keeping G's images unchanged around the latents")
 
 
 def project(args):
     from gan_keras.tools.projection import run_projection
 
+    if args.tune and args.tune_steps < 1:
+        raise UsageError(f"--tune-steps must be positive, got {args.tune_steps}")
     run_projection(args.run, args.images, args.out, args.steps, args.space, args.distance, args.label, args.starts,
-                   args.batch, args.baseline, args.seed)
+                   args.batch, args.baseline, args.seed, tune_steps=args.tune_steps if args.tune else 0,
+                   locality=args.locality)
     return 0
 
 

@@ -138,6 +138,20 @@ def _starts(generator, n, space, starts, classes, label, seed):
     return z, labels
 
 
+def drawer(generator, space, labels=None):
+    """A differentiable function latents -> images of `generator` in `space` (z with `labels`, w or w+)."""
+    import tensorflow as tf
+
+    from gan_keras.networks.stylegan import SYNTHESIS
+    from gan_keras.tools import latent
+
+    label_tensor = None if labels is None else tf.constant(np.asarray(labels, np.int32))
+    if space == "z":
+        return lambda z: generator(z if label_tensor is None else [z, label_tensor], training=False)
+    synthesis, count = generator.get_layer(SYNTHESIS), latent.num_ws(generator)
+    return lambda w: synthesis(w if space == "w+" else tf.repeat(w[:, None], count, axis=1), training=False)
+
+
 def _w_std(generator, labels):
     """The spread of w around its mean (StyleGAN2-ADA's w_std), scaling the noise added to w."""
     from gan_keras.tools import latent
@@ -166,7 +180,6 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
     import tensorflow as tf
 
     from gan_keras.networks.build import num_classes
-    from gan_keras.networks.stylegan import SYNTHESIS
     from gan_keras.tools import latent
 
     space = space or latent.default_space(generator)
@@ -188,15 +201,8 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
     copies = len(start) // n  # candidates per image, ordered copy-major: candidate j of image i at j * n + i
     target_batch = tf.constant(np.tile(targets, (copies, 1, 1, 1)))
     noise_std = _w_std(generator, labels) if space != "z" else 1.0
-    synthesis = generator.get_layer(SYNTHESIS) if space != "z" else None
-    label_tensor = None if labels is None else tf.constant(labels)
     size = latent.latent_size(generator, "z")
-
-    def images_of(latents):
-        if space == "z":
-            return generator(latents if label_tensor is None else [latents, label_tensor], training=False)
-        ws = latents if space == "w+" else tf.repeat(latents[:, None], latent.num_ws(generator), axis=1)
-        return synthesis(ws, training=False)
+    images_of = drawer(generator, space, labels)
 
     def losses_of(latents):
         per = distance_fn(images_of(latents), target_batch)
@@ -254,6 +260,87 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
                       used, history, snapshots)
 
 
+TUNE_LR = 3e-4  # PTI's learning rate
+LOCALITY_RADIUS = 0.5  # PTI's locality samples: this many times a random latent's typical norm from the pivot
+
+
+def tune(generator, result, steps=200, locality=1.0, distance="ssim", seed=0, verbose=0):
+    """Pivotal Tuning Inversion (Roich et al. 2022): a copy of `generator` whose weights are fine-tuned so
+    that it draws `result.targets` from the pivots `result.latents` (a `Projection`), while on latents
+    at `LOCALITY_RADIUS` from the pivots it keeps drawing what the original drew (`locality` weighs that
+    term), so that edits around the pivot still mean what they meant. Returns (tuned copy, Projection of
+    the pivots through it, with `extra["drift"]` and `extra["drift_near"]`: the mean |difference| from the
+    original on random latents, and on latents at the locality radius from the pivots).
+    """
+    import keras
+    import tensorflow as tf
+
+    from gan_keras.tools import latent
+
+    if steps < 1 or locality < 0:
+        raise UsageError("--tune-steps must be positive and --locality at least 0")
+    tuned = keras.models.clone_model(generator)
+    tuned.set_weights(generator.get_weights())
+    _, distance_fn = make_distance(distance, generator)
+    pivots, space, labels = tf.constant(result.latents), result.space, result.labels
+    targets = tf.constant(np.asarray(result.targets, np.float32))
+    draw_tuned, draw_original = drawer(tuned, space, labels), drawer(generator, space, labels)
+    scale = np.sqrt(np.prod(result.latents.shape[1:]) if space == "z" else 1.0)
+    if space != "z":  # a w's typical distance from another
+        scale = float(np.linalg.norm(latent.random_latents(generator, 64, seed=seed + 1, space=space)
+                                     - latent.random_latents(generator, 64, seed=seed + 2, space=space), axis=-1).mean())
+    optimizer = keras.optimizers.Adam(TUNE_LR)
+
+    def around(i):  # latents at LOCALITY_RADIUS * scale from each pivot, in random directions
+        away = tf.random.stateless_normal(tf.shape(pivots), [seed, 9000 + i])
+        away = away / tf.norm(tf.reshape(away, [len(result.latents), -1]), axis=-1)[:, None, *([None] * (
+            len(result.latents.shape) - 2))]
+        return pivots + LOCALITY_RADIUS * scale * away
+
+    @tf.function
+    def step(i):
+        nearby = around(i)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(distance_fn(draw_tuned(pivots), targets))
+            if locality:
+                loss += locality * tf.reduce_mean(tf.square(draw_tuned(nearby) - draw_original(nearby)))
+        grads = tape.gradient(loss, tuned.trainable_weights)
+        optimizer.apply_gradients(zip(grads, tuned.trainable_weights))
+        return loss
+
+    bar = keras.utils.Progbar(steps, unit_name="step", stateful_metrics=["loss"]) if verbose else None
+    for i in range(steps):
+        loss = float(step(tf.constant(i)))
+        if bar:
+            bar.update(i + 1, [("loss", loss)])
+    images = np.asarray(draw_tuned(pivots))
+    psnr, ssim = psnr_ssim(images, result.targets)
+    z = latent.random_latents(generator, 64, seed=seed + 3, space=space,
+                              labels=None if labels is None else np.resize(labels, 64))
+    random_labels = None if labels is None or space != "z" else np.resize(labels, 64)
+    drift = float(np.mean(np.abs(latent.render(tuned, z, space, random_labels)
+                                 - latent.render(generator, z, space, random_labels))))
+    nearby = around(tf.constant(-1))
+    drift_near = float(np.mean(np.abs(np.asarray(draw_tuned(nearby)) - np.asarray(draw_original(nearby)))))
+    return tuned, Projection(result.latents, space, images, result.targets, labels, psnr, ssim,
+                             f"{result.distance}, tuned", extra={"drift": drift, "drift_near": drift_near})
+
+
+def _tuned_run_folder(run, out, generator):
+    """Make `out` a run folder of the tuned `generator`: its generator.keras and the run's config.json
+    (with where it was tuned from). Returns `out` as the run its latents belong to."""
+    import json
+
+    from gan_keras.files import atomic_write_text
+    from gan_keras.training.checkpoints import save_generator
+    from gan_keras.training.config import load_config
+
+    saved = load_config(run)[1]
+    save_generator(generator, out / "generator.keras")
+    atomic_write_text(out / "config.json", json.dumps({**saved, "tuned_from": str(run)}, indent=2))
+    return str(out)
+
+
 def nearest_samples(generator, targets, n=10000, seed=0, batch_size=500):
     """The baseline projection must beat: per target, the best PSNR and the best SSIM over `n` random
     samples of the generator (a conditional one draws the classes in turn)."""
@@ -274,12 +361,17 @@ def nearest_samples(generator, targets, n=10000, seed=0, batch_size=500):
 
 
 def run_projection(run, images, out, steps=300, space=None, distance="auto", label=None, starts=4, batch=8,
-                   baseline=None, seed=0, verbose=1):
+                   baseline=None, seed=0, verbose=1, tune_steps=0, locality=1.0):
     """Project the image files or folders `images` into the generator of `run` (a run folder or
     "pretrained:NAME") and write `out/latents.npz`, `target_vs_projection.png` and `progress.gif`
     (the first batch's optimisation). Prints a line per batch and a summary; returns the `Projection`
     of all the images joined, with `seconds_per_image` (and `baseline`: PSNR and SSIM of the nearest
     of `baseline` random samples) in `.extra`. `verbose=0`: no progress bar.
+
+    `tune_steps` > 0: then pivotal tuning (`tune`) of one copy of G for all the images; `out` becomes a run
+    folder of its own (the tuned `generator.keras` and the run's `config.json`), whose latents.npz belongs
+    to the tuned G: `edit OUT --latents OUT/latents.npz`, `video OUT ...`, `export OUT ...` use it. The
+    returned Projection is the tuned one, with the untuned one in `.extra["pivots"]`.
 
     Example:
         >>> result = run_projection("pretrained:anime64", ["me.png"], "outputs/me", steps=10, distance="pixel")
@@ -295,6 +387,8 @@ def run_projection(run, images, out, steps=300, space=None, distance="auto", lab
 
     if steps < 1 or batch < 1 or starts < 1:
         raise UsageError("--steps, --batch and --starts must be positive")
+    if tune_steps < 0 or locality < 0:
+        raise UsageError("--tune-steps must be positive and --locality at least 0")
     out = Path(out)
     generator = load_generator(run)
     check_space(generator, space or default_space(generator))  # before reading any image
@@ -315,10 +409,18 @@ def run_projection(run, images, out, steps=300, space=None, distance="auto", lab
                         None if first.labels is None else np.concatenate([r.labels for r in parts]),
                         np.concatenate([r.psnr for r in parts]), np.concatenate([r.ssim for r in parts]),
                         first.distance, first.losses, first.frames)
+    shown, original = [targets, joined.images], generator
+    if tune_steps:
+        pivots = joined
+        generator, joined = tune(generator, pivots, steps=tune_steps, locality=locality, seed=seed, verbose=verbose)
+        joined.extra["pivots"], shown, run = pivots, [*shown, joined.images], _tuned_run_folder(run, out, generator)
+        print(f"tuned G on the pivots: PSNR {pivots.psnr.mean():.2f} -> {joined.psnr.mean():.2f} dB, SSIM "
+              f"{pivots.ssim.mean():.3f} -> {joined.ssim.mean():.3f}; on random latents it moved by "
+              f"{joined.extra['drift']:.4f} (mean |difference|, images in [-1, 1])")
     save_latents(out / "latents.npz", joined.latents, joined.space, run, generator, labels=joined.labels,
                  psnr=joined.psnr, ssim=joined.ssim, distance=joined.distance)
-    pairs = np.stack([targets, joined.images], axis=1).reshape(-1, *targets.shape[1:])
-    save_png(image_grid(pairs, cols=2 * min(4, len(targets))), out / "target_vs_projection.png")
+    pairs = np.stack(shown, axis=1).reshape(-1, *targets.shape[1:])
+    save_png(image_grid(pairs, cols=len(shown) * min(4, len(targets))), out / "target_vs_projection.png")
     frames = [image_grid(np.stack([first.targets, snap], 1).reshape(-1, *first.targets.shape[1:]),
                          cols=2 * min(4, len(first.targets))) for snap in first.frames]
     write_video(np.stack(frames), out / "progress.gif", fps=10)
@@ -327,9 +429,10 @@ def run_projection(run, images, out, steps=300, space=None, distance="auto", lab
     print(f"projected {len(targets)} images into {joined.space} ({joined.distance} distance{classes}): "
           f"PSNR {joined.psnr.mean():.2f} dB, SSIM {joined.ssim.mean():.3f}, "
           f"{joined.extra['seconds_per_image']:.1f} s per image; "
-          f"wrote {out}/latents.npz, target_vs_projection.png, progress.gif")
+          f"wrote {out}/latents.npz, target_vs_projection.png, progress.gif"
+          f"{' and the tuned generator.keras' if tune_steps else ''}")
     if baseline:
-        psnr, ssim = nearest_samples(generator, targets, baseline, seed=seed)
+        psnr, ssim = nearest_samples(original, targets, baseline, seed=seed)
         joined.extra["baseline"] = (psnr, ssim)
         print(f"nearest of {baseline:,} random samples: PSNR {psnr.mean():.2f} dB, SSIM {ssim.mean():.3f}; "
               f"projection better on {np.mean(joined.psnr > psnr):.0%} of the images (PSNR)")
