@@ -34,8 +34,8 @@ def test_faces_on_a_cpu_get_the_narrow_dcgan_with_ema_and_diffaugment():
 
 def test_fastgan_gets_its_own_recipe_unless_told_otherwise():
     config, why = choose(RunConfig(dataset="anime", model="fastgan"), (64, 64, 3), CPU)
-    assert (config.loss, config.augment, config.width, config.ema) == ("fastgan", "diffaug", 16, 0.999)
-    assert "reconstructs" in why["loss"]
+    assert (config.loss, config.augment, config.width, config.ema) == ("fastgan", "diffaug", 8, 0.999)
+    assert "reconstructs" in why["loss"] and "width 8" in why["width"]
     assert choose(RunConfig(dataset="anime", model="fastgan", loss="hinge"), (64, 64, 3), CPU)[0].loss == "hinge"
 
 

@@ -97,8 +97,10 @@ def choose(config, image_shape, device):
     big_on_cpu = convolutional and size >= 64 and not device.accelerated
     reference = registry.info("trainer", config.trainer).get("reference", False)  # the classic loop takes none
     if config.width is None:
-        chosen["width"] = CPU_WIDTH_64PX if big_on_cpu else 64
-        why["width"] = (f"on a CPU, 64x64 and larger: width {CPU_WIDTH_64PX} makes ~20x the steps of width 64; in 30 "
+        own = family.get("cpu_width")  # a family measured at its own CPU width
+        chosen["width"] = (own or CPU_WIDTH_64PX) if big_on_cpu else 64
+        why["width"] = (family.get("cpu_width_why", "") if big_on_cpu and own else
+                        f"on a CPU, 64x64 and larger: width {CPU_WIDTH_64PX} makes ~20x the steps of width 64; in 30 "
                         "minutes side by side it drew faces (SWD 107 with EMA) where width 64 drew grey blobs "
                         "(SWD 717) and width 32 blurred faces (209) (docs/BENCHMARKS.md)"
                         if big_on_cpu else "the network's own width")
