@@ -111,8 +111,10 @@ def test_each_network_family_builds_a_generator_and_discriminator(name):
 @pytest.mark.parametrize("name", registry.names("metric"))
 def test_each_metric_declares_its_keys_and_returns_them(name, tmp_path, monkeypatch):
     if registry.info("metric", name).get("download"):  # offline: a stand-in for the network it downloads
+        from gan_keras.metrics import features
         from tests.test_metrics import _stand_in_ttur_graph
 
+        monkeypatch.setattr(features, "_EXTRACTORS", {})  # the stand-in stays out of later tests' cache
         (tmp_path / ".keras" / "models").mkdir(parents=True)
         _stand_in_ttur_graph(tmp_path / ".keras" / "models" / "classify_image_graph_def.pb")
         monkeypatch.setenv("HOME", str(tmp_path))

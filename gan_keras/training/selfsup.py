@@ -11,6 +11,7 @@ weights cannot be had offline); it is logged as `d_penalty`.
 Example:
     >>> from gan_keras import GAN, Build_Disc, Build_Gen
     >>> gan = GAN(Build_Gen("fastgan", 100, (64, 64, 3), 8), Build_Disc("fastgan", (64, 64, 3), 8), loss="fastgan")
+    >>> gan.compile()
     >>> sorted(gan.checkpoint_items())
     ['d_decoders', 'd_optimizer', 'discriminator', 'g_optimizer', 'generator']
 """
