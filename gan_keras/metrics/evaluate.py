@@ -225,7 +225,7 @@ def _precision_recall_metric(real, fake, ctx):
 @registry.register("metric", "copies", keys=("copy_rate", "copy_ratio"), lower_is_better=True)
 def _copies_metric(real, fake, ctx):
     if ctx.train is None:
-        raise UsageError("--metric copies compares the samples' nearest training images with held-out ones': it "
+        raise UsageError("--metric copies compares the samples' nearest training images with held-out ones: it "
                          "needs a run trained on the first --limit images, the rest held out")
     copies = copy_scores(pixel_vectors(ctx.train), pixel_vectors(real), pixel_vectors(fake))
     if ctx.figure:
