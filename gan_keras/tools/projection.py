@@ -285,8 +285,9 @@ def tune(generator, result, steps=200, locality=1.0, distance="ssim", seed=0, ve
     pivots, space, labels = tf.constant(result.latents), result.space, result.labels
     targets = tf.constant(np.asarray(result.targets, np.float32))
     draw_tuned, draw_original = drawer(tuned, space, labels), drawer(generator, space, labels)
-    scale = np.sqrt(np.prod(result.latents.shape[1:]) if space == "z" else 1.0)
-    if space != "z":  # a w's typical distance from another
+    if space == "z":  # a random z's typical norm
+        scale = float(np.sqrt(np.prod(result.latents.shape[1:])))
+    else:  # a w's typical distance from another
         scale = float(np.linalg.norm(latent.random_latents(generator, 64, seed=seed + 1, space=space)
                                      - latent.random_latents(generator, 64, seed=seed + 2, space=space), axis=-1).mean())
     optimizer = keras.optimizers.Adam(TUNE_LR)

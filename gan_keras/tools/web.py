@@ -221,7 +221,6 @@ def write_web(generator, out, directions=None, run="", class_names=None):
     """`export --format web`: the page, with `directions` (a directions.npz) or SeFa's."""
     from gan_keras.tools.directions import load_directions
 
-    find_runtime()  # the npm files: one line before any work
     found = load_directions(directions, generator)[0] if directions else None
     report = export_web(generator, out, found, run=run, class_names=class_names)
     report["format"] = "web"
