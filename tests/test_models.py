@@ -7,7 +7,7 @@ from gan_keras.networks.build import discriminator_logits
 from gan_keras.networks.dcgan import upsampling_plan
 
 SHAPES = [("mlp", (28, 28, 1)), ("dcgan", (28, 28, 1)), ("dcgan", (64, 64, 3)), ("dcgan", (32, 32, 3)),
-          ("tutorial", (28, 28, 1))]
+          ("tutorial", (28, 28, 1)), ("dcgan_mbstd", (64, 64, 3))]
 
 
 @pytest.mark.slow
@@ -21,6 +21,23 @@ def test_shapes_and_ranges(kind, shape):
     logits = np.asarray(discriminator_logits(D)(images, training=False))
     assert p.shape == logits.shape == (3, 1)
     np.testing.assert_allclose(p, 1 / (1 + np.exp(-logits)), rtol=1e-5)  # P(real) is the sigmoid of the logits
+
+
+def test_the_minibatch_std_dcgan_d_sees_its_batch_and_has_no_batch_norm():
+    from gan_keras.networks.layers import MinibatchStdDev
+
+    keras.utils.set_random_seed(0)
+    D = Build_Disc("dcgan_mbstd", image_shape=(64, 64, 3), width=8)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in D.layers)
+    assert sum(isinstance(layer, MinibatchStdDev) for layer in D.layers) == 1
+    std_layer = next(layer for layer in D.layers if isinstance(layer, MinibatchStdDev))
+    seen = keras.Model(D.inputs, std_layer.output)  # the variety channel D's score reads
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 64, 64, 3)).astype("float32")
+    same = np.repeat(images[:1], 4, axis=0)  # a batch without variety: image 0 four times
+    alike, varied = np.asarray(seen(same))[..., -1], np.asarray(seen(images))[..., -1]
+    assert alike.max() <= 1.01e-4 and varied.min() > 2 * alike.max()  # 1e-4: the layer's epsilon, sqrt(1e-8)
+    G_layers = [type(layer) for layer in Build_Gen("dcgan_mbstd", image_shape=(64, 64, 3)).layers]
+    assert G_layers == [type(layer) for layer in Build_Gen("dcgan", image_shape=(64, 64, 3)).layers]
 
 
 def test_classic_mlp_architecture():

@@ -1,5 +1,6 @@
 """What every network family shares: the `Network` declaration, this package's fused BatchNorm,
-the way back to Keras's own layers for saving (`with_keras_layers`), and the DCGAN initialiser."""
+the way back to Keras's own layers for saving (`with_keras_layers`), the DCGAN initialiser and the
+minibatch standard deviation of the discriminators that see their batch."""
 
 from dataclasses import dataclass
 from typing import Callable
@@ -96,3 +97,31 @@ def dcgan_init():
 
 KERAS_TWINS = {BatchNorm: layers.BatchNormalization, subpixel.Conv2D: layers.Conv2D,
                subpixel.Conv2DTranspose: layers.Conv2DTranspose}  # this package's faster layer -> Keras's
+
+
+# registered under the package of the style-based networks, where it was first declared
+@keras.saving.register_keras_serializable(package="gan_keras.stylegan")
+class MinibatchStdDev(layers.Layer):
+    """Appends the mean standard deviation over groups of `group_size` samples as one more channel
+    (Karras et al. 2018): D sees how varied the batch is, which counters mode collapse."""
+
+    def __init__(self, group_size=4, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = int(group_size)
+
+    def call(self, x):
+        batch = tf.shape(x)[0]
+        group = tf.minimum(self.group_size, batch)
+        group = tf.where(batch % group == 0, group, 1)
+        h, w, c = x.shape[1], x.shape[2], x.shape[3]
+        y = tf.reshape(tf.cast(x, tf.float32), [group, -1, h, w, c])
+        std = tf.sqrt(tf.reduce_mean(tf.square(y - tf.reduce_mean(y, axis=0)), axis=0) + 1e-8)
+        std = tf.reduce_mean(std, axis=[1, 2, 3])  # (batch / group,)
+        std = tf.tile(std, [group])[:, None, None, None] * tf.ones([1, h, w, 1])
+        return tf.concat([x, tf.cast(std, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}

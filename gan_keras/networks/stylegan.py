@@ -28,7 +28,7 @@ import tensorflow as tf
 from keras import layers
 
 from gan_keras.networks.dcgan import filters, upsampling_plan
-from gan_keras.networks.layers import Network
+from gan_keras.networks.layers import MinibatchStdDev, Network
 from gan_keras.registry import declare
 
 W_DIM = 128
@@ -211,33 +211,6 @@ class StyleMixing(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "probability": self.probability}
-
-
-@keras.saving.register_keras_serializable(package=SERIAL)
-class MinibatchStdDev(layers.Layer):
-    """Appends the mean standard deviation over groups of `group_size` samples as one more channel
-    (Karras et al. 2018): D sees how varied the batch is, which counters mode collapse."""
-
-    def __init__(self, group_size=4, **kwargs):
-        super().__init__(**kwargs)
-        self.group_size = int(group_size)
-
-    def call(self, x):
-        batch = tf.shape(x)[0]
-        group = tf.minimum(self.group_size, batch)
-        group = tf.where(batch % group == 0, group, 1)
-        h, w, c = x.shape[1], x.shape[2], x.shape[3]
-        y = tf.reshape(tf.cast(x, tf.float32), [group, -1, h, w, c])
-        std = tf.sqrt(tf.reduce_mean(tf.square(y - tf.reduce_mean(y, axis=0)), axis=0) + 1e-8)
-        std = tf.reduce_mean(std, axis=[1, 2, 3])  # (batch / group,)
-        std = tf.tile(std, [group])[:, None, None, None] * tf.ones([1, h, w, 1])
-        return tf.concat([x, tf.cast(std, x.dtype)], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] + 1)
-
-    def get_config(self):
-        return {**super().get_config(), "group_size": self.group_size}
 
 
 def _lrelu(x):

@@ -127,7 +127,7 @@ def choose(config, image_shape, device):
                           "R1 78, ADA 90) (docs/BENCHMARKS.md)" if use_diffaug else
                           "none (measured to pay off for 64x64 DCGAN faces and small data sets trained long)")
     if config.share_fakes is None:
-        share = model == "dcgan" and big_on_cpu and not reference
+        share = family.get("share_fakes_on_cpu", False) and big_on_cpu and not reference
         chosen["share_fakes"] = share
         why["share_fakes"] = ("on: G's step scores the batch D's step trained on, one pass of G fewer a step (12 "
                               "minutes of anime faces, two seeds side by side: 1.10x the images per second, final "
