@@ -3,7 +3,7 @@
 The folders follow the data: `data/` (datasets, folders, the tf.data pipeline) -> `networks/`
 (Build_Gen, Build_Disc and the network families) -> `training/` (settings, losses, augmentation,
 the two trainers, callbacks, checkpoints, `train`) -> `metrics/` -> `tools/` (what uses a trained
-generator: sampling, latents, projection, directions, video, export, the explorer) -> `cli/`;
+generator: sampling, latents, the encoder, projection, directions, video, export, the explorer) -> `cli/`;
 `bench/` times the training step; `pretrained/` holds the shipped generators. Small shared files
 sit at the top: `registry`, `errors`, `files` (atomic writes), `images`, `plots`, `notebook`.
 
@@ -32,7 +32,9 @@ _EXPORTS = {
     "train": "gan_keras.training.run", "load_generator": "gan_keras.tools.sampling", "generate": "gan_keras.tools.sampling",
     "make_strategy": "gan_keras.training.distribute", "UsageError": "gan_keras.errors",
     "load_discriminator": "gan_keras.tools.sampling",
-    "project": "gan_keras.tools.projection", "load_targets": "gan_keras.tools.projection",
+    "project": "gan_keras.tools.projection", "load_targets": "gan_keras.data.folders",
+    "tune": "gan_keras.tools.projection", "train_encoder": "gan_keras.tools.encoder", "encode": "gan_keras.tools.encoder",
+    "load_encoder": "gan_keras.tools.encoder",
     "sefa": "gan_keras.tools.directions", "ganspace": "gan_keras.tools.directions", "interfacegan": "gan_keras.tools.directions",
     "save_latents": "gan_keras.tools.latent", "load_latents": "gan_keras.tools.latent",
     "Explorer": "gan_keras.tools.explorer", "export_generator": "gan_keras.tools.export",

@@ -29,3 +29,12 @@ def image_grid(images, cols=None, pad=2):
         grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + k * (w + pad):pad + k * (w + pad) + w] = image
     return grid
 
+
+def psnr_ssim(images, targets):
+    """PSNR (dB) and SSIM per image, on the 8-bit images a person sees."""
+    import tensorflow as tf
+
+    a, b = tf.constant(to_uint8(images)), tf.constant(to_uint8(targets))
+    size = int(a.shape[1])
+    return (tf.image.psnr(a, b, max_val=255).numpy(),
+            tf.image.ssim(a, b, max_val=255, filter_size=min(11, size // 2 * 2 - 1)).numpy())

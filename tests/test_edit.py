@@ -156,7 +156,8 @@ def test_projection_recovers_images_the_generator_drew_and_its_loss_falls(G):
 def test_a_projected_held_out_digit_is_closer_than_the_nearest_of_many_random_samples(G):
     from gan_keras.data.load import load_digits
     from gan_keras.tools import latent
-    from gan_keras.tools.projection import project, psnr_ssim
+    from gan_keras.images import psnr_ssim
+    from gan_keras.tools.projection import project
 
     digits, _ = load_digits("mnist", "test")
     targets = digits[:4, ..., None].astype(np.float32) / 127.5 - 1
@@ -222,7 +223,7 @@ def test_project_edit_and_video_through_the_command_line(tmp_path):
     for i in range(3):  # any size and mode: read as the data loader reads
         Image.fromarray(digits[i]).convert("RGB").resize((60, 60)).save(folder / f"{i}.png")
     out = tmp_path / "proj"
-    result = run_cli_here("project", RUN, folder, "--out", out, "--steps", "20", "--distance", "pixel")
+    result = run_cli_here("project", RUN, folder, "--out", out, "--steps", "20", "--distance", "pixel", "--no-tune")
     assert result.returncode == 0, result.stderr
     with np.load(out / "latents.npz") as f:
         assert f["latents"].shape == (3, 100) and str(f["space"]) == "z" and f["psnr"].shape == (3,)

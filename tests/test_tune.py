@@ -18,8 +18,9 @@ def mnist_generator():
 
 
 def _pivot(generator, latents, targets):
+    from gan_keras.images import psnr_ssim
     from gan_keras.tools import latent
-    from gan_keras.tools.projection import Projection, psnr_ssim
+    from gan_keras.tools.projection import Projection
 
     images = latent.render(generator, latents, "z")
     return Projection(latents, "z", images, targets, None, *psnr_ssim(images, targets), "given")
@@ -86,3 +87,22 @@ def test_project_tune_makes_the_folder_a_run_of_the_tuned_generator(tmp_path):
                           "another generator")
     assert_one_line_error(run_cli_here("project", "pretrained:mnist", tmp_path / "digit.png", "--tune",
                                        "--tune-steps", 0, "--out", tmp_path / "x"), "--tune-steps")
+
+
+def test_the_identity_measure_of_edits_knows_an_unchanged_and_an_inert_generator(mnist_generator):
+    import keras
+
+    from gan_keras.tools import latent
+    from gan_keras.tools.directions import sefa
+    from gan_keras.tools.edit import edits_keep_identity
+
+    pivots = latent.random_latents(mnist_generator, 8, seed=3)
+    targets = latent.render(mnist_generator, pivots, "z")
+    found = sefa(mnist_generator, k=2)
+    same = edits_keep_identity(mnist_generator, mnist_generator, pivots, targets, found, n=32)
+    np.testing.assert_allclose(same["ssim_tuned"], same["ssim_untuned"])
+    assert np.all(same["ssim_tuned"] < 0.9) and np.all((0.5 < same["strength"]) & (same["strength"] < 2))
+    z = keras.Input((100,))  # a "tuned" G that draws the targets' mean whatever the latent: edits do nothing
+    constant = keras.layers.Lambda(lambda x: 0 * x[:, :1, None, None] + np.mean(targets, 0))(z)
+    inert = edits_keep_identity(mnist_generator, keras.Model(z, constant), pivots, targets, found, n=32)
+    np.testing.assert_allclose(inert["strength"], 0, atol=1e-6)

@@ -111,20 +111,46 @@ class ProjectOptions:
     baseline: int | None = option(None, "also report the nearest of N random samples to each image (PSNR, SSIM): "
                                   "what projection has to beat", metavar="N")
     seed: int = option(0, "seed of the starts")
-    tune: bool = option(False, "then Pivotal Tuning Inversion: fine-tune a copy of G so that it draws your images "
-                        "from their latents, kept in OUT (a run folder for edit, video, sample, export)")
+    tune: bool = option(True, "then Pivotal Tuning Inversion: fine-tune a copy of G so that it draws your images "
+                        "from their latents, kept in OUT (a run folder for edit, video, sample, export); "
+                        "--no-tune: the latents alone, for the run's own G", negatable=True)
     tune_steps: int = option(200, "--tune: fine-tuning steps")
     locality: float = option(1.0, "--tune: weight of keeping G's images unchanged around the latents")
+    encoder: str = option("auto", "start from an encoder (train-encoder): auto, the run's own when it has one; "
+                          "a folder holding one; none. With an encoder, --steps 0 is the encoder alone")
 
 
 def project(args):
     from gan_keras.tools.projection import run_projection
 
-    if args.tune and args.tune_steps < 1:
+    tune = args.tune is not False  # on unless --no-tune
+    if tune and args.tune_steps < 1:
         raise UsageError(f"--tune-steps must be positive, got {args.tune_steps}")
     run_projection(args.run, args.images, args.out, args.steps, args.space, args.distance, args.label, args.starts,
-                   args.batch, args.baseline, args.seed, tune_steps=args.tune_steps if args.tune else 0,
-                   locality=args.locality)
+                   args.batch, args.baseline, args.seed, tune_steps=args.tune_steps if tune else 0,
+                   locality=args.locality, encoder=args.encoder)
+    return 0
+
+
+@dataclass
+class TrainEncoderOptions:
+    run: str = option(help=RUN, positional=True)
+    out: str | None = option(None, "folder for encoder.npz and encoder.json", default_help="the run folder")
+    minutes: float = option(10.0, "minutes of training (wall clock)")
+    steps: int | None = option(None, "train this many steps instead of --minutes")
+    batch_size: int = option(32, "G's samples per step")
+    width: int = option(32, "filters of the encoder's first convolution, doubling inwards up to 128")
+    real: bool = option(True, "also train on the images the run trained on (pixels and SSIM of G(E(x)) against "
+                        "them), when its dataset can be read", negatable=True)
+    seed: int = option(0, "seed of the samples")
+    quiet: bool = option(False, "no progress bar")
+
+
+def train_encoder(args):
+    from gan_keras.tools.encoder import run_train_encoder
+
+    run_train_encoder(args.run, args.out, args.steps, args.minutes, args.batch_size, args.width, args.seed,
+                      verbose=0 if args.quiet else 1, real=args.real is not False)
     return 0
 
 
@@ -255,6 +281,8 @@ COMMANDS = {
     "evaluate": Command("score a run's generator against the real data of its dataset (the held-out part when the "
                         "run used --limit)", (EvaluateOptions,), evaluate),
     "project": Command("find the latents that make a run's generator draw your images", (ProjectOptions,), project),
+    "train-encoder": Command("train an encoder of a run's generator (image -> latent in one pass), where project "
+                             "starts from it", (TrainEncoderOptions,), train_encoder),
     "directions": Command("find a run's controls: without labels (SeFa, GANSpace), or along a scored attribute "
                           "(InterFaceGAN)", (DirectionsOptions,), directions),
     "edit": Command("move latents (projected or random) along a direction", (EditOptions,), edit),

@@ -1,5 +1,6 @@
 """Where data lives (the data directory and the cache), folders of images decoded once and cached,
-and `.npz` files with `images` (and `labels`).
+`.npz` files with `images` (and `labels`), and the images a user brings to a trained generator
+(`load_targets`, what projection reads).
 
 Example:
     >>> read_image_folder("my_faces/", size=64, cache=cache_dir()).shape
@@ -17,7 +18,7 @@ import numpy as np
 from gan_keras.errors import UsageError
 from gan_keras.files import atomic_path
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 DEFAULT_FOLDER_SIZE = 64
 
@@ -68,6 +69,35 @@ def decode_image(path, size, channels):
         img = ImageOps.fit(img, (size, size), Image.Resampling.LANCZOS)  # center crop + resize
         array = np.asarray(img, dtype=np.uint8)
     return array.reshape(size, size, channels)
+
+
+def image_files(paths):
+    """The image files named by `paths`: files as given, folders expanded (sorted); one line if none."""
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"{path} does not exist")
+    if not files:
+        raise UsageError(f"no images in {', '.join(map(str, paths))}")
+    return files
+
+
+def load_targets(paths, generator):
+    """Images at `paths` (files or folders), center-cropped and resized to the generator's size and
+    mode as the data loader does; float32 in [-1, 1]: what projection and the encoder take. One
+    UsageError line for a file that is not an image."""
+    size, channels = int(generator.outputs[0].shape[1]), int(generator.outputs[0].shape[-1])
+    images = []
+    for path in image_files(paths):
+        try:
+            images.append(decode_image(path, size, channels))
+        except Exception as e:  # PIL raises UnidentifiedImageError, OSError, SyntaxError ...
+            raise UsageError(f"{path} is not an image ({type(e).__name__})") from None
+    return np.stack(images).astype(np.float32) / 127.5 - 1.0
 
 
 def _folder_cache_path(folder, files, size, channels, cache):

@@ -10,7 +10,9 @@ float16 weights, and the data's licence). Everything that reads a run folder als
     >>> import gan_keras as gk
     >>> G = gk.load_generator("pretrained:anime64")
 
-A run is packed (its optimizer state left out) with `python -m gan_keras.pretrained pack RUN NAME`.
+A run is packed (its optimizer state left out) with `python -m gan_keras.pretrained pack RUN NAME`;
+an encoder for it (`encoder.npz`, `encoder.json`, where `project` starts) with
+`python -m gan_keras train-encoder pretrained:NAME --out gan_keras/pretrained/NAME`.
 
 And the small digit classifiers whose penultimate layer is the domain-FID feature space
 (`gan_keras.metrics.features.digit_classifier`), for MNIST and Fashion-MNIST, each with a card

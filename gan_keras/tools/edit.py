@@ -84,6 +84,43 @@ def effect_sizes(generator, found, n=64, seed=0, amount=1.0, labels=None):
     return np.array(changes), np.array(ratios)
 
 
+def edits_keep_identity(original, tuned, pivots, targets, found, amount=2.0, labels=None, space=None, n=64, seed=0):
+    """How edits of projected images keep who they are, per direction of `found` (of `original`):
+
+    - `ssim_untuned`, `ssim_tuned`: SSIM to the `targets` of the pivots moved `amount` standard
+      deviations either way, drawn by `original` and by `tuned` (the generator `projection.tune` made):
+      an edit that keeps the face stays close to it.
+    - `strength`: the mean |pixel change| of that edit by `tuned` at the pivots over the change the same
+      step makes on random latents of `original` (1: the direction moves the projected face as much as
+      any face; near 0: tuning made it inert there).
+
+    `space`: the pivots' (default the directions'; w+ pivots take w directions). Returns a dict of
+    arrays, one value per direction.
+    """
+    from gan_keras.images import psnr_ssim
+    from gan_keras.tools import latent
+
+    changes, _ = effect_sizes(original, found, n=n, seed=seed, amount=amount, labels=labels)
+    space = space or found.space
+    pivot_labels = None if labels is None or space != "z" else labels
+    unedited = latent.render(tuned, pivots, space, pivot_labels)
+    result = {"ssim_untuned": [], "ssim_tuned": [], "strength": []}
+    for vector, std, change in zip(found.vectors, found.std, changes):
+        ssim = {"untuned": [], "tuned": []}
+        moved = []
+        for sign in (-1, 1):
+            shifted = pivots + sign * amount * std * vector
+            for name, generator in (("untuned", original), ("tuned", tuned)):
+                images = latent.render(generator, shifted, space, pivot_labels)
+                ssim[name].append(psnr_ssim(images, targets)[1].mean())
+                if name == "tuned":
+                    moved.append(float(np.mean(np.abs(images - unedited))))
+        result["ssim_untuned"].append(np.mean(ssim["untuned"]))
+        result["ssim_tuned"].append(np.mean(ssim["tuned"]))
+        result["strength"].append(np.mean(moved) / max(change, 1e-12))
+    return {name: np.array(values) for name, values in result.items()}
+
+
 def monotonicity(score_fn, generator, found, index, amounts=(-3, -2, -1, 0, 1, 2, 3), n=64, seed=0, labels=None):
     """The mean score of images along direction `index` at each amount, and Spearman's rank correlation
     of amount and mean score (1: the score rises at every step)."""

@@ -231,6 +231,19 @@ def random_latents(generator, n, seed=0, space=None, labels=None, truncation=Non
     return broadcast(w, num_ws(generator)) if space == "w+" else w
 
 
+def drawer(generator, space, labels=None):
+    """A differentiable function latents -> images of `generator` in `space` (z with `labels`, w or w+)."""
+    import tensorflow as tf
+
+    from gan_keras.networks.stylegan import SYNTHESIS
+
+    label_tensor = None if labels is None else tf.constant(np.asarray(labels, np.int32))
+    if space == "z":
+        return lambda z: generator(z if label_tensor is None else [z, label_tensor], training=False)
+    synthesis, count = generator.get_layer(SYNTHESIS), num_ws(generator)
+    return lambda w: synthesis(w if space == "w+" else tf.repeat(w[:, None], count, axis=1), training=False)
+
+
 def render(generator, latents, space, labels=None, batch_size=64):
     """Images in [-1, 1] drawn from `latents` of `space` (with `labels` for a conditional z)."""
     from gan_keras.networks.build import draw

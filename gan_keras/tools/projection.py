@@ -28,9 +28,10 @@ import numpy as np
 
 from gan_keras import registry
 from gan_keras.errors import UsageError
+from gan_keras.data.folders import load_targets
+from gan_keras.images import psnr_ssim
+from gan_keras.tools.latent import drawer
 from gan_keras.tools.perceptual import make_distance
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 # StyleGAN2-ADA projector.py's schedule, as fractions of the steps
 INITIAL_LR = 0.1
@@ -39,40 +40,7 @@ LR_RAMPDOWN = 0.25
 NOISE_FACTOR = 0.05
 NOISE_RAMP = 0.75
 Z_PRIOR_WEIGHT = 0.1
-
-
-# ---------------------------------------------------------------------------------------------
-# Targets
-
-
-def image_files(paths):
-    """The image files named by `paths`: files as given, folders expanded (sorted); one line if none."""
-    files = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise UsageError(f"{path} does not exist")
-    if not files:
-        raise UsageError(f"no images in {', '.join(map(str, paths))}")
-    return files
-
-
-def load_targets(paths, generator):
-    """Images at `paths` (files or folders), center-cropped and resized to the generator's size and
-    mode as the data loader does; float32 in [-1, 1]. One UsageError line for a file that is not an image."""
-    from gan_keras.data.folders import decode_image
-
-    size, channels = int(generator.outputs[0].shape[1]), int(generator.outputs[0].shape[-1])
-    images = []
-    for path in image_files(paths):
-        try:
-            images.append(decode_image(path, size, channels))
-        except Exception as e:  # PIL raises UnidentifiedImageError, OSError, SyntaxError ...
-            raise UsageError(f"{path} is not an image ({type(e).__name__})") from None
-    return np.stack(images).astype(np.float32) / 127.5 - 1.0
+REFINE_LR_SCALE = 0.2  # the encoder's start takes a fifth of the steps of the random ones: it starts near
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,18 +71,6 @@ def schedule(t):
     return ramp, max(0.0, 1.0 - t / NOISE_RAMP) ** 2
 
 
-def psnr_ssim(images, targets):
-    """PSNR (dB) and SSIM per image, on the 8-bit images a person sees."""
-    import tensorflow as tf
-
-    from gan_keras.images import to_uint8
-
-    a, b = tf.constant(to_uint8(images)), tf.constant(to_uint8(targets))
-    size = int(a.shape[1])
-    return (tf.image.psnr(a, b, max_val=255).numpy(),
-            tf.image.ssim(a, b, max_val=255, filter_size=min(11, size // 2 * 2 - 1)).numpy())
-
-
 def _starts(generator, n, space, starts, classes, label, seed):
     """Start latents (n * S, ...) and labels (or None): the average w for a style-based generator; S
     random z per image (per class, when a conditional one searches the classes)."""
@@ -138,20 +94,6 @@ def _starts(generator, n, space, starts, classes, label, seed):
     return z, labels
 
 
-def drawer(generator, space, labels=None):
-    """A differentiable function latents -> images of `generator` in `space` (z with `labels`, w or w+)."""
-    import tensorflow as tf
-
-    from gan_keras.networks.stylegan import SYNTHESIS
-    from gan_keras.tools import latent
-
-    label_tensor = None if labels is None else tf.constant(np.asarray(labels, np.int32))
-    if space == "z":
-        return lambda z: generator(z if label_tensor is None else [z, label_tensor], training=False)
-    synthesis, count = generator.get_layer(SYNTHESIS), latent.num_ws(generator)
-    return lambda w: synthesis(w if space == "w+" else tf.repeat(w[:, None], count, axis=1), training=False)
-
-
 def _w_std(generator, labels):
     """The spread of w around its mean (StyleGAN2-ADA's w_std), scaling the noise added to w."""
     from gan_keras.tools import latent
@@ -163,7 +105,7 @@ def _w_std(generator, labels):
 
 
 def project(generator, targets, steps=300, space=None, distance="auto", discriminator=None, label=None,
-            starts=4, seed=0, frames=0, verbose=1):
+            starts=4, seed=0, frames=0, verbose=1, init=None):
     """Project `targets` ((N, H, W, C) in [-1, 1], as `load_targets` reads them) into `generator`'s
     latent space; returns a `Projection`.
 
@@ -175,6 +117,9 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
         label: a conditional generator's class for every image; None searches all classes.
         starts: random starts per image (and per class) in z; the best is kept.
         frames: how many snapshots of the progress to keep (for the progress video).
+        init: latents to start from, one per target (an encoder's, `tools.encoder.encode`), in z
+            or w (broadcast for w+); in z one of the starts, the others random. With `steps=0`
+            the projection is `init` itself.
     """
     import keras
     import tensorflow as tf
@@ -198,9 +143,17 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
     used, distance_fn = make_distance(distance, generator, discriminator)
     n = len(targets)
     start, labels = _starts(generator, n, space, starts, classes, label, seed)
+    noise_std = _w_std(generator, labels) if space != "z" else 1.0
+    if init is not None:
+        init = np.asarray(init, np.float32)
+        if init.shape != (n, latent.latent_size(generator, space if space == "z" else "w")):
+            raise UsageError(f"init of shape {init.shape} is not one {space} latent per target")
+        if space == "z":
+            start[:n] = init  # the first of the copies (copy-major)
+        else:  # w holds the class, so one start: the encoder's
+            start, labels = (latent.broadcast(init, latent.num_ws(generator)) if space == "w+" else init), None
     copies = len(start) // n  # candidates per image, ordered copy-major: candidate j of image i at j * n + i
     target_batch = tf.constant(np.tile(targets, (copies, 1, 1, 1)))
-    noise_std = _w_std(generator, labels) if space != "z" else 1.0
     size = latent.latent_size(generator, "z")
     images_of = drawer(generator, space, labels)
 
@@ -212,6 +165,10 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
         return per
 
     variable = tf.Variable(start)
+    lr_scale = np.ones((len(start),) + (1,) * (start.ndim - 1), np.float32)
+    if init is not None:  # a smaller first step from the encoder's latent (copy 0), which starts near
+        lr_scale[:n] = REFINE_LR_SCALE
+    lr_scale = tf.constant(lr_scale)
     m, v = tf.Variable(tf.zeros_like(start)), tf.Variable(tf.zeros_like(start))
     beta_1, beta_2 = 0.9, 0.999
 
@@ -226,7 +183,7 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
         v.assign(beta_2 * v + (1 - beta_2) * tf.square(grad))
         t = tf.cast(i + 1, tf.float32)
         m_hat, v_hat = m / (1 - beta_1 ** t), v / (1 - beta_2 ** t)
-        variable.assign_sub(lr * m_hat / (tf.sqrt(v_hat) + 1e-8))
+        variable.assign_sub(lr * lr_scale * m_hat / (tf.sqrt(v_hat) + 1e-8))
         return per
 
     def best(per):
@@ -238,6 +195,8 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
         return latent.render(generator, np.asarray(tf.gather(variable, chosen)), space, chosen_labels)
 
     evaluate = losses_of  # a few calls: eager
+    if init is not None:  # the start stays a candidate: the encoder's latent may be the best there is
+        start_latents, start_losses = np.array(start[:n]), np.asarray(evaluate(variable)).reshape(copies, n)[0]
     history, snapshots = [], []
     snapshot_at = set(np.linspace(0, steps, frames).astype(int)) if frames else set()
     bar = keras.utils.Progbar(steps, unit_name="step", stateful_metrics=["loss"]) if verbose else None
@@ -253,14 +212,20 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
         history.append(float(per.min(0).mean()))
         if bar:
             bar.update(i + 1, [("loss", history[-1])])
-    chosen = best(evaluate(variable))
-    latents, images = np.asarray(tf.gather(variable, chosen)), render(chosen)
+    final = np.asarray(evaluate(variable)).reshape(copies, n)
+    chosen = best(final)
+    latents = np.array(tf.gather(variable, chosen))
+    if init is not None:
+        kept = start_losses < final.min(0)
+        latents[kept], chosen[kept] = start_latents[kept], np.arange(n)[kept]  # the start is copy 0
+    images = latent.render(generator, latents, space, None if labels is None or space != "z" else labels[chosen])
     psnr, ssim = psnr_ssim(images, targets)
     return Projection(latents, space, images, targets, None if labels is None else labels[chosen], psnr, ssim,
                       used, history, snapshots)
 
 
 TUNE_LR = 3e-4  # PTI's learning rate
+IDENTITY_DIRECTIONS = 3  # the SeFa directions `project --tune` measures its edits along
 LOCALITY_RADIUS = 0.5  # PTI's locality samples: this many times a random latent's typical norm from the pivot
 
 
@@ -294,8 +259,8 @@ def tune(generator, result, steps=200, locality=1.0, distance="ssim", seed=0, ve
 
     def around(i):  # latents at LOCALITY_RADIUS * scale from each pivot, in random directions
         away = tf.random.stateless_normal(tf.shape(pivots), [seed, 9000 + i])
-        away = away / tf.norm(tf.reshape(away, [len(result.latents), -1]), axis=-1)[:, None, *([None] * (
-            len(result.latents.shape) - 2))]
+        norms = tf.norm(tf.reshape(away, [len(result.latents), -1]), axis=-1)
+        away = away / tf.reshape(norms, [-1] + [1] * (len(result.latents.shape) - 1))  # Python 3.10 has no [:, *x]
         return pivots + LOCALITY_RADIUS * scale * away
 
     @tf.function
@@ -342,6 +307,23 @@ def _tuned_run_folder(run, out, generator):
     return str(out)
 
 
+def _write_edits(path, original, tuned, pivots, found, amounts=(-2, 0, 2), rows=8):
+    """`edits.png`: per image (up to `rows`), the target, then its latent moved along the first
+    direction of `found` by `amounts` standard deviations, drawn by the original G and by the tuned one."""
+    from gan_keras.files import save_png
+    from gan_keras.images import image_grid
+    from gan_keras.tools.edit import edit
+
+    shown = min(rows, len(pivots.targets))
+    labels = None if pivots.labels is None else pivots.labels[:shown]
+    cells = [pivots.targets[:shown, None]]
+    for generator in (original, tuned):
+        drawn = edit(generator, pivots.latents[:shown], found, 0, amounts, space=pivots.space, labels=labels)
+        cells.append(drawn.reshape(shown, len(amounts), *drawn.shape[1:]))
+    grid = np.concatenate(cells, axis=1)
+    save_png(image_grid(grid.reshape(-1, *grid.shape[2:]), cols=grid.shape[1]), path)
+
+
 def nearest_samples(generator, targets, n=10000, seed=0, batch_size=500):
     """The baseline projection must beat: per target, the best PSNR and the best SSIM over `n` random
     samples of the generator (a conditional one draws the classes in turn)."""
@@ -362,20 +344,25 @@ def nearest_samples(generator, targets, n=10000, seed=0, batch_size=500):
 
 
 def run_projection(run, images, out, steps=300, space=None, distance="auto", label=None, starts=4, batch=8,
-                   baseline=None, seed=0, verbose=1, tune_steps=0, locality=1.0):
+                   baseline=None, seed=0, verbose=1, tune_steps=200, locality=1.0, encoder="auto"):
     """Project the image files or folders `images` into the generator of `run` (a run folder or
     "pretrained:NAME") and write `out/latents.npz`, `target_vs_projection.png` and `progress.gif`
     (the first batch's optimisation). Prints a line per batch and a summary; returns the `Projection`
     of all the images joined, with `seconds_per_image` (and `baseline`: PSNR and SSIM of the nearest
     of `baseline` random samples) in `.extra`. `verbose=0`: no progress bar.
 
-    `tune_steps` > 0: then pivotal tuning (`tune`) of one copy of G for all the images; `out` becomes a run
+    `tune_steps` (200; 0: none): then pivotal tuning (`tune`) of one copy of G for all the images; `out` becomes a run
     folder of its own (the tuned `generator.keras` and the run's `config.json`), whose latents.npz belongs
     to the tuned G: `edit OUT --latents OUT/latents.npz`, `video OUT ...`, `export OUT ...` use it. The
     returned Projection is the tuned one, with the untuned one in `.extra["pivots"]`.
 
+    `encoder`: "auto" starts from the run's encoder when it has one (`train-encoder`), a folder holding
+    one starts from that, "none" from random latents as before; with an encoder, `steps=0` is the
+    encoder alone.
+
     Example:
-        >>> result = run_projection("pretrained:anime64", ["me.png"], "outputs/me", steps=10, distance="pixel")
+        >>> result = run_projection("pretrained:anime64", ["me.png"], "outputs/me", steps=10, distance="pixel",
+        ...                         tune_steps=0)
         images 1-1 of 1
         ...
         projected 1 images into z (pixel distance): PSNR ... dB, SSIM ..., ... s per image; wrote outputs/me/latents.npz, ...
@@ -384,16 +371,22 @@ def run_projection(run, images, out, steps=300, space=None, distance="auto", lab
     from gan_keras.images import image_grid
     from gan_keras.tools.latent import check_space, default_space, save_latents
     from gan_keras.tools.sampling import check_class, load_discriminator, load_generator
+    from gan_keras.tools.directions import sefa
+    from gan_keras.tools.edit import edits_keep_identity
+    from gan_keras.tools.encoder import encode, encoder_for
     from gan_keras.tools.video import write_video
 
-    if steps < 1 or batch < 1 or starts < 1:
-        raise UsageError("--steps, --batch and --starts must be positive")
+    if steps < 0 or batch < 1 or starts < 1:
+        raise UsageError("--steps must be at least 0, --batch and --starts positive")
     if tune_steps < 0 or locality < 0:
         raise UsageError("--tune-steps must be positive and --locality at least 0")
     out = Path(out)
     generator = load_generator(run)
     check_space(generator, space or default_space(generator))  # before reading any image
     check_class(generator, label)
+    chosen_encoder = encoder_for(run, generator, encoder)
+    if steps == 0 and chosen_encoder is None:
+        raise UsageError("--steps 0 projects with the encoder alone, and this run has none (train-encoder RUN)")
     targets = load_targets(images, generator)
     needs_d = registry.info("distance", distance).get("needs_discriminator", False)
     discriminator = load_discriminator(run) if needs_d else None
@@ -401,9 +394,10 @@ def run_projection(run, images, out, steps=300, space=None, distance="auto", lab
     parts, started = [], time.perf_counter()
     for i in range(0, len(targets), batch):
         print(f"images {i + 1}-{min(i + batch, len(targets))} of {len(targets)}", flush=True)
+        init = None if chosen_encoder is None else encode(chosen_encoder, targets[i:i + batch])
         parts.append(project(generator, targets[i:i + batch], steps=steps, space=space, distance=distance,
                              discriminator=discriminator, label=label, starts=starts, seed=seed,
-                             frames=min(steps + 1, 40), verbose=verbose))
+                             frames=min(steps + 1, 40), verbose=verbose and steps > 0, init=init))
     first = parts[0]
     joined = Projection(np.concatenate([r.latents for r in parts]), first.space,
                         np.concatenate([r.images for r in parts]), targets,
@@ -411,13 +405,22 @@ def run_projection(run, images, out, steps=300, space=None, distance="auto", lab
                         np.concatenate([r.psnr for r in parts]), np.concatenate([r.ssim for r in parts]),
                         first.distance, first.losses, first.frames)
     shown, original = [targets, joined.images], generator
+    projected_in = time.perf_counter() - started
     if tune_steps:
         pivots = joined
         generator, joined = tune(generator, pivots, steps=tune_steps, locality=locality, seed=seed, verbose=verbose)
         joined.extra["pivots"], shown, run = pivots, [*shown, joined.images], _tuned_run_folder(run, out, generator)
         print(f"tuned G on the pivots: PSNR {pivots.psnr.mean():.2f} -> {joined.psnr.mean():.2f} dB, SSIM "
-              f"{pivots.ssim.mean():.3f} -> {joined.ssim.mean():.3f}; on random latents it moved by "
-              f"{joined.extra['drift']:.4f} (mean |difference|, images in [-1, 1])")
+              f"{pivots.ssim.mean():.3f} -> {joined.ssim.mean():.3f} (projection {projected_in / len(targets):.1f} s, "
+              f"tuning {(time.perf_counter() - started - projected_in) / len(targets):.1f} s per image); on random "
+              f"latents it moved by {joined.extra['drift']:.4f} (mean |difference|, images in [-1, 1])")
+        found = sefa(original, k=IDENTITY_DIRECTIONS)
+        kept = joined.extra["identity"] = edits_keep_identity(original, generator, pivots.latents, targets, found,
+                                                              labels=pivots.labels, space=pivots.space)
+        _write_edits(out / "edits.png", original, generator, pivots, found)
+        print(f"edits along the top {IDENTITY_DIRECTIONS} SeFa directions (2 sd either way): SSIM to your images "
+              f"{kept['ssim_untuned'].mean():.3f} untuned -> {kept['ssim_tuned'].mean():.3f} tuned; each edit moves "
+              f"the tuned face {kept['strength'].mean():.2f}x as much as it moves a random face")
     save_latents(out / "latents.npz", joined.latents, joined.space, run, generator, labels=joined.labels,
                  psnr=joined.psnr, ssim=joined.ssim, distance=joined.distance)
     pairs = np.stack(shown, axis=1).reshape(-1, *targets.shape[1:])
@@ -431,7 +434,7 @@ def run_projection(run, images, out, steps=300, space=None, distance="auto", lab
           f"PSNR {joined.psnr.mean():.2f} dB, SSIM {joined.ssim.mean():.3f}, "
           f"{joined.extra['seconds_per_image']:.1f} s per image; "
           f"wrote {out}/latents.npz, target_vs_projection.png, progress.gif"
-          f"{' and the tuned generator.keras' if tune_steps else ''}")
+          f"{', edits.png and the tuned generator.keras' if tune_steps else ''}")
     if baseline:
         psnr, ssim = nearest_samples(original, targets, baseline, seed=seed)
         joined.extra["baseline"] = (psnr, ssim)
