@@ -115,7 +115,8 @@ class ProjectOptions:
                         "from their latents, kept in OUT (a run folder for edit, video, sample, export); "
                         "--no-tune: the latents alone, for the run's own G", negatable=True)
     tune_steps: int = option(200, "--tune: fine-tuning steps")
-    locality: float = option(1.0, "--tune: weight of keeping G's images unchanged around the latents")
+    locality: float = option(0.0, "--tune: weight of keeping G's images unchanged around the latents (PTI's "
+                             "locality term): more keeps random faces as they were, less keeps your face under edits")
     encoder: str = option("auto", "start from an encoder (train-encoder): auto, the run's own when it has one; "
                           "a folder holding one; none. With an encoder, --steps 0 is the encoder alone")
 
