@@ -92,3 +92,20 @@ def test_train_encoder_and_project_from_the_command_line(tmp_path):
     assert_one_line_error(run_cli_here("train-encoder", "pretrained:mnist", "--steps", 1), "--out")
     assert_one_line_error(run_cli_here("train-encoder", "pretrained:mnist_conditional", "--out", tmp_path / "c",
                                        "--steps", 1), "needs its class")
+
+
+def test_a_style_based_encoder_predicts_w_and_projection_starts_there():
+    from gan_keras.networks.build import Build_Gen
+    from gan_keras.tools import latent
+    from gan_keras.tools.encoder import encode, train_encoder
+    from gan_keras.tools.projection import project
+
+    G = Build_Gen("stylegan", 16, (16, 16, 3), width=8)
+    encoder, log = train_encoder(G, steps=3, batch_size=4, width=8, verbose=0, log_every_s=1e9)
+    targets = latent.render(G, latent.random_latents(G, 2, seed=4, space="w"), "w")
+    w = encode(encoder, targets)
+    assert w.shape == (2, latent.latent_size(G, "w")) and log[-1]["step"] == 3
+    alone = project(G, targets, steps=0, distance="pixel", init=w, verbose=0)
+    np.testing.assert_allclose(alone.latents, w)  # in w the encoder's latent is the only start
+    assert project(G, targets, steps=2, space="w+", distance="pixel", init=w, verbose=0).latents.shape == (
+        2, latent.num_ws(G), w.shape[1])
