@@ -76,7 +76,7 @@ def test_train_encoder_and_project_from_the_command_line(tmp_path):
     from gan_keras.tools.encoder import ENCODER_CARD, ENCODER_WEIGHTS
 
     Image.fromarray(load_digits("mnist")[0][-1]).save(tmp_path / "digit.png")
-    done = run_cli_here("train-encoder", "pretrained:mnist", "--out", tmp_path / "enc", "--steps", 30, "--quiet")
+    done = run_cli_here("train-encoder", "pretrained:mnist", "--out", tmp_path / "enc", "--steps", 5, "--quiet")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "enc" / ENCODER_WEIGHTS).is_file() and (tmp_path / "enc" / ENCODER_CARD).is_file()
     assert "latent error" in done.stdout

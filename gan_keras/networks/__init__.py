@@ -16,7 +16,7 @@ module that declares itself:
 Example:
     >>> from gan_keras import registry
     >>> registry.names("network")
-    ('dcgan', 'fastgan', 'mlp', 'stylegan', 'tutorial')
+    ('dcgan', 'dcgan_mbstd', 'fastgan', 'mlp', 'stylegan', 'tutorial')
     >>> from gan_keras.networks.layers import get
     >>> get("dcgan").generator          # the body
     <function generator at ...>
