@@ -133,8 +133,8 @@ def train_encoder(generator, steps=None, minutes=10.0, batch_size=32, width=32, 
 
     real = None if real_images is None else tf.constant(np.asarray(real_images, np.float32) / 127.5 - 1.0)
 
-    def redrawing_loss(images):
-        redrawn = draw(encoder(images, training=True))
+    def redrawing_loss(images, predicted):
+        redrawn = draw(predicted)
         return (PIXEL_WEIGHT * tf.reduce_mean(tf.square(redrawn - images))
                 + SSIM_WEIGHT * (1.0 - tf.reduce_mean(tf.image.ssim(redrawn + 1, images + 1, channels_max,
                                                                     filter_size=filter_size))))
@@ -145,10 +145,11 @@ def train_encoder(generator, steps=None, minutes=10.0, batch_size=32, width=32, 
         with tf.GradientTape() as tape:
             predicted = encoder(images, training=True)
             loss = LATENT_WEIGHT * tf.reduce_mean(tf.square(predicted - latents)) / latent_var
-            loss += redrawing_loss(images)
+            loss += redrawing_loss(images, predicted)
             if real is not None:
                 index = tf.random.stateless_uniform((batch_size,), [seed + 2, i], 0, tf.shape(real)[0], tf.int32)
-                loss += redrawing_loss(tf.gather(real, index))
+                real_batch = tf.gather(real, index)
+                loss += redrawing_loss(real_batch, encoder(real_batch, training=True))
         grads = tape.gradient(loss, encoder.trainable_weights)
         optimizer.apply_gradients(zip(grads, encoder.trainable_weights))
         return loss
