@@ -481,9 +481,6 @@ def test_eval_every_keeps_the_best_generator_across_a_resume(tmp_path, digits_np
     from gan_keras.metrics import evaluate as evaluate_module
     from gan_keras.tools.sampling import load_generator
     from gan_keras.training.callbacks import best_summary, read_best
-    from gan_keras.training.recording import RECORD_SHARES
-
-    monkeypatch.setitem(RECORD_SHARES, "metrics", 1.0)  # evaluate every epoch however short
     scripted, drawn = iter([5.0, 3.0, 4.0, 3.5, 1.0]), []
     z = np.random.default_rng(0).standard_normal((4, 100)).astype(np.float32)
 
@@ -493,8 +490,9 @@ def test_eval_every_keeps_the_best_generator_across_a_resume(tmp_path, digits_np
 
     monkeypatch.setattr(evaluate_module, "evaluate", scripted_evaluate)
     run = tmp_path / "r"
-    train(str(digits_npz), out=run, model="mlp", epochs=3, steps_per_epoch=2, eval_every=1, limit=400, verbose=0)
-    assert read_best(run) == {"epoch": 2, "column": "eval_swd", "value": 3.0, "lower_is_better": True}
+    train(str(digits_npz), out=run, model="mlp", epochs=3, steps_per_epoch=2, eval_every=1, limit=400, verbose=0,
+          eval_share=1.0)  # every epoch evaluated, however short
+    assert len(drawn) == 3 and read_best(run) == {"epoch": 2, "column": "eval_swd", "value": 3.0, "lower_is_better": True}
     best = load_generator(run / "best")  # a run folder of its own: generator.keras and config.json
     np.testing.assert_allclose(np.asarray(best(z, training=False)), drawn[1], atol=1e-6)
     last = keras.saving.load_model(run / "generator.keras", compile=False)
@@ -502,6 +500,6 @@ def test_eval_every_keeps_the_best_generator_across_a_resume(tmp_path, digits_np
     summary = best_summary(run, read_history(run / "history.csv"))
     assert "epoch 2 of 3" in summary and "the 1 evaluation after it did not beat it" in summary
 
-    train(str(digits_npz), out=run, epochs=5, resume=True, verbose=0)  # 3.5 does not beat 3; 1 does
+    train(str(digits_npz), out=run, epochs=5, resume=True, verbose=0, eval_share=1.0)  # 3.5 does not beat 3; 1 does
     assert read_best(run)["epoch"] == 5 and read_best(run)["value"] == 1.0
     assert "still improving" in best_summary(run, read_history(run / "history.csv"))

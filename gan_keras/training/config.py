@@ -80,6 +80,8 @@ class RunConfig:
     checkpoint_every_steps: int = setting(0, "also checkpoint every N steps inside an epoch (0: off)")
     eval_every: int = setting(0, "add the cheap quality metric to history every N epochs and keep the best "
                                  "generator in RUN/best/ (0: off)")
+    eval_share: float = setting(0.02, "the most of the run's wall clock those evaluations may take, skipping "
+                                      "the ones that would exceed it (1: every one asked for, for curves)")
     tensorboard: bool = setting(False, "also write losses, metrics, learning rates and grids to RUN/tensorboard/")
     max_minutes: float | None = setting(None, "stop cleanly (checkpoint, grid, generator) after M minutes")
     seed: int = setting(0, "seed of weights, noise and shuffling")
@@ -160,6 +162,8 @@ def validate(config):
             raise UsageError(f"{name.replace('_', '-')} must be a positive number, got {value}")
     if config.eval_every < 0 or config.checkpoint_every_steps < 0:
         raise UsageError("eval-every and checkpoint-every-steps must be 0 (off) or positive")
+    if not 0 < config.eval_share <= 1:
+        raise UsageError(f"eval-share is a share of the wall clock, above 0 and at most 1, got {config.eval_share}")
     if config.model != "auto":
         registry.check("network", config.model)
     if registry.info("trainer", config.trainer).get("reference"):

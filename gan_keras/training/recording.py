@@ -13,9 +13,12 @@ from collections import defaultdict
 
 import keras
 
-# The most of the wall clock each kind of record may take (measured costs in docs/BENCHMARKS.md).
+from gan_keras.training.config import RunConfig
+
+# The most of the wall clock each kind of record may take (measured costs in docs/BENCHMARKS.md); the
+# metrics' share is `train --eval-share`.
 RECORD_SHARES = {"grids": 0.015, "gif": 0.005, "losses.png": 0.005, "checkpoints": 0.015, "tensorboard": 0.005,
-                 "metrics": 0.02}
+                 "metrics": RunConfig.eval_share}
 
 
 class RecordingClock:

@@ -81,7 +81,7 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
     from gan_keras.training.recording import RecordingClock
 
     history_path = write_dir / "history.csv"
-    clock = RecordingClock()
+    clock = RecordingClock(shares={"metrics": config.eval_share})
     evaluation = (cb.EvalMetric(data.images, config.dataset, config.eval_every, data_dir=config.data_dir,
                                 seed=config.seed, heldout=data.heldout, labels=data.labels,
                                 heldout_labels=data.heldout_labels, clock=clock, best_dir=write_dir / "best")
