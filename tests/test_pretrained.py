@@ -50,6 +50,7 @@ def test_evaluate_reads_a_shipped_conditional_generator():
 
 @pytest.mark.slow
 def test_init_from_a_shipped_generator_starts_g_d_and_the_moving_average_from_it():
+    import gan_keras as gk
     from gan_keras.networks.build import Build_Disc, Build_Gen
     from gan_keras.training.checkpoints import restore_networks
     from gan_keras.training.config import RunConfig, load_config
@@ -68,3 +69,7 @@ def test_init_from_a_shipped_generator_starts_g_d_and_the_moving_average_from_it
     for restored, shipped in ((trainer.generator, G), (trainer.discriminator, D), (trainer.ema.average, G)):
         for a, b in zip(restored.weights, shipped.weights):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with np.load(pretrained.run_folder("pretrained:mnist") / pretrained.WEIGHTS_FILE) as saved:  # packed with an EMA:
+        assert "generator_ema/0" in saved.files and "generator/0" not in saved.files  # the average stands for G
+    for a, b in zip(gk.load_generator("pretrained:mnist").weights, G.weights):  # sampling draws with that same G
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -25,8 +25,9 @@ def _history(run):
 
 
 def _copy_networks(run, config, saved, out):
-    """G, D (what `--init-from` restores) and the EMA generator (what sampling draws with) of the run's
-    newest checkpoint, in float16 (`checkpoints.save_networks`)."""
+    """D and G (what `--init-from` restores) of the run's newest checkpoint, in float16
+    (`checkpoints.save_networks`); with an EMA, its average alone stands for G: it is what sampling draws
+    with and what fine-tuning starts from, and the raw G would double the size."""
     from gan_keras.networks.build import Build_Disc, Build_Gen
     from gan_keras.training.checkpoints import restore_networks, save_networks
 
@@ -37,6 +38,8 @@ def _copy_networks(run, config, saved, out):
         networks["generator_ema"] = Build_Gen(config.model, config.latent_dim, shape, config.width,
                                               num_classes=classes)
     restore_networks(run, **networks)
+    if config.ema:
+        del networks["generator"]
     save_networks(out, **networks)
 
 

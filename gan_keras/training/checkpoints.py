@@ -131,7 +131,8 @@ def first_line(error, limit=200):
 
 def restore_networks(run_dir, **networks):
     """Restore the named networks (generator=G, discriminator=D, generator_ema=...) of a run folder:
-    from its `weights.npz` when shipped that way, else from its newest readable checkpoint."""
+    from its `weights.npz` when shipped that way, else from its newest readable checkpoint. A shipped
+    folder that holds only the moving-average G gives it for `generator` too (what --init-from tunes)."""
     from gan_keras.pretrained import WEIGHTS_FILE
 
     run_dir = Path(run_dir)
@@ -141,6 +142,8 @@ def restore_networks(run_dir, **networks):
 
     with np.load(run_dir / WEIGHTS_FILE) as saved:
         for name, model in networks.items():
+            if name == "generator" and "generator/0" not in saved.files and "generator_ema/0" in saved.files:
+                name = "generator_ema"
             arrays = [saved[f"{name}/{i}"] for i in range(len(model.weights)) if f"{name}/{i}" in saved.files]
             if len(arrays) != len(model.weights) or any(a.shape != tuple(w.shape)
                                                         for a, w in zip(arrays, model.weights)):
