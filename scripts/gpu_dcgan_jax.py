@@ -22,7 +22,8 @@ import json
 import os
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
+if __name__ == "__main__":  # only when run: an importer (the test) keeps its backend, and so do its subprocesses
+    os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -2,6 +2,7 @@
 have JAX but no TensorFlow: its weights must load into the package's networks, in order."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from gan_keras.networks.build import Build_Disc, Build_Gen, discriminator_logits
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_dcgan_jax.py"
+BACKEND_BEFORE = os.environ.get("KERAS_BACKEND")
 
 
 @pytest.fixture(scope="module")
@@ -33,3 +35,7 @@ def test_the_script_networks_are_the_package_dcgan_weight_for_weight(script, wid
         x = rng.normal(size=(3, *theirs.input_shape[1:])).astype("float32")
         np.testing.assert_allclose(np.asarray(theirs(x, training=False)), np.asarray(ours(x, training=False)),
                                    rtol=1e-4, atol=1e-4)
+
+
+def test_importing_the_script_leaves_the_backend_of_the_importer_and_its_subprocesses(script):
+    assert os.environ.get("KERAS_BACKEND") == BACKEND_BEFORE  # else a later test's subprocess would load JAX
