@@ -67,6 +67,7 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path):
     assert_one_line_error(run_cli_here("train", "cifar11"), "unknown dataset")
     assert_one_line_error(run_cli_here("train", tmp_path / "empty"), "no images")
     assert_one_line_error(run_cli_here("train", "mnist", "--epochs", "0"), "epochs must be a positive")
+    assert_one_line_error(run_cli_here("train", "mnist", "--eval-share", "1.5"), "eval-share is a share of the wall clock")
     assert_one_line_error(run_cli_here("train", "mnist", "--resume", "--out", tmp_path / "nothing"), "not a run folder")
     assert_one_line_error(run_cli_here("train", "mnist", "--batch-size", "70000"), "larger than the dataset")
     assert_one_line_error(run_cli_here("train", "mnist", "--model", "vae"), "invalid choice")
