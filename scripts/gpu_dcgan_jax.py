@@ -1,19 +1,20 @@
-"""Train the package's `dcgan` (G, D, EMA G) with its CPU recipe on a GPU machine that has no TensorFlow.
+"""Train the package's `dcgan` G (and its D or `dcgan_mbstd`'s) on a GPU machine that has no TensorFlow.
 
 The GPU machines lent to this project carry JAX but no TensorFlow (its 600 MB wheel cannot travel
 there), so this script rebuilds the `dcgan` family's layers in plain Keras 3 and runs the fused
 trainer's recipe on the JAX backend: non-saturating loss, DiffAugment (colour, translation 1/8,
 cutout 1/2) on real and generated images, Adam(2e-4, beta_1 0.5) for both, an EMA of G (0.999,
-StyleGAN's ramp-up) whose BatchNorm statistics are copied. The layers and their order are the
-package's, so `weights.npz` keys (`generator/i`, `discriminator/i`, `generator_ema/i`) load into
-`Build_Gen("dcgan", 100, (64, 64, 3), width)` as a shipped run (tests/test_gpu_script.py checks it).
+StyleGAN's ramp-up) whose BatchNorm statistics are copied; optionally a learning rate that decays
+over the last part of the run's time (`--decay-start`, `--decay-shape`, `--lr-end`). The layers and
+their order are the package's, so the weights load into `Build_Gen("dcgan", 100, (64, 64, 3), width)`
+and `Build_Disc` (tests/test_gpu_script.py checks it).
 
     KERAS_BACKEND=jax python scripts/gpu_dcgan_jax.py faces.npz OUT --width 32 --seconds 420
 
 `faces.npz` holds `jpeg` (the JPEG bytes of all images, concatenated) and `offsets` (where each
-starts, one more than the images): the form in which 7,000 faces travel to the machine in 25 MB.
-Writes `wW_ema.npz` (the EMA G at the end, `generator_ema/i`, and at `--snapshots` fractions of the
-time, `sSTEPS/generator_ema/i`), `wW_gd.npz` (G and D at the end) and `wW.json` (the log).
+starts, one more than the images), as `write_faces` writes it: 7,000 faces travel in 25 MB.
+Writes one `OUT/NAME.npz`: the EMA G at the end (`generator_ema/i`, float32), D (`discriminator/i`),
+the EMA G at the `--snapshots` fractions of the time (`sSTEPS/generator_ema/i`) and `log` (JSON).
 """
 
 import argparse
@@ -56,19 +57,50 @@ def build_generator(width, size=64, channels=3):
     return keras.Model(z, layers.Activation("linear", dtype="float32", name="images")(x))
 
 
-def build_discriminator(width, size=64, channels=3):
-    """The `dcgan` discriminator up to its logits (the sigmoid after them has no weights)."""
+class MinibatchStdDev(layers.Layer):
+    """The package's `MinibatchStdDev` (groups of 4, strided over the batch) in backend-neutral ops."""
+
+    def call(self, x):
+        batch, h, w, c = x.shape
+        group = min(4, batch) if batch % min(4, batch) == 0 else 1
+        y = keras.ops.reshape(keras.ops.cast(x, "float32"), (group, -1, h, w, c))
+        std = keras.ops.sqrt(keras.ops.mean(keras.ops.square(y - keras.ops.mean(y, axis=0)), axis=0) + 1e-8)
+        std = keras.ops.tile(keras.ops.mean(std, axis=(1, 2, 3)), (group,))[:, None, None, None]
+        return keras.ops.concatenate([x, keras.ops.cast(std * keras.ops.ones((1, h, w, 1)), x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
+def build_discriminator(width, size=64, channels=3, kind="dcgan"):
+    """The `dcgan` (or `dcgan_mbstd`) discriminator up to its logits (the sigmoid after them has no weights)."""
     steps = int(np.log2(size // 4))
     images = keras.Input((size, size, channels), name="images")
     x = images
     for level in range(steps):
-        x = layers.Conv2D(filters(width, level), 4, strides=2, padding="same", use_bias=level == 0,
-                          kernel_initializer=init())(x)
-        if level > 0:
+        x = layers.Conv2D(filters(width, level), 4, strides=2, padding="same",
+                          use_bias=level == 0 or kind == "dcgan_mbstd", kernel_initializer=init())(x)
+        if level > 0 and kind == "dcgan":
             x = layers.BatchNormalization()(x)
+        x = layers.LeakyReLU(0.2)(x)
+    if kind == "dcgan_mbstd":
+        x = MinibatchStdDev()(x)
+        x = layers.Conv2D(filters(width, steps - 1), 3, padding="same", kernel_initializer=init())(x)
         x = layers.LeakyReLU(0.2)(x)
     score = layers.Dense(1, kernel_initializer=init(), name="score")(layers.Flatten()(x))
     return keras.Model(images, layers.Activation("linear", dtype="float32", name="logits")(score))
+
+
+def write_faces(images, path, quality=95):
+    """Save uint8 images (n, h, w, 3) as `read_faces` reads them: JPEG bytes and their offsets."""
+    from PIL import Image
+
+    blobs = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+        blobs.append(buffer.getvalue())
+    np.savez(path, jpeg=np.frombuffer(b"".join(blobs), np.uint8), offsets=np.cumsum([0] + [len(b) for b in blobs]))
 
 
 def read_faces(path):
@@ -113,13 +145,30 @@ def diffaugment(x, key, translation=0.125, cutout=0.5):
     return x * (inside & ~cut)[..., None]
 
 
-def make_trainer(G, D, batch_size, lr, ema_decay, chunk):
-    """A jitted function running `chunk` training steps on the state; the state as a tuple of lists."""
+def learning_rate(lr, fraction, decay_start=1.0, shape="linear", end=0.0):
+    """The rate at `fraction` of the run's time: `lr` until `decay_start`, then linearly down to
+    `end * lr` at the end ("linear"), or `end * lr` at once ("step").
+
+        >>> [round(learning_rate(2e-4, f, 0.5, "linear", 0.0), 6) for f in (0.25, 0.75, 1.0)]
+        [0.0002, 0.0001, 0.0]
+        >>> learning_rate(2e-4, 0.6, 0.5, "step", 0.25)
+        5e-05
+    """
+    if fraction < decay_start:
+        return lr
+    if shape == "step":
+        return lr * end
+    progress = min(1.0, (fraction - decay_start) / max(1e-9, 1.0 - decay_start))
+    return lr * (1.0 - progress * (1.0 - end))
+
+
+def make_trainer(G, D, batch_size, ema_decay, chunk):
+    """A jitted function running `chunk` training steps on (state, learning rate); the state as a tuple of lists."""
     import jax
     import jax.numpy as jnp
     import optax
 
-    adam = optax.adam(lr, b1=0.5, b2=0.999, eps=1e-7)  # Keras Adam's defaults but beta_1
+    adam = optax.scale_by_adam(b1=0.5, b2=0.999, eps=1e-7)  # Keras Adam's defaults but beta_1; the rate per call
 
     def d_loss(d_tv, d_ntv, real, fake, key):
         ka, kb = jax.random.split(key)
@@ -134,7 +183,7 @@ def make_trainer(G, D, batch_size, lr, ema_decay, chunk):
         return jax.nn.softplus(-logits).mean(), (g_ntv, d_ntv)
 
     def step(i, carry):
-        (g_tv, g_ntv, d_tv, d_ntv, g_opt, d_opt, e_tv, e_ntv, images, key, count, stats) = carry
+        (g_tv, g_ntv, d_tv, d_ntv, g_opt, d_opt, e_tv, e_ntv, images, key, count, stats, lr) = carry
         key, k_idx, k_z1, k_z2, k_d, k_g = jax.random.split(key, 6)
         real = images[jax.random.randint(k_idx, (batch_size,), 0, images.shape[0])]
         real = real.astype(jnp.float32) / 127.5 - 1.0
@@ -142,21 +191,21 @@ def make_trainer(G, D, batch_size, lr, ema_decay, chunk):
         (dl, (d_ntv, acc)), grads = jax.value_and_grad(d_loss, has_aux=True)(d_tv, d_ntv, real,
                                                                               jax.lax.stop_gradient(fake), k_d)
         updates, d_opt = adam.update(grads, d_opt, d_tv)
-        d_tv = optax.apply_updates(d_tv, updates)
+        d_tv = optax.apply_updates(d_tv, jax.tree_util.tree_map(lambda u: -lr * u, updates))
         (gl, (g_ntv, d_ntv)), grads = jax.value_and_grad(g_loss, has_aux=True)(
             g_tv, g_ntv, d_tv, d_ntv, jax.random.normal(k_z2, (batch_size, LATENT_DIM)), k_g)
         updates, g_opt = adam.update(grads, g_opt, g_tv)
-        g_tv = optax.apply_updates(g_tv, updates)
+        g_tv = optax.apply_updates(g_tv, jax.tree_util.tree_map(lambda u: -lr * u, updates))
         count = count + 1
         beta = jnp.minimum(ema_decay, 0.5 ** (1.0 / (0.05 * count.astype(jnp.float32))))
         e_tv = [beta * e + (1.0 - beta) * w for e, w in zip(e_tv, g_tv)]
         stats = stats + jnp.stack([dl, gl, acc])
-        return (g_tv, g_ntv, d_tv, d_ntv, g_opt, d_opt, e_tv, list(g_ntv), images, key, count, stats)
+        return (g_tv, g_ntv, d_tv, d_ntv, g_opt, d_opt, e_tv, list(g_ntv), images, key, count, stats, lr)
 
     @jax.jit
-    def run(state):
-        state = (*state[:-1], jnp.zeros(3))
-        return jax.lax.fori_loop(0, chunk, step, state)
+    def run(state, lr):
+        state = (*state[:-1], jnp.zeros(3), jnp.asarray(lr, jnp.float32))
+        return jax.lax.fori_loop(0, chunk, step, state)[:-1]
 
     def initial(images, seed):
         g_tv = [v.value for v in G.trainable_variables]
@@ -176,31 +225,69 @@ def weights(model, trainable, non_trainable):
     return [np.asarray(values[id(v)], np.float32) for v in model.weights]
 
 
+def export_run_folders(npz_path, out_dir, template):
+    """Write one package run folder per G in a run's .npz (the end as `NAME`, each snapshot as
+    `NAME_sSTEPS`): `config.json` (the run folder `template`'s, with this run's width and
+    discriminator) and `weights.npz` (`generator_ema/i`, `discriminator/i`, float16, as `pack`
+    ships them), so `python -m gan_keras evaluate|sample FOLDER` reads them. Returns the folders."""
+    saved = np.load(npz_path)
+    log = json.loads(str(saved["log"]))
+    with open(os.path.join(template, "config.json")) as f:
+        config = json.load(f)
+    config.update(model=log["discriminator"], width=log["width"], lr=log["lr"], ema=log["ema"],
+                  batch_size=log["batch_size"], limit=log["images"], precision=log["policy"])
+    d_arrays = {k: saved[k].astype("float16") for k in saved.files if k.startswith("discriminator/")}
+    name = os.path.splitext(os.path.basename(npz_path))[0]
+    tags = sorted({k.split("/")[0] for k in saved.files if k.startswith("s") and "/generator_ema/" in k},
+                  key=lambda t: int(t[1:]))
+    folders = []
+    for tag in [*tags, None]:
+        prefix = f"{tag}/generator_ema/" if tag else "generator_ema/"
+        g_arrays = {f"generator_ema/{k[len(prefix):]}": saved[k].astype("float16")
+                    for k in saved.files if k.startswith(prefix)}
+        folder = os.path.join(out_dir, f"{name}_{tag}" if tag else name)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump({**config, "steps": int(tag[1:]) if tag else log["steps"]}, f, indent=1)
+        np.savez_compressed(os.path.join(folder, "weights.npz"), **g_arrays, **d_arrays)
+        folders.append(folder)
+    return folders
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("faces")
     parser.add_argument("out")
+    parser.add_argument("--name", help="the run's file name in OUT (default wWIDTH)")
+    parser.add_argument("--discriminator", default="dcgan", choices=["dcgan", "dcgan_mbstd"])
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--decay-start", type=float, default=1.0, help="fraction of --seconds where the rate decays")
+    parser.add_argument("--decay-shape", default="linear", choices=["linear", "step"])
+    parser.add_argument("--lr-end", type=float, default=0.0, help="the rate at the end (linear) or after the "
+                        "step, as a fraction of --lr")
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--chunk", type=int, default=200, help="steps per compiled call")
     parser.add_argument("--snapshots", default="0.5", help="fractions of --seconds at which the EMA G is also kept")
-    parser.add_argument("--dtype", default="float32", help="weights' dtype in the written .npz")
+    parser.add_argument("--dtype", default="float16", help="dtype of D and the snapshots in the .npz "
+                        "(the final EMA G is float32)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--init", help="start from this .npz's generator/i, discriminator/i, generator_ema/i "
-                        "(the EMA then at its full decay at once)")
+    parser.add_argument("--init", help="start from this .npz's generator/i (else generator_ema/i), discriminator/i, "
+                        "generator_ema/i (the EMA then at its full decay at once)")
     parser.add_argument("--policy", default="float32", help='Keras dtype policy, e.g. "mixed_bfloat16"')
     args = parser.parse_args(argv)
     import jax
 
     start = time.time()
+    name = args.name or f"w{args.width}"
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy(args.policy)
     images = read_faces(args.faces)
-    G, D = build_generator(args.width, images.shape[1]), build_discriminator(args.width, images.shape[1])
-    run, initial = make_trainer(G, D, args.batch_size, args.lr, args.ema, args.chunk)
+    G = build_generator(args.width, images.shape[1])
+    D = build_discriminator(args.width, images.shape[1], kind=args.discriminator)
+    run, initial = make_trainer(G, D, args.batch_size, args.ema, args.chunk)
     state = initial(images, args.seed)
     if args.init:
         saved = np.load(args.init)
@@ -212,46 +299,41 @@ def main(argv=None):
         fresh = initial(images, args.seed)
         state = (*fresh[:6], [v.value for v in average.trainable_variables], *fresh[7:10],
                  fresh[10] + 10**6, fresh[11])
-    compiled = run.lower(state).compile()
+    compiled = run.lower(state, args.lr).compile()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     flops = float((cost or {}).get("flops", 0.0))  # XLA counts a loop body once: one step
-    log = {"width": args.width, "batch_size": args.batch_size, "policy": args.policy, "images": len(images), "device": str(jax.devices()[0]),
-           "jax": jax.__version__, "keras": keras.__version__, "flops_per_step": flops,
-           "compile_seconds": round(time.time() - start, 1), "rows": []}
+    log = {**vars(args), "images": len(images), "device": str(jax.devices()[0]), "jax": jax.__version__,
+           "keras": keras.__version__, "flops_per_step": flops, "compile_seconds": round(time.time() - start, 1),
+           "rows": []}
     fractions = sorted(float(f) for f in args.snapshots.split(",") if f)
-    arrays, networks, steps, train_seconds, begin = {}, {}, 0, 0.0, time.time()
+    arrays, steps, train_seconds, begin = {}, 0, 0.0, time.time()
     while time.time() - begin < args.seconds:
         t0 = time.time()
-        state = compiled(state)
+        lr = learning_rate(args.lr, (t0 - begin) / args.seconds, args.decay_start, args.decay_shape, args.lr_end)
+        state = compiled(state, lr)
         stats = np.asarray(state[-1]) / args.chunk
         train_seconds += time.time() - t0
         steps += args.chunk
         elapsed = time.time() - begin
-        log["rows"].append({"steps": steps, "seconds": round(elapsed, 2), "d_loss": float(stats[0]),
+        log["rows"].append({"steps": steps, "seconds": round(elapsed, 2), "lr": lr, "d_loss": float(stats[0]),
                             "g_loss": float(stats[1]), "d_accuracy": float(stats[2])})
         if len(log["rows"]) % 25 == 1:
-            print(json.dumps({"width": args.width, **log["rows"][-1],
-                              "steps_per_s": round(steps / train_seconds, 1)}), flush=True)
+            print(json.dumps({"name": name, **log["rows"][-1], "steps_per_s": round(steps / train_seconds, 1)}),
+                  flush=True)
         while fractions and elapsed >= fractions[0] * args.seconds:
-            tag = f"s{steps}"
             for i, w in enumerate(weights(G, state[6], state[7])):
-                arrays[f"{tag}/generator_ema/{i}"] = w.astype(args.dtype)
+                arrays[f"s{steps}/generator_ema/{i}"] = w.astype(args.dtype)
             fractions.pop(0)
-    for i, w in enumerate(weights(G, state[0], state[1])):
-        networks[f"generator/{i}"] = w.astype(args.dtype)
     for i, w in enumerate(weights(D, state[2], state[3])):
-        networks[f"discriminator/{i}"] = w.astype(args.dtype)
+        arrays[f"discriminator/{i}"] = w.astype(args.dtype)
     for i, w in enumerate(weights(G, state[6], state[7])):
-        arrays[f"generator_ema/{i}"] = w.astype(args.dtype)
+        arrays[f"generator_ema/{i}"] = w.astype("float32")
     log.update(steps=steps, train_seconds=round(train_seconds, 1), wall_seconds=round(time.time() - start, 1),
                steps_per_second=round(steps / train_seconds, 1),
                achieved_tflops=round(flops * steps / train_seconds / 1e12, 2))
     os.makedirs(args.out, exist_ok=True)
-    np.savez(os.path.join(args.out, f"w{args.width}_ema.npz"), **arrays)  # two files: each under 16 MiB
-    np.savez(os.path.join(args.out, f"w{args.width}_gd.npz"), **networks)
-    with open(os.path.join(args.out, f"w{args.width}.json"), "w") as f:
-        json.dump(log, f, indent=1)
+    np.savez(os.path.join(args.out, f"{name}.npz"), log=np.array(json.dumps(log)), **arrays)  # one file a run
     print(json.dumps({k: v for k, v in log.items() if k != "rows"}), flush=True)
 
 
