@@ -208,6 +208,16 @@ def test_repeats_report_the_spread_of_a_metric(digits_split):
     assert 0 < record["swd_sd"] == pytest.approx(np.std(record["swd_runs"], ddof=1), abs=1e-4)
 
 
+def test_the_training_set_scored_against_held_out_images_is_the_floor_a_generator_is_read_against(digits_split):
+    from gan_keras.metrics.evaluate import reference_scores
+
+    train, heldout, _ = digits_split
+    same = reference_scores(heldout, heldout[::-1].copy(), "mnist", "swd", n=400, repeats=2)
+    shifted = reference_scores(heldout, 255 - train, "mnist", "swd", n=400, repeats=2)  # another distribution
+    assert set(same) >= {"train_swd", "train_swd_sd", "train_swd_runs", "train_swd_levels"}
+    assert len(same["train_swd_runs"]) == 2 and 0 < same["train_swd"] < 0.2 * shifted["train_swd"]
+
+
 def test_copies_without_held_out_images_is_one_line(tmp_path, digits_npz):
     from gan_keras import train
     from tests.conftest import assert_one_line_error, run_cli_here
@@ -268,3 +278,4 @@ def test_without_the_ttur_graph_offline_evaluate_says_so_once_and_scores_the_res
     said = [str(w.message) for w in caught if "papers' Inception" in str(w.message)]
     assert len(said) == 1 and "put classify_image_graph_def.pb" in said[0]
     assert first["swd"] > 0 and "ttur_fid" not in first and second["swd"] == first["swd"]
+    assert first["train_swd"] > 0  # the held-out faces' floor: real training faces scored the same way

@@ -88,7 +88,7 @@ def evaluate(args):
         for key, value in record.items():
             if isinstance(value, list):
                 value = " ".join(f"{v:.2f}" for v in value)
-            print(f"{key:>12}: {value:.4f}" if isinstance(value, float) else f"{key:>12}: {value}")
+            print(f"{key:>16}: {value:.4f}" if isinstance(value, float) else f"{key:>16}: {value}")
     return 0
 
 

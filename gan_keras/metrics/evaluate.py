@@ -58,6 +58,9 @@ def metric_of_key(key):
 def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, repeats=1, figure=None):
     """`evaluate` for a run folder (or `pretrained:NAME`) against its dataset: the held-out images
     when the run trained on the first `--limit` only (and, for the copy rate, the training images).
+    Then the record also holds `train_KEY`: the same metric with real training images in place of the
+    samples, the score a generator that drew its training set exactly would get. Held-out images that
+    differ from the training ones (a file ordered by source or date) put that floor well above zero.
     Returns the record `evaluate` prints."""
     import time
 
@@ -79,6 +82,7 @@ def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, re
         images, against = images[config.limit:], f"held-out images (after the first {config.limit:,})"
         labels = None if labels is None else labels[config.limit:]
     generator = load_generator(run)
+    primary = metric or default_metric(config.dataset)
     start = time.perf_counter()
     scores = evaluate(generator, images, config.dataset, metric, n=n, seed=seed, data_dir=data_dir,
                       verbose=verbose, real_labels=labels, train_images=train, repeats=repeats, figure=figure)
@@ -89,9 +93,24 @@ def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, re
             metric = "ttur"
         except UsageError as e:
             warn_once(f"no FID/KID on the papers' Inception: {e}")
+    if train is not None and primary != "copies":
+        scores.update(reference_scores(images, train, config.dataset, primary, n, seed, data_dir, repeats))
     protocol = registry.info("metric", metric or default_metric(config.dataset)).get("protocol")
     return {"run": str(run), "dataset": config.dataset, "against": against, "n": min(n, len(images)), **scores,
             **({"protocol": protocol} if protocol else {}), "seconds": round(time.perf_counter() - start, 2)}
+
+
+def reference_scores(real_images, train_images, dataset, metric, n=10000, seed=0, data_dir=None, repeats=1):
+    """`metric` of `n` training images against `n` of `real_images`, its keys prefixed "train_": what
+    the training set itself scores against the held-out images (`repeats` draws, with their spread)."""
+    if repeats > 1:
+        return with_spread([reference_scores(real_images, train_images, dataset, metric, n, seed + 1000 * r, data_dir)
+                            for r in range(repeats)])
+    rng = np.random.default_rng(seed)
+    count = min(n, len(real_images), len(train_images))
+    real = real_images[rng.choice(len(real_images), count, replace=False)]
+    train = train_images[rng.choice(len(train_images), count, replace=False)]
+    return {f"train_{key}": value for key, value in score(real, train, dataset, metric, seed, data_dir).items()}
 
 
 _WARNED = set()
