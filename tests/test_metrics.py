@@ -218,6 +218,20 @@ def test_the_training_set_scored_against_held_out_images_is_the_floor_a_generato
     assert len(same["train_swd_runs"]) == 2 and 0 < same["train_swd"] < 0.2 * shifted["train_swd"]
 
 
+def test_evaluate_compares_with_held_out_or_training_images_as_asked(tmp_path, digits_npz):
+    from gan_keras import train
+    from gan_keras.metrics.evaluate import evaluate_run
+    from tests.conftest import assert_one_line_error, run_cli_here
+
+    train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=1, steps_per_epoch=1, limit=300, verbose=0)
+    held_out = evaluate_run(tmp_path / "r", "swd", n=2000)
+    seen = evaluate_run(tmp_path / "r", "swd", n=2000, against="train")
+    assert held_out["against"].startswith("held-out") and "train_swd" in held_out
+    assert seen["against"] == "training images" and seen["n"] == 300 and "train_swd" not in seen
+    assert held_out["n"] == len(np.load(digits_npz)["images"]) - 300 and seen["swd"] != held_out["swd"]
+    assert_one_line_error(run_cli_here("evaluate", tmp_path / "r", "--against", "test"), "--against")
+
+
 def test_copies_without_held_out_images_is_one_line(tmp_path, digits_npz):
     from gan_keras import train
     from tests.conftest import assert_one_line_error, run_cli_here

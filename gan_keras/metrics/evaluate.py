@@ -55,13 +55,15 @@ def metric_of_key(key):
     return None
 
 
-def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, repeats=1, figure=None):
+def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, repeats=1, figure=None,
+                 against="held-out"):
     """`evaluate` for a run folder (or `pretrained:NAME`) against its dataset: the held-out images
     when the run trained on the first `--limit` only (and, for the copy rate, the training images).
     Then the record also holds `train_KEY`: the same metric with real training images in place of the
     samples, the score a generator that drew its training set exactly would get. Held-out images that
     differ from the training ones (a file ordered by source or date) put that floor well above zero.
-    Returns the record `evaluate` prints."""
+    `against="train"` compares with the training images instead (all of them, for a run without
+    held-out images). Returns the record `evaluate` prints."""
     import time
 
     from gan_keras.data.load import load_images, load_labeled_images
@@ -76,11 +78,16 @@ def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, re
         images, labels, _ = load_labeled_images(config.dataset, shape[0], shape[2], data_dir)
     else:
         images = load_images(config.dataset, shape[0], shape[2], data_dir)
-    against, train = "training images", None
-    if config.limit and len(images) > config.limit:  # the run never saw these: compare with them
+    if against not in ("held-out", "train"):
+        raise UsageError(f'against must be "held-out" or "train", got {against!r}')
+    compared, train = "training images", None
+    if against == "held-out" and config.limit and len(images) > config.limit:  # the run never saw these
         train = images[:config.limit]
-        images, against = images[config.limit:], f"held-out images (after the first {config.limit:,})"
+        images, compared = images[config.limit:], f"held-out images (after the first {config.limit:,})"
         labels = None if labels is None else labels[config.limit:]
+    elif config.limit:
+        images = images[:config.limit]
+        labels = None if labels is None else labels[:config.limit]
     generator = load_generator(run)
     primary = metric or default_metric(config.dataset)
     start = time.perf_counter()
@@ -96,7 +103,7 @@ def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, re
     if train is not None and primary != "copies":
         scores.update(reference_scores(images, train, config.dataset, primary, n, seed, data_dir, repeats))
     protocol = registry.info("metric", metric or default_metric(config.dataset)).get("protocol")
-    return {"run": str(run), "dataset": config.dataset, "against": against, "n": min(n, len(images)), **scores,
+    return {"run": str(run), "dataset": config.dataset, "against": compared, "n": min(n, len(images)), **scores,
             **({"protocol": protocol} if protocol else {}), "seconds": round(time.perf_counter() - start, 2)}
 
 
