@@ -225,11 +225,13 @@ def test_evaluate_compares_with_held_out_or_training_images_as_asked(tmp_path, d
 
     train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=1, steps_per_epoch=1, limit=300, verbose=0)
     held_out = evaluate_run(tmp_path / "r", "swd", n=2000)
-    seen = evaluate_run(tmp_path / "r", "swd", n=2000, against="train")
+    seen = evaluate_run(tmp_path / "r", "swd", n=2000, against_train=True)
     assert held_out["against"].startswith("held-out") and "train_swd" in held_out
     assert seen["against"] == "training images" and seen["n"] == 300 and "train_swd" not in seen
     assert held_out["n"] == len(np.load(digits_npz)["images"]) - 300 and seen["swd"] != held_out["swd"]
-    assert_one_line_error(run_cli_here("evaluate", tmp_path / "r", "--against", "test"), "--against")
+    printed = json.loads(run_cli_here("evaluate", tmp_path / "r", "--metric", "swd", "--n", 100, "--against-train",
+                                      "--json").stdout)
+    assert printed["against"] == "training images" and printed["n"] == 100
 
 
 def test_copies_without_held_out_images_is_one_line(tmp_path, digits_npz):

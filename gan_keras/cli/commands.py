@@ -65,9 +65,9 @@ class EvaluateOptions:
                           "the mean, with each number's standard deviation (KEY_sd) and values (KEY_runs)")
     figure: str | None = option(None, "--metric copies: a PNG of the samples closest to a training image, "
                                 "above their nearest training image")
-    against: str = option("held-out", "real images compared: the held-out ones of a run trained with --limit, or "
-                          "its training images (how close G came to what it saw; the copy rate checks copying)",
-                          choices=["held-out", "train"])
+    against_train: bool = option(False, "compare with the images the run trained on, not the held-out ones of a "
+                                 "run trained with --limit (how close G came to what it saw; --metric copies "
+                                 "checks that it did not copy them)")
     data_dir: str | None = option(None, "where named datasets live", default_help="$GAN_KERAS_DATA_DIR, else data/")
     json: bool = option(False, "print one JSON line")
 
@@ -85,7 +85,7 @@ def evaluate(args):
         raise UsageError(f"folder {Path(args.figure).parent} does not exist")
     record = evaluate_run(args.run, args.metric, n=args.n, seed=args.seed, data_dir=args.data_dir,
                           verbose=0 if args.json else 1, repeats=args.repeats, figure=args.figure,
-                          against=args.against)
+                          against_train=args.against_train)
     if args.json:
         print(json.dumps(record))
     else:

@@ -56,13 +56,13 @@ def metric_of_key(key):
 
 
 def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, repeats=1, figure=None,
-                 against="held-out"):
+                 against_train=False):
     """`evaluate` for a run folder (or `pretrained:NAME`) against its dataset: the held-out images
     when the run trained on the first `--limit` only (and, for the copy rate, the training images).
     Then the record also holds `train_KEY`: the same metric with real training images in place of the
     samples, the score a generator that drew its training set exactly would get. Held-out images that
     differ from the training ones (a file ordered by source or date) put that floor well above zero.
-    `against="train"` compares with the training images instead (all of them, for a run without
+    `against_train` compares with the training images instead (all of them, for a run without
     held-out images). Returns the record `evaluate` prints."""
     import time
 
@@ -78,10 +78,8 @@ def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, re
         images, labels, _ = load_labeled_images(config.dataset, shape[0], shape[2], data_dir)
     else:
         images = load_images(config.dataset, shape[0], shape[2], data_dir)
-    if against not in ("held-out", "train"):
-        raise UsageError(f'against must be "held-out" or "train", got {against!r}')
     compared, train = "training images", None
-    if against == "held-out" and config.limit and len(images) > config.limit:  # the run never saw these
+    if not against_train and config.limit and len(images) > config.limit:  # the run never saw these
         train = images[:config.limit]
         images, compared = images[config.limit:], f"held-out images (after the first {config.limit:,})"
         labels = None if labels is None else labels[config.limit:]
