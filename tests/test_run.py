@@ -475,6 +475,28 @@ def test_the_progress_gif_holds_at_most_its_frames_first_and_last_included(tmp_p
 
 
 @pytest.mark.slow
+def test_eval_samples_sets_how_many_images_each_evaluation_compares(tmp_path, digits_npz, monkeypatch):
+    from gan_keras import train
+    from gan_keras.metrics import evaluate as evaluate_module
+    from tests.conftest import assert_one_line_error, run_cli_here
+
+    compared = []
+
+    def counting_evaluate(generator, real_images, *args, **kwargs):
+        compared.append((len(real_images), kwargs["n"]))
+        return {"swd": 1.0}
+
+    monkeypatch.setattr(evaluate_module, "evaluate", counting_evaluate)
+    train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=1, steps_per_epoch=1, eval_every=1, limit=400,
+          eval_samples=37, verbose=0)
+    train(str(digits_npz), out=tmp_path / "d", model="mlp", epochs=1, steps_per_epoch=1, eval_every=1, limit=400,
+          verbose=0)
+    assert compared == [(37, 37), (112, 112)]  # the default 2,000, here capped by the 112 held-out digits
+    assert_one_line_error(run_cli_here("train", digits_npz, "--eval-samples", 0, "--out", tmp_path / "x"),
+                          "eval-samples")
+
+
+@pytest.mark.slow
 def test_eval_every_keeps_the_best_generator_across_a_resume(tmp_path, digits_npz, monkeypatch):
     import keras
 

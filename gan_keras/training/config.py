@@ -80,6 +80,8 @@ class RunConfig:
     checkpoint_every_steps: int = setting(0, "also checkpoint every N steps inside an epoch (0: off)")
     eval_every: int = setting(0, "add the cheap quality metric to history every N epochs and keep the best "
                                  "generator in RUN/best/ (0: off)")
+    eval_samples: int = setting(2000, "generated (and real) images each of those evaluations compares; fewer are "
+                                      "faster and noisier")
     eval_share: float = setting(0.02, "the most of the run's wall clock those evaluations may take, skipping "
                                       "the ones that would exceed it (1: every one asked for, for curves)")
     tensorboard: bool = setting(False, "also write losses, metrics, learning rates and grids to RUN/tensorboard/")
@@ -153,7 +155,7 @@ def validate(config):
     if config.epochs is None:
         config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
     positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
-                "sample_every": config.sample_every, "n_critic": config.n_critic}
+                "sample_every": config.sample_every, "n_critic": config.n_critic, "eval_samples": config.eval_samples}
     for optional in ("steps_per_epoch", "steps_per_execution", "width", "image_size", "channels"):
         if getattr(config, optional) is not None:
             positive[optional] = getattr(config, optional)

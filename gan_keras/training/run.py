@@ -82,8 +82,8 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
 
     history_path = write_dir / "history.csv"
     clock = RecordingClock(shares={"metrics": config.eval_share})
-    evaluation = (cb.EvalMetric(data.images, config.dataset, config.eval_every, data_dir=config.data_dir,
-                                seed=config.seed, heldout=data.heldout, labels=data.labels,
+    evaluation = (cb.EvalMetric(data.images, config.dataset, config.eval_every, config.eval_samples,
+                                data_dir=config.data_dir, seed=config.seed, heldout=data.heldout, labels=data.labels,
                                 heldout_labels=data.heldout_labels, clock=clock, best_dir=write_dir / "best")
                   if config.eval_every else None)
     grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
