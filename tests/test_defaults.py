@@ -49,9 +49,12 @@ def test_bfloat16_only_where_the_cpu_has_it_and_wide_networks_on_an_accelerator(
 
 
 def test_digits_keep_the_measured_mnist_default():
-    config, _ = choose(RunConfig(), (28, 28, 1), CPU)
+    config, why = choose(RunConfig(), (28, 28, 1), CPU)
     assert (config.model, config.width, config.ema, config.augment, config.mixed_precision, config.share_fakes) == \
-        ("mlp", 64, 0.0, "none", "off", False)
+        ("mlp", 64, 0.999, "none", "off", False)
+    assert "5 minutes of MNIST" in why["ema"]  # the MLP's own measurement, not the faces'
+    assert choose(RunConfig(trainer="classic"), (28, 28, 1), CPU)[0].ema == 0.0  # the Keras 2 reference has none
+    assert choose(RunConfig(model="dcgan"), (28, 28, 1), CPU)[0].ema == 0.0  # not measured for small DCGANs
     # bfloat16 where the CPU has it: measured for the MLP (steps and domain FID), not for the tutorial's model
     config, why = choose(RunConfig(), (28, 28, 1), Device(False, native_bfloat16=True))
     assert config.mixed_precision == "bfloat16" and "three pairs of runs" in why["mixed_precision"]

@@ -99,7 +99,7 @@ def test_bench_reports_loops_breakdown_and_share_of_peak_without_timing_assertio
     assert set(record["step_ms"]) == {"input", "compute", "reference", "fused", "classic"}
     # what train chooses for MNIST: bfloat16 on a CPU with its instructions (measured for the MLP)
     assert record["precision"] == ("mixed_bfloat16" if cpu_has_bfloat16() else "float32") and record["steps"] == 2
-    assert (record["width"], record["augment"], record["ema"]) == (64, "none", 0.0)  # what train chooses for MNIST
+    assert (record["width"], record["augment"], record["ema"]) == (64, "none", 0.999)  # what train chooses for MNIST
     assert_one_line_error(run_cli_here("bench", "--models", "resnet"), "unknown bench model")
     assert_one_line_error(run_cli_here("bench", "--rounds", 0), "--rounds must be positive")
     assert_one_line_error(run_cli_here("bench", "--threads", 0), "--threads must be positive")

@@ -111,9 +111,10 @@ def choose(config, image_shape, device):
         why["loss"] = ("FastGAN's: hinge, and D reconstructs real images from its own 8x8 and 16x16 maps"
                        if chosen["loss"] == "fastgan" else "the DCGAN paper's, the measured default")
     if config.ema is None:
-        use_ema = (family.get("style_based") or convolutional and size >= 64) and not reference
+        own = family.get("ema_why")  # a family measured to gain from the average at any size
+        use_ema = (family.get("style_based") or own or convolutional and size >= 64) and not reference
         chosen["ema"] = EMA_DECAY if use_ema else 0.0
-        why["ema"] = ("off (not measured to help here)" if not use_ema else
+        why["ema"] = ("off (not measured to help here)" if not use_ema else own if own else
                       f"{EMA_DECAY} with StyleGAN's ramp-up, as StyleGAN always does" if size < 64 else
                       f"{EMA_DECAY} with StyleGAN's ramp-up for 64x64 faces: the same 30-minute DCGAN run drew "
                       "smoother faces with it (SWD 107 vs 130), at no cost in steps")
