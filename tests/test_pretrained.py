@@ -73,3 +73,24 @@ def test_init_from_a_shipped_generator_starts_g_d_and_the_moving_average_from_it
         assert "generator_ema/0" in saved.files and "generator/0" not in saved.files  # the average stands for G
     for a, b in zip(gk.load_generator("pretrained:mnist").weights, G.weights):  # sampling draws with that same G
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.slow
+def test_init_from_a_run_with_its_own_average_starts_the_average_from_that_average():
+    from gan_keras.training.config import RunConfig
+    from gan_keras.training.distribute import make_strategy
+    from gan_keras.training.run import build_trainer
+    from gan_keras.training.transfer import initialize_from
+
+    settings = RunConfig(dataset="anime", model="dcgan", width=16, augment="none", ema=0.999, jit_compile=False,
+                         steps_per_execution=1, mixed_precision="off")
+    trainer = build_trainer(settings, (64, 64, 3), make_strategy("default", verbose=False))
+    initialize_from(trainer, "pretrained:anime64")
+    with np.load(pretrained.run_folder("pretrained:anime64") / pretrained.WEIGHTS_FILE) as saved:
+        average = [saved[f"generator_ema/{i}"] for i in range(len(trainer.ema.average.weights))]
+        raw = [saved[f"generator/{i}"] for i in range(len(trainer.generator.weights))]
+    assert any(not np.array_equal(a, r) for a, r in zip(average, raw))  # the case is real: two different Gs
+    for weight, expected in zip(trainer.ema.average.weights, average):
+        np.testing.assert_array_equal(np.asarray(weight), expected.astype("float32"))
+    for weight, expected in zip(trainer.generator.weights, raw):
+        np.testing.assert_array_equal(np.asarray(weight), expected.astype("float32"))

@@ -8,7 +8,7 @@ Example:
     >>> config = RunConfig(dataset="anime", model="dcgan", width=16, ema=0.999, augment="diffaug", share_fakes=True,
     ...                    mixed_precision="off")
     >>> trainer = build_trainer(config, (64, 64, 3), make_strategy("default", verbose=False))
-    >>> initialize_from(trainer, "pretrained:anime64")   # G, D (and the EMA G) from the shipped run
+    >>> initialize_from(trainer, "pretrained:anime64")   # G, D and the EMA G from the shipped run
     >>> freeze_lower_layers(trainer.discriminator, 2)      # D's two lowest blocks stay as they are
 """
 
@@ -16,8 +16,8 @@ from gan_keras.errors import UsageError
 
 
 def initialize_from(trainer, run_dir):
-    """Copy G's and D's weights from another run's last checkpoint, or a shipped one's
-    (`pretrained:NAME`); optimizer state is not copied."""
+    """Copy G's and D's weights (and G's moving average, where both runs keep one) from another run's
+    last checkpoint, or a shipped one's (`pretrained:NAME`); optimizer state is not copied."""
     from gan_keras.pretrained import run_folder
     from gan_keras.training.checkpoints import restore_networks
 
@@ -25,8 +25,11 @@ def initialize_from(trainer, run_dir):
         restore_networks(run_folder(run_dir), generator=trainer.generator, discriminator=trainer.discriminator)
     except UsageError as e:
         raise UsageError(f"--init-from {run_dir}: {e}") from None
-    if getattr(trainer, "ema", None):  # the average starts from the restored G, not the random one it cloned
-        trainer.ema.average.set_weights(trainer.generator.get_weights())
+    if getattr(trainer, "ema", None):  # the average starts from the source's average, else from its G
+        try:
+            restore_networks(run_folder(run_dir), generator_ema=trainer.ema.average)
+        except UsageError:  # the source kept no average (or only the average, which G already holds)
+            trainer.ema.average.set_weights(trainer.generator.get_weights())
 
 
 def freeze_lower_layers(discriminator, blocks):
