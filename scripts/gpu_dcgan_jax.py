@@ -4,8 +4,10 @@ The GPU machines lent to this project carry JAX but no TensorFlow (its 600 MB wh
 there), so this script rebuilds the `dcgan` family's layers in plain Keras 3 and runs the fused
 trainer's recipe on the JAX backend: non-saturating loss, DiffAugment (colour, translation 1/8,
 cutout 1/2) on real and generated images, Adam(2e-4, beta_1 0.5) for both, an EMA of G (0.999,
-StyleGAN's ramp-up) whose BatchNorm statistics are copied; optionally a learning rate that decays
-over the last part of the run's time (`--decay-start`, `--decay-shape`, `--lr-end`). The layers and
+StyleGAN's ramp-up) whose BatchNorm statistics are copied, passes over the data in a new order each
+(`--random-batches`: each batch drawn with replacement, as before 2026-12-04 evening); optionally G's
+step on the fakes D's step trained on (`--share-fakes`, `train`'s CPU default) and a learning rate
+that decays over the last part of the run's time (`--decay-start`, `--decay-shape`, `--lr-end`). The layers and
 their order are the package's, so the weights load into `Build_Gen("dcgan", 100, (64, 64, 3), width)`
 and `Build_Disc` (tests/test_gpu_script.py checks it).
 
@@ -162,8 +164,34 @@ def learning_rate(lr, fraction, decay_start=1.0, shape="linear", end=0.0):
     return lr * (1.0 - progress * (1.0 - end))
 
 
-def make_trainer(G, D, batch_size, ema_decay, chunk):
-    """A jitted function running `chunk` training steps on (state, learning rate); the state as a tuple of lists."""
+class BatchOrder:
+    """Which images each step trains on, drawn on the host `chunk` steps at a time: passes over the
+    data in a new random order each (`epochs=True`, as `train`'s shuffled pipeline), or each batch
+    drawn at random with replacement.
+
+        >>> order = BatchOrder(5, seed=0, epochs=True)
+        >>> sorted(order.take(5)) == sorted(order.take(5)) == [0, 1, 2, 3, 4]
+        True
+    """
+
+    def __init__(self, n, seed=0, epochs=True):
+        self.n, self.epochs = n, epochs
+        self.rng = np.random.default_rng(seed)
+        self.left = np.zeros(0, np.int32)
+
+    def take(self, count):
+        if not self.epochs:
+            return self.rng.integers(0, self.n, count).astype(np.int32)
+        while len(self.left) < count:
+            self.left = np.concatenate([self.left, self.rng.permutation(self.n).astype(np.int32)])
+        taken, self.left = self.left[:count], self.left[count:]
+        return taken
+
+
+def make_trainer(G, D, batch_size, ema_decay, chunk, share_fakes=False):
+    """A jitted function running `chunk` training steps on (state, learning rate, the images' order:
+    `chunk * batch_size` indices); the state as a tuple of lists. `share_fakes`: G's step scores the
+    batch D's step trained on (the same noise, by the updated D), as `train --share-fakes` does."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -182,10 +210,10 @@ def make_trainer(G, D, batch_size, ema_decay, chunk):
         logits, d_ntv = D.stateless_call(d_tv, d_ntv, diffaugment(fake, key), training=True)
         return jax.nn.softplus(-logits).mean(), (g_ntv, d_ntv)
 
-    def step(i, carry):
+    def step(i, carry, order):
         (g_tv, g_ntv, d_tv, d_ntv, g_opt, d_opt, e_tv, e_ntv, images, key, count, stats, lr) = carry
-        key, k_idx, k_z1, k_z2, k_d, k_g = jax.random.split(key, 6)
-        real = images[jax.random.randint(k_idx, (batch_size,), 0, images.shape[0])]
+        key, k_z1, k_z2, k_d, k_g = jax.random.split(key, 5)
+        real = images[jax.lax.dynamic_slice(order, (i * batch_size,), (batch_size,))]
         real = real.astype(jnp.float32) / 127.5 - 1.0
         fake, g_ntv = G.stateless_call(g_tv, g_ntv, jax.random.normal(k_z1, (batch_size, LATENT_DIM)), training=True)
         (dl, (d_ntv, acc)), grads = jax.value_and_grad(d_loss, has_aux=True)(d_tv, d_ntv, real,
@@ -193,7 +221,7 @@ def make_trainer(G, D, batch_size, ema_decay, chunk):
         updates, d_opt = adam.update(grads, d_opt, d_tv)
         d_tv = optax.apply_updates(d_tv, jax.tree_util.tree_map(lambda u: -lr * u, updates))
         (gl, (g_ntv, d_ntv)), grads = jax.value_and_grad(g_loss, has_aux=True)(
-            g_tv, g_ntv, d_tv, d_ntv, jax.random.normal(k_z2, (batch_size, LATENT_DIM)), k_g)
+            g_tv, g_ntv, d_tv, d_ntv, jax.random.normal(k_z1 if share_fakes else k_z2, (batch_size, LATENT_DIM)), k_g)
         updates, g_opt = adam.update(grads, g_opt, g_tv)
         g_tv = optax.apply_updates(g_tv, jax.tree_util.tree_map(lambda u: -lr * u, updates))
         count = count + 1
@@ -203,9 +231,9 @@ def make_trainer(G, D, batch_size, ema_decay, chunk):
         return (g_tv, g_ntv, d_tv, d_ntv, g_opt, d_opt, e_tv, list(g_ntv), images, key, count, stats, lr)
 
     @jax.jit
-    def run(state, lr):
+    def run(state, lr, order):
         state = (*state[:-1], jnp.zeros(3), jnp.asarray(lr, jnp.float32))
-        return jax.lax.fori_loop(0, chunk, step, state)[:-1]
+        return jax.lax.fori_loop(0, chunk, lambda i, carry: step(i, carry, order), state)[:-1]
 
     def initial(images, seed):
         g_tv = [v.value for v in G.trainable_variables]
@@ -268,6 +296,9 @@ def main(argv=None):
     parser.add_argument("--lr-end", type=float, default=0.0, help="the rate at the end (linear) or after the "
                         "step, as a fraction of --lr")
     parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--share-fakes", action="store_true", help="G's step scores the fakes D's step trained on")
+    parser.add_argument("--random-batches", action="store_true", help="each batch drawn at random with replacement "
+                        "(the script's old way), not passes over the data in a new order each")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--chunk", type=int, default=200, help="steps per compiled call")
     parser.add_argument("--snapshots", default="0.5", help="fractions of --seconds at which the EMA G is also kept")
@@ -287,7 +318,8 @@ def main(argv=None):
     images = read_faces(args.faces)
     G = build_generator(args.width, images.shape[1])
     D = build_discriminator(args.width, images.shape[1], kind=args.discriminator)
-    run, initial = make_trainer(G, D, args.batch_size, args.ema, args.chunk)
+    run, initial = make_trainer(G, D, args.batch_size, args.ema, args.chunk, args.share_fakes)
+    order = BatchOrder(len(images), args.seed, epochs=not args.random_batches)
     state = initial(images, args.seed)
     if args.init:
         saved = np.load(args.init)
@@ -299,7 +331,7 @@ def main(argv=None):
         fresh = initial(images, args.seed)
         state = (*fresh[:6], [v.value for v in average.trainable_variables], *fresh[7:10],
                  fresh[10] + 10**6, fresh[11])
-    compiled = run.lower(state, args.lr).compile()
+    compiled = run.lower(state, args.lr, order.take(args.chunk * args.batch_size)).compile()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     flops = float((cost or {}).get("flops", 0.0))  # XLA counts a loop body once: one step
@@ -311,7 +343,7 @@ def main(argv=None):
     while time.time() - begin < args.seconds:
         t0 = time.time()
         lr = learning_rate(args.lr, (t0 - begin) / args.seconds, args.decay_start, args.decay_shape, args.lr_end)
-        state = compiled(state, lr)
+        state = compiled(state, lr, order.take(args.chunk * args.batch_size))
         stats = np.asarray(state[-1]) / args.chunk
         train_seconds += time.time() - t0
         steps += args.chunk

@@ -86,3 +86,13 @@ def test_a_run_file_becomes_run_folders_the_package_restores(script, tmp_path):
     assert all(np.allclose(w.numpy(), 0.03, rtol=1e-3) for w in ours_d.weights)
     restore_networks(folders[0], generator=ours_g)
     assert all(np.allclose(w.numpy(), 0.05, rtol=1e-3) for w in ours_g.weights)
+
+
+def test_batches_pass_over_the_data_in_a_new_order_each_time_or_at_random(script):
+    order = script.BatchOrder(7, seed=3, epochs=True)
+    taken = np.concatenate([order.take(5) for _ in range(7)])  # 35 = 5 passes, across the calls' edges
+    passes = taken.reshape(5, 7)
+    assert all(sorted(p) == list(range(7)) for p in passes)  # every image once a pass
+    assert len({tuple(p) for p in passes}) > 1  # a new order each pass
+    drawn = script.BatchOrder(7, seed=3, epochs=False).take(700)
+    assert drawn.min() == 0 and drawn.max() == 6 and any(len(set(drawn[i:i + 7])) < 7 for i in range(0, 700, 7))
