@@ -94,3 +94,15 @@ def load_labeled_images(name_or_path, image_size=None, channels=None, directory=
         raise UsageError(f"{path}: --conditional needs at least 2 classes, the labels hold {classes}")
     return images, labels, [str(i) for i in range(classes)]
 
+
+
+def split_at_limit(array, limit):
+    """`--limit`'s one definition: (the first `limit` items, trained on; the rest, held out). Without a
+    limit, (array, None); a None array (no labels) gives (None, None).
+
+        >>> split_at_limit(np.arange(5), 3)
+        (array([0, 1, 2]), array([3, 4]))
+    """
+    if array is None:
+        return None, None
+    return (array[:limit], array[limit:]) if limit else (array, None)

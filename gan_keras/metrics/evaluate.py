@@ -66,7 +66,7 @@ def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, re
     held-out images). Returns the record `evaluate` prints."""
     import time
 
-    from gan_keras.data.load import load_images, load_labeled_images
+    from gan_keras.data.load import load_images, load_labeled_images, split_at_limit
     from gan_keras.tools.sampling import load_generator
     from gan_keras.training.config import load_config
 
@@ -78,14 +78,12 @@ def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, re
         images, labels, _ = load_labeled_images(config.dataset, shape[0], shape[2], data_dir)
     else:
         images = load_images(config.dataset, shape[0], shape[2], data_dir)
-    compared, train = "training images", None
-    if not against_train and config.limit and len(images) > config.limit:  # the run never saw these
-        train = images[:config.limit]
-        images, compared = images[config.limit:], f"held-out images (after the first {config.limit:,})"
-        labels = None if labels is None else labels[config.limit:]
-    elif config.limit:
-        images = images[:config.limit]
-        labels = None if labels is None else labels[:config.limit]
+    train, held = split_at_limit(images, config.limit)
+    train_labels, held_labels = split_at_limit(labels, config.limit)
+    if not against_train and held is not None and len(held):  # the run never saw these
+        images, labels, compared = held, held_labels, f"held-out images (after the first {config.limit:,})"
+    else:
+        images, labels, train, compared = train, train_labels, None, "training images"
     generator = load_generator(run)
     primary = metric or default_metric(config.dataset)
     start = time.perf_counter()

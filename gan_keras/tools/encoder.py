@@ -246,7 +246,7 @@ def training_images(run, data_dir=None):
     one warning when its dataset cannot be read here."""
     import warnings
 
-    from gan_keras.data.load import load_images
+    from gan_keras.data.load import load_images, split_at_limit
     from gan_keras.training.config import load_config
 
     config, saved = load_config(run)
@@ -261,7 +261,7 @@ def training_images(run, data_dir=None):
         warnings.warn(f"the run's images are {images.shape[1:]}, its generator draws {tuple(shape)}: training the "
                       "encoder on the generator's samples alone", stacklevel=2)
         return None
-    return images[:config.limit] if config.limit else images
+    return split_at_limit(images, config.limit)[0]
 
 
 def run_train_encoder(run, out=None, steps=None, minutes=10.0, batch_size=32, width=32, seed=0, verbose=1,

@@ -153,16 +153,14 @@ class TrainingData:
 
     @classmethod
     def load(cls, config):
-        from gan_keras.data.load import load_images, load_labeled_images
+        from gan_keras.data.load import load_images, load_labeled_images, split_at_limit
 
         if config.conditional:
             data = cls(*load_labeled_images(config.dataset, config.image_size, config.channels, config.data_dir))
         else:
             data = cls(load_images(config.dataset, config.image_size, config.channels, config.data_dir))
-        if config.limit:
-            data.images, data.heldout = data.images[:config.limit], data.images[config.limit:]
-            if data.labels is not None:
-                data.labels, data.heldout_labels = data.labels[:config.limit], data.labels[config.limit:]
+        data.images, data.heldout = split_at_limit(data.images, config.limit)
+        data.labels, data.heldout_labels = split_at_limit(data.labels, config.limit)
         return data
 
     @property
