@@ -526,3 +526,39 @@ def test_eval_every_keeps_the_best_generator_across_a_resume(tmp_path, digits_np
     train(str(digits_npz), out=run, epochs=5, resume=True, verbose=0, eval_share=1.0)  # 3.5 does not beat 3; 1 does
     assert read_best(run)["epoch"] == 5 and read_best(run)["value"] == 1.0
     assert "still improving" in best_summary(run, read_history(run / "history.csv"))
+
+
+def test_the_learning_rate_holds_then_falls_linearly_over_the_time_budget_or_the_epochs():
+    from gan_keras.training.schedule import LinearDecay, decayed_rate
+
+    assert [round(decayed_rate(1.0, f, 0.5, 0.1), 6) for f in (0, 0.5, 0.75, 1.0, 1.5)] == [1, 1, 0.55, 0.1, 0.1]
+
+    class Optimizer:
+        learning_rate = None
+
+    now = [100.0]
+    d, g = Optimizer(), Optimizer()
+    timed = LinearDecay([d, g], 2e-4, start=0.0, end=0.1, started=100.0, deadline=200.0, clock=lambda: now[0])
+    rates = []
+    for t in (100.0, 150.0, 200.0):
+        now[0] = t
+        timed.on_epoch_begin(epoch=7)  # the time decides, not the epoch
+        logs = {}
+        timed.on_epoch_end(7, logs)
+        rates.append((d.learning_rate, g.learning_rate, logs["lr"]))
+    np.testing.assert_allclose(rates, [(2e-4,) * 3, (1.1e-4,) * 3, (2e-5,) * 3])
+    by_epochs = LinearDecay([d], 1.0, start=0.5, end=0.0, epochs=10)
+    by_epochs.on_epoch_begin(5)
+    assert d.learning_rate == 1.0
+    by_epochs.on_epoch_begin(9)
+    assert d.learning_rate == pytest.approx(0.2)
+
+
+def test_train_decays_the_rate_and_writes_it_to_history(tmp_path, digits_npz):
+    from gan_keras import train
+    from tests.conftest import assert_one_line_error, run_cli_here
+
+    train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=4, steps_per_epoch=1, lr=1e-3,
+          lr_decay_start=0.5, lr_end=0.2, verbose=0)
+    np.testing.assert_allclose([float(row["lr"]) for row in _rows(tmp_path / "r")], [1e-3, 1e-3, 1e-3, 6e-4])
+    assert_one_line_error(run_cli_here("train", digits_npz, "--lr-end", 2, "--out", tmp_path / "x"), "lr-end")

@@ -51,6 +51,9 @@ class RunConfig:
     width: int | None = setting(None, "DCGAN filters of the outer layers, doubling inwards", SAME,
                                 default_help="16 for 64x64 and larger on a CPU, else 64")
     lr: float = setting(2e-4, "Adam learning rate of D and G")
+    lr_decay_start: float = setting(1.0, "fraction of the run (of --max-minutes, else of --epochs) after which the "
+                                    "learning rate falls linearly to --lr-end times --lr by its end (1: constant)")
+    lr_end: float = setting(0.1, "the learning rate at the end of a decaying run, as a fraction of --lr")
     beta_1: float = setting(0.5, "Adam beta_1")
     image_size: int | None = setting(None, "train at this size", SAME, default_help="the data's own")
     channels: int | None = setting(None, "1 or 3", SAME, default_help="the data's own", cli=False)
@@ -164,6 +167,9 @@ def validate(config):
             raise UsageError(f"{name.replace('_', '-')} must be a positive number, got {value}")
     if config.eval_every < 0 or config.checkpoint_every_steps < 0:
         raise UsageError("eval-every and checkpoint-every-steps must be 0 (off) or positive")
+    if not (0 <= config.lr_decay_start <= 1 and 0 <= config.lr_end <= 1):
+        raise UsageError(f"lr-decay-start and lr-end are fractions from 0 to 1, got {config.lr_decay_start} and "
+                         f"{config.lr_end}")
     if not 0 < config.eval_share <= 1:
         raise UsageError(f"eval-share is a share of the wall clock, above 0 and at most 1, got {config.eval_share}")
     if config.model != "auto":

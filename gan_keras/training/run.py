@@ -75,10 +75,12 @@ def build_trainer(config, image_shape, strategy, num_classes=0):
     return trainer
 
 
-def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise, data, global_batch):
+def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise, data, global_batch,
+                  started=None):
     """The callbacks that write a run folder, in the order they must run; also returns the grid one."""
     from gan_keras.training import callbacks as cb
     from gan_keras.training.recording import RecordingClock
+    from gan_keras.training.schedule import LinearDecay
 
     history_path = write_dir / "history.csv"
     clock = RecordingClock(shares={"metrics": config.eval_share})
@@ -89,11 +91,15 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
     grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
                           status, clock)
     timer = cb.EpochTimer(global_batch, clock)
+    decay = (LinearDecay([trainer.d_optimizer, trainer.g_optimizer], config.lr, config.lr_decay_start, config.lr_end,
+                         config.epochs, started, deadline) if config.lr_decay_start < 1 else None)
     callbacks = [
         cb.StopGuard(status, deadline),
         timer,
+        *([decay] if decay else []),
         *([evaluation] if evaluation else []),
-        cb.HistoryCSV(history_path, status, [*trainer.log_columns(), *(evaluation.columns if evaluation else [])]),
+        cb.HistoryCSV(history_path, status, [*trainer.log_columns(), *(decay.columns if decay else []),
+                                             *(evaluation.columns if evaluation else [])]),
         cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}", clock=clock),
         grids,
         *([cb.TensorBoardLog(write_dir / "tensorboard", write_dir / "samples", status, clock)]
@@ -324,7 +330,7 @@ def fit(plan, built, start, verbose):
     status = cb.RunStatus()
     deadline = plan.started + config.max_minutes * 60 if config.max_minutes else None
     callbacks, recording = run_callbacks(config, trainer, start.write_dir, status, deadline, start.checkpoint,
-                                         start.fixed_noise, plan.data, built.global_batch)
+                                         start.fixed_noise, plan.data, built.global_batch, plan.started)
     if start.epoch >= config.epochs:
         print(f"{plan.out}: already trained {start.epoch} of {config.epochs} epochs; nothing to do", flush=True)
     else:
