@@ -51,8 +51,9 @@ class RunConfig:
     width: int | None = setting(None, "DCGAN filters of the outer layers, doubling inwards", SAME,
                                 default_help="16 for 64x64 and larger on a CPU, else 64")
     lr: float = setting(2e-4, "Adam learning rate of D and G")
-    lr_decay_start: float = setting(1.0, "fraction of the run (of --max-minutes, else of --epochs) after which the "
-                                    "learning rate falls linearly to --lr-end times --lr by its end (1: constant)")
+    lr_decay_start: float = setting(1.0, "fraction of the run (of --epochs when given, counted across resumes; else "
+                                    "of this invocation's --max-minutes) after which the learning rate falls "
+                                    "linearly to --lr-end times --lr by its end (1: constant)")
     lr_end: float = setting(0.1, "the learning rate at the end of a decaying run, as a fraction of --lr")
     beta_1: float = setting(0.5, "Adam beta_1")
     image_size: int | None = setting(None, "train at this size", SAME, default_help="the data's own")

@@ -91,8 +91,9 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
     grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
                           status, clock)
     timer = cb.EpochTimer(global_batch, clock)
+    by_time = config.epochs == EPOCHS_UNTIL_BUDGET and deadline is not None  # else over the epochs, across resumes
     decay = (LinearDecay([trainer.d_optimizer, trainer.g_optimizer], config.lr, config.lr_decay_start, config.lr_end,
-                         config.epochs, started, deadline) if config.lr_decay_start < 1 else None)
+                         config.epochs, started, deadline if by_time else None) if config.lr_decay_start < 1 else None)
     callbacks = [
         cb.StopGuard(status, deadline),
         timer,
