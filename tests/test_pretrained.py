@@ -98,3 +98,30 @@ def test_init_from_a_run_with_its_own_average_starts_the_average_from_that_avera
     for mine, theirs in ((target.generator, source.generator), (target.ema.average, source.ema.average)):
         for a, b in zip(mine.weights, theirs.weights):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_packed_run_counts_the_training_of_the_runs_it_continued(tmp_path):
+    from gan_keras.pretrained.pack import card_markdown, trained_for
+
+    def run(name, rows, init_from=None, card=None):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"init_from": init_from}))
+        (folder / "history.csv").write_text("epoch,seconds,steps\n" + "".join(f"{i},{s},{n}\n" for i, (s, n) in
+                                                                              enumerate(rows)))
+        if card:
+            (folder / "card.json").write_text(json.dumps(card))
+        return str(folder)
+
+    shipped = run("shipped", [(999, 999)], card={"steps": 300, "minutes": 60.0})  # the card's totals win
+    middle = run("middle", [(60, 10), (120, 20)], init_from=shipped)
+    last = run("last", [(30, 5)], init_from=middle)
+    assert trained_for(shipped) == (300, 60.0)
+    assert trained_for(middle) == (330, 63.0)
+    assert trained_for(last) == (335, 63.5)
+    assert trained_for(run("alone", [(90, 7)])) == (7, 1.5)
+    card = {"name": "x", "dataset": "d", "model": "m", "image_shape": "8x8x1", "steps": 335, "minutes": 63.5,
+            "continued_from": "RUN (330 steps, 63.0 min)", "machine": "cpu", "versions": "v", "licence": "l",
+            "command": "c", "metrics": {"against": "held-out", "n": 10, "swd": 1.0}}
+    assert "| continued from | RUN (330 steps, 63.0 min) |" in card_markdown(card)
+    assert "continued from" not in card_markdown({k: v for k, v in card.items() if k != "continued_from"})

@@ -24,6 +24,32 @@ def _history(run):
         return list(csv.DictReader(f))
 
 
+def trained_for(run):
+    """(steps, minutes) a run's networks were trained for in all: its own history.csv plus, for a run
+    started with `--init-from`, what its source was trained for (a shipped card's totals, or that run's
+    history, followed back). Read before packing over the source.
+
+    >>> trained_for("pretrained:anime64")[0] > 0
+    True
+    """
+    from gan_keras.pretrained import run_folder
+
+    folder = run_folder(run)
+    card = folder / "card.json"
+    if card.is_file():
+        card = json.loads(card.read_text())
+        return int(card["steps"]), float(card["minutes"])
+    history = _history(folder)
+    steps = sum(int(row.get("steps") or 0) for row in history)
+    minutes = sum(float(row.get("seconds") or 0) for row in history) / 60
+    config = folder / "config.json"
+    source = json.loads(config.read_text()).get("init_from") if config.is_file() else None
+    if source:
+        more_steps, more_minutes = trained_for(source)
+        steps, minutes = steps + more_steps, minutes + more_minutes
+    return steps, minutes
+
+
 def _copy_networks(run, config, saved, out):
     """D and G (what `--init-from` restores) of the run's newest checkpoint, in float16
     (`checkpoints.save_networks`); with an EMA, its average alone stands for G: it is what sampling draws
@@ -47,7 +73,10 @@ def card_markdown(card):
     """The model card as Markdown, from the fields `pack` measured."""
     lines = [f"# pretrained:{card['name']}", "", card.get("summary", ""), "",
              "| | |", "|---|---|"]
-    for key in ("dataset", "model", "image_shape", "steps", "minutes", "machine", "versions", "licence"):
+    for key in ("dataset", "model", "image_shape", "steps", "minutes", "continued_from", "machine", "versions",
+                "licence"):
+        if key not in card:
+            continue
         lines.append(f"| {key.replace('_', ' ')} | {card[key]} |")
     lines += ["", "Trained with:", "", "```", card["command"], "```", "",
               f"Measured by `python -m gan_keras evaluate pretrained:{card['name']}` ({card['metrics']['against']}, "
@@ -70,6 +99,9 @@ def pack(run, name, command, licence, summary="", n=10000, folder=None):
     config, saved = load_config(run)
     if not (Path(run) / "generator.keras").is_file():
         raise UsageError(f"{run} has no generator.keras: let the run finish first")
+    steps, minutes = trained_for(run)  # before `out` is replaced: it may be the run's own source
+    source = saved.get("init_from")
+    continued = source and "{} ({:,} steps, {:.1f} min)".format(source, *trained_for(source))
     out = Path(folder or FOLDER) / name
     if out.exists():
         shutil.rmtree(out)
@@ -77,13 +109,11 @@ def pack(run, name, command, licence, summary="", n=10000, folder=None):
     saved = {**saved, "data_dir": None, "packed_from": str(run)}  # data comes from the user's machine
     (out / "config.json").write_text(json.dumps(saved, indent=2) + "\n")
     _copy_networks(run, config, saved, out / WEIGHTS_FILE)
-    history = _history(run)
-    steps = sum(int(row.get("steps") or 0) for row in history)
-    minutes = sum(float(row.get("seconds") or 0) for row in history) / 60
     metrics = evaluate_run(out, n=n, data_dir=config.data_dir)
     metrics["run"] = f"pretrained:{name}"
     card = {"name": name, "summary": summary, "dataset": config.dataset, "model": config.model,
             "image_shape": "x".join(map(str, saved["image_shape"])), "steps": steps, "minutes": round(minutes, 1),
+            **({"continued_from": continued} if continued else {}),
             "machine": f"{cpu_info().get('model name', platform.processor() or 'unknown CPU')}, "
                        f"{saved.get('replicas', 1)} replica(s), no GPU",
             "versions": f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
