@@ -125,3 +125,40 @@ def test_a_packed_run_counts_the_training_of_the_runs_it_continued(tmp_path):
             "command": "c", "metrics": {"against": "held-out", "n": 10, "swd": 1.0}}
     assert "| continued from | RUN (330 steps, 63.0 min) |" in card_markdown(card)
     assert "continued from" not in card_markdown({k: v for k, v in card.items() if k != "continued_from"})
+
+
+@pytest.mark.slow
+def test_pack_best_ships_the_generator_kept_in_best_with_the_last_d_and_its_epochs_steps(tmp_path):
+    import shutil
+
+    import keras
+
+    import gan_keras as gk
+    from gan_keras.errors import UsageError
+    from gan_keras.networks.build import Build_Disc
+    from gan_keras.pretrained.pack import pack
+    from gan_keras.training.checkpoints import restore_networks, save_generator
+
+    run = tmp_path / "run"
+    gk.train("mnist", out=run, model="mlp", epochs=3, steps_per_epoch=2, eval_every=1, limit=59_700, ema=0.9,
+             verbose=0)
+    kept = keras.saving.load_model(run / "best" / "generator.keras", compile=False)  # a best/ unlike the last G,
+    kept.set_weights([w + 0.25 for w in kept.get_weights()])                         # and from epoch 1
+    save_generator(kept, run / "best" / "generator.keras")
+    (run / "best" / "best.json").write_text(json.dumps({"epoch": 1, "column": "eval_domain_fid", "value": 9.0,
+                                                        "lower_is_better": True}))
+    card = pack(run, "tiny", "python -m gan_keras train mnist ...", "MNIST: CC BY-SA 3.0", n=300,
+                folder=tmp_path / "shipped", best=True)
+    shipped = gk.load_generator(tmp_path / "shipped" / "tiny")
+    for a, b in zip(shipped.get_weights(), kept.get_weights()):
+        np.testing.assert_allclose(a, b, atol=2e-3 * (1 + np.abs(b).max()))  # float16 in the package
+    D, last_D = Build_Disc("mlp", (28, 28, 1)), Build_Disc("mlp", (28, 28, 1))
+    restore_networks(tmp_path / "shipped" / "tiny", discriminator=D)
+    restore_networks(run, discriminator=last_D)
+    for a, b in zip(D.get_weights(), last_D.get_weights()):
+        np.testing.assert_allclose(a, b, atol=2e-3 * (1 + np.abs(b).max()))
+    assert card["steps"] == 2 and card["networks"].startswith("G: best/, epoch 1 of 3")
+    assert "| networks | G: best/, epoch 1 of 3" in (tmp_path / "shipped" / "tiny" / "CARD.md").read_text()
+    shutil.rmtree(run / "best")
+    with pytest.raises(UsageError, match="kept no best/ generator"):
+        pack(run, "tiny", "c", "l", folder=tmp_path / "shipped", best=True)

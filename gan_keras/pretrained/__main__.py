@@ -13,6 +13,7 @@ p.add_argument("--command", dest="train_command", required=True, help="the exact
 p.add_argument("--licence", required=True, help="the training data's licence")
 p.add_argument("--summary", default="")
 p.add_argument("--n", type=int, default=10000, help="images compared for the card's metrics")
+p.add_argument("--best", action="store_true", help="ship the generator kept in RUN/best/ (train --eval-every)")
 args = parser.parse_args()
 
 if args.command == "classifiers":
@@ -26,4 +27,5 @@ if args.command == "classifiers":
 else:
     from gan_keras.pretrained.pack import card_markdown, pack
 
-    print(card_markdown(pack(args.run, args.name, args.train_command, args.licence, args.summary, args.n)))
+    print(card_markdown(pack(args.run, args.name, args.train_command, args.licence, args.summary, args.n,
+                            best=args.best)))

@@ -24,10 +24,10 @@ def _history(run):
         return list(csv.DictReader(f))
 
 
-def trained_for(run):
-    """(steps, minutes) a run's networks were trained for in all: its own history.csv plus, for a run
-    started with `--init-from`, what its source was trained for (a shipped card's totals, or that run's
-    history, followed back). Read before packing over the source.
+def trained_for(run, until_epoch=None):
+    """(steps, minutes) a run's networks were trained for in all (up to its epoch `until_epoch`): its own
+    history.csv plus, for a run started with `--init-from`, what its source was trained for (a shipped
+    card's totals, or that run's history, followed back). Read before packing over the source.
 
     >>> trained_for("pretrained:anime64")[0] > 0
     True
@@ -39,7 +39,7 @@ def trained_for(run):
     if card.is_file():
         card = json.loads(card.read_text())
         return int(card["steps"]), float(card["minutes"])
-    history = _history(folder)
+    history = [row for row in _history(folder) if until_epoch is None or int(row["epoch"]) <= until_epoch]
     steps = sum(int(row.get("steps") or 0) for row in history)
     minutes = sum(float(row.get("seconds") or 0) for row in history) / 60
     config = folder / "config.json"
@@ -50,10 +50,13 @@ def trained_for(run):
     return steps, minutes
 
 
-def _copy_networks(run, config, saved, out):
+def _copy_networks(run, config, saved, out, generator_file=None):
     """D and G (what `--init-from` restores) of the run's newest checkpoint, in float16
     (`checkpoints.save_networks`); with an EMA, its average alone stands for G: it is what sampling draws
-    with and what fine-tuning starts from, and the raw G would double the size."""
+    with and what fine-tuning starts from, and the raw G would double the size. `generator_file` (a
+    `generator.keras`, such as `best/`'s) replaces that G."""
+    import keras
+
     from gan_keras.networks.build import Build_Disc, Build_Gen
     from gan_keras.training.checkpoints import restore_networks, save_networks
 
@@ -66,6 +69,9 @@ def _copy_networks(run, config, saved, out):
     restore_networks(run, **networks)
     if config.ema:
         del networks["generator"]
+    if generator_file is not None:
+        kept = keras.saving.load_model(generator_file, compile=False)
+        networks["generator_ema" if config.ema else "generator"].set_weights(kept.get_weights())
     save_networks(out, **networks)
 
 
@@ -73,8 +79,8 @@ def card_markdown(card):
     """The model card as Markdown, from the fields `pack` measured."""
     lines = [f"# pretrained:{card['name']}", "", card.get("summary", ""), "",
              "| | |", "|---|---|"]
-    for key in ("dataset", "model", "image_shape", "steps", "minutes", "continued_from", "machine", "versions",
-                "licence"):
+    for key in ("dataset", "model", "image_shape", "steps", "minutes", "continued_from", "networks", "machine",
+                "versions", "licence"):
         if key not in card:
             continue
         lines.append(f"| {key.replace('_', ' ')} | {card[key]} |")
@@ -87,8 +93,10 @@ def card_markdown(card):
     return "\n".join(lines) + "\n"
 
 
-def pack(run, name, command, licence, summary="", n=10000, folder=None):
-    """Copy run folder `run` into `folder/name` (default: the package's), evaluate it and write its card."""
+def pack(run, name, command, licence, summary="", n=10000, folder=None, best=False):
+    """Copy run folder `run` into `folder/name` (default: the package's), evaluate it and write its card.
+    `best`: ship the generator the run kept in `best/` (`train --eval-every`), counting the training up
+    to its epoch, with D from the run's last checkpoint."""
     import keras
     import tensorflow as tf
 
@@ -99,7 +107,18 @@ def pack(run, name, command, licence, summary="", n=10000, folder=None):
     config, saved = load_config(run)
     if not (Path(run) / "generator.keras").is_file():
         raise UsageError(f"{run} has no generator.keras: let the run finish first")
-    steps, minutes = trained_for(run)  # before `out` is replaced: it may be the run's own source
+    generator_file, until_epoch, networks = None, None, None
+    if best:
+        from gan_keras.training.callbacks import read_best
+
+        record = read_best(run)
+        if record is None or not (Path(run) / "best" / "generator.keras").is_file():
+            raise UsageError(f"{run} kept no best/ generator: train it with --eval-every, or pack it without --best")
+        generator_file, until_epoch = Path(run) / "best" / "generator.keras", int(record["epoch"])
+        last = max(int(row["epoch"]) for row in _history(run))
+        networks = (f"G: best/, epoch {until_epoch} of {last} ({record['column'].removeprefix('eval_')} "
+                    f"{record['value']:.2f} in the run); D: the last checkpoint, epoch {last}")
+    steps, minutes = trained_for(run, until_epoch)  # before `out` is replaced: it may be the run's own source
     source = saved.get("init_from")
     continued = source and "{} ({:,} steps, {:.1f} min)".format(source, *trained_for(source))
     out = Path(folder or FOLDER) / name
@@ -108,12 +127,13 @@ def pack(run, name, command, licence, summary="", n=10000, folder=None):
     out.mkdir(parents=True)
     saved = {**saved, "data_dir": None, "packed_from": str(run)}  # data comes from the user's machine
     (out / "config.json").write_text(json.dumps(saved, indent=2) + "\n")
-    _copy_networks(run, config, saved, out / WEIGHTS_FILE)
+    _copy_networks(run, config, saved, out / WEIGHTS_FILE, generator_file)
     metrics = evaluate_run(out, n=n, data_dir=config.data_dir)
     metrics["run"] = f"pretrained:{name}"
     card = {"name": name, "summary": summary, "dataset": config.dataset, "model": config.model,
             "image_shape": "x".join(map(str, saved["image_shape"])), "steps": steps, "minutes": round(minutes, 1),
             **({"continued_from": continued} if continued else {}),
+            **({"networks": networks} if networks else {}),
             "machine": f"{cpu_info().get('model name', platform.processor() or 'unknown CPU')}, "
                        f"{saved.get('replicas', 1)} replica(s), no GPU",
             "versions": f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
