@@ -1,11 +1,13 @@
 """gan_keras: GANs on Keras 3 / TensorFlow, from the classic MNIST GAN to DCGANs on anime faces.
 
-The folders follow the data: `data/` (datasets, folders, the tf.data pipeline) -> `networks/`
-(Build_Gen, Build_Disc and the network families) -> `training/` (settings, losses, augmentation,
-the two trainers, callbacks, checkpoints, `train`) -> `metrics/` -> `tools/` (what uses a trained
-generator: sampling, latents, the encoder, projection, directions, video, export, the explorer) -> `cli/`;
-`bench/` times the training step; `pretrained/` holds the shipped generators. Small shared files
-sit at the top: `registry`, `errors`, `files` (atomic writes), `images`, `plots`, `notebook`.
+The folders follow the data, and each imports only from those before it (tests/test_layout.py):
+`data/` (datasets, folders, the tf.data pipeline) -> `networks/` (Build_Gen, Build_Disc and the
+network families) -> `training/` (settings, losses, augmentation, the two trainers) -> `runs/` (the
+run folder: config, checkpoints, loading, `best/`, the callbacks that write it, and `train`) ->
+`metrics/` -> `tools/` (what uses a trained generator: sampling, latents, the encoder, projection,
+directions, video, export, the explorer, pack) and `bench/` (the training step timed) -> `cli/`.
+Below them all: the small shared modules (`registry`, `errors`, `files`, `images`, `options`,
+`quiet_tensorflow`, `notebook`) and `pretrained/`, the shipped generators as package data.
 
 Example:
     >>> import gan_keras as gk
@@ -27,15 +29,17 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Build_Gen": "gan_keras.networks.build", "Build_Disc": "gan_keras.networks.build",
     "build_combined": "gan_keras.training.classic", "ClassicGAN": "gan_keras.training.classic",
-    "GAN": "gan_keras.training.gan", "load_dataset": "gan_keras.data.pipeline", "load_images": "gan_keras.data.load",
+    "GAN": "gan_keras.training.fused", "load_dataset": "gan_keras.data.pipeline", "load_images": "gan_keras.data.load",
     "load_labeled_images": "gan_keras.data.load",
-    "train": "gan_keras.training.run", "load_generator": "gan_keras.tools.sampling", "generate": "gan_keras.tools.sampling",
+    "train": "gan_keras.runs.train", "load_generator": "gan_keras.runs.loading", "generate": "gan_keras.tools.sample",
     "make_strategy": "gan_keras.training.distribute", "UsageError": "gan_keras.errors",
-    "load_discriminator": "gan_keras.tools.sampling",
+    "load_discriminator": "gan_keras.runs.loading",
     "project": "gan_keras.tools.projection", "load_targets": "gan_keras.data.folders",
-    "tune": "gan_keras.tools.projection", "train_encoder": "gan_keras.tools.encoder", "encode": "gan_keras.tools.encoder",
+    "tune": "gan_keras.tools.projection", "train_encoder": "gan_keras.tools.encoder",
+    "encode": "gan_keras.tools.encoder",
     "load_encoder": "gan_keras.tools.encoder",
-    "sefa": "gan_keras.tools.directions", "ganspace": "gan_keras.tools.directions", "interfacegan": "gan_keras.tools.directions",
+    "sefa": "gan_keras.tools.directions", "ganspace": "gan_keras.tools.directions",
+    "interfacegan": "gan_keras.tools.directions",
     "save_latents": "gan_keras.tools.latent", "load_latents": "gan_keras.tools.latent",
     "Explorer": "gan_keras.tools.explorer", "export_generator": "gan_keras.tools.export",
 }

@@ -1,19 +1,28 @@
 """Files a run writes, written atomically (a temporary file, then a rename: a reader never sees half a
-file), and `history.csv` read back.
+file, and a write that fails, a full disk, leaves no temporary behind), and files read back with one
+line naming the file when it is damaged.
 
 Example:
     >>> import numpy as np
     >>> save_png(np.zeros((8, 8, 3), np.uint8), "outputs/black.png")
     >>> read_history("outputs/no-such-run/history.csv")
     {}
+    >>> read_json("outputs/black.png", "a settings file")
+    Traceback (most recent call last):
+    gan_keras.errors.UsageError: outputs/black.png is damaged (...); a settings file cannot be read
 """
 
+import contextlib
 import csv
+import json
 import math
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from gan_keras.errors import UsageError
 
 
 def atomic_path(path):
@@ -26,10 +35,54 @@ def atomic_path(path):
     return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
 
 
-def atomic_write_text(path, text):
+@contextlib.contextmanager
+def atomic_write(path):
+    """Yields the temporary path to write; moves it onto `path` when the block ends, or removes it
+    when the block raises (a full disk), so that `path` is either the old file or the whole new one."""
     tmp = atomic_path(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path, text):
+    with atomic_write(path) as tmp:
+        tmp.write_text(text)
+
+
+def atomic_copy(source, path):
+    """Copy a file onto `path` atomically."""
+    import shutil
+
+    with atomic_write(path) as tmp:
+        shutil.copyfile(source, tmp)
+
+
+def read_json(path, what):
+    """A JSON object from `path`; one UsageError line naming the file (and saying that `what` cannot be
+    read) when it is damaged: truncated, not JSON, or not an object."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path} is damaged ({e}); {what} cannot be read") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{path} is damaged (not a JSON object); {what} cannot be read")
+    return value
+
+
+def load_npz(path, what):
+    """The arrays of an .npz file as a dict, read whole; one UsageError line naming the file (and saying
+    that `what` cannot be read) when it is damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return {name: saved[name] for name in saved.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise UsageError(f"{path} is damaged ({type(e).__name__}: {str(e)[:120]}); {what} cannot be read") from None
 
 
 def save_png(image, path):
@@ -39,9 +92,8 @@ def save_png(image, path):
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
-    tmp = atomic_path(path)
-    Image.fromarray(image).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")
 
 
 def write_gif(png_paths, path, seconds_per_frame=0.5):
@@ -54,9 +106,8 @@ def write_gif(png_paths, path, seconds_per_frame=0.5):
     if not frames:
         return
     durations = [int(seconds_per_frame * 1000)] * (len(frames) - 1) + [2000]
-    tmp = atomic_path(path)
-    frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
 
 
 def read_history(path):

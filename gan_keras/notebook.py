@@ -104,7 +104,8 @@ def folder_listing(folder, max_files=6):
     for parent, files in sorted(groups.items(), key=lambda item: (len(item[0].parts), str(item[0]))):
         if parent != Path(".") and len(files) > max_files:
             total = human_size(sum(p.stat().st_size for p in files))
-            lines.append(f"  {str(parent) + '/':<40} {len(files)} files, {total} ({files[0].name} ... {files[-1].name})")
+            lines.append(f"  {str(parent) + '/':<40} {len(files)} files, {total} "
+                         f"({files[0].name} ... {files[-1].name})")
         else:
             lines += [f"  {str(p.relative_to(folder)):<40} {human_size(p.stat().st_size):>9}" for p in files]
     return "\n".join(lines)

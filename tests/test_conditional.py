@@ -14,13 +14,14 @@ from gan_keras.images import image_grid, to_uint8
 from gan_keras.networks.build import (
     Build_Disc,
     Build_Gen,
+    class_grid_inputs,
     discriminator_logits,
     draw,
     num_classes,
 )
-from gan_keras.tools.sampling import class_grid_inputs, generate
-from gan_keras.training.gan import GAN
-from gan_keras.training.run import train
+from gan_keras.runs.train import train
+from gan_keras.tools.sample import generate
+from gan_keras.training.fused import GAN
 from tests.conftest import assert_one_line_error, run_cli_here
 
 
@@ -102,7 +103,7 @@ def test_conditional_accuracy_of_a_perfect_and_a_class_ignoring_generator():
     from gan_keras.data.load import load_digits
     from gan_keras.metrics.conditional import per_class_fid
     from gan_keras.metrics.evaluate import evaluate
-    from gan_keras.training.callbacks import EvalMetric
+    from gan_keras.metrics.in_run import EvalMetric
 
     images, labels = load_digits("mnist", "test")
     images, labels = images[:2000, ..., None], labels[:2000]

@@ -89,7 +89,8 @@ def test_after_the_download_anime_is_read_as_an_image_folder_and_trains(tmp_path
     from gan_keras import train
 
     calls = []
-    monkeypatch.setattr(kagglehub, "dataset_download", lambda *a, **k: calls.append(1) or _fake_kaggle_download(*a, **k))
+    monkeypatch.setattr(kagglehub, "dataset_download",
+                        lambda *a, **k: calls.append(1) or _fake_kaggle_download(*a, **k))
     faces = load_images("anime", directory=tmp_path)
     assert faces.shape == (12, 64, 64, 3) and faces.dtype == np.uint8 and calls == [1]
     assert (tmp_path / "anime" / "images" / "0_2000.jpg").is_file()
@@ -195,7 +196,8 @@ def test_bad_files_are_skipped_with_one_warning_and_modes_convert(messy_folder):
         assert name in messages[0]
     assert images.shape == (10, 32, 32, 3) and images.dtype == np.uint8
     names = sorted(p.relative_to(messy_folder).as_posix() for p in messy_folder.rglob("*")
-                   if p.suffix in (".jpg", ".png", ".bmp", ".webp") and p.name not in ("empty.jpg", "notes.png", "truncated.jpg"))
+                   if p.suffix in (".jpg", ".png", ".bmp", ".webp")
+                   and p.name not in ("empty.jpg", "notes.png", "truncated.jpg"))
     by_name = dict(zip(names, images))
     assert np.all(by_name["grey.png"] == 128)  # grayscale -> three equal channels
     assert np.all(by_name["deep.png"] == 255)  # 16-bit white stays white, not clipped garbage

@@ -79,7 +79,7 @@ def test_what_the_user_set_is_never_overridden():
 
 @pytest.mark.slow
 def test_a_run_records_the_choices_and_a_resume_keeps_the_shape(tmp_path):
-    from gan_keras.training.run import train
+    from gan_keras.runs.train import train
 
     faces = np.random.default_rng(0).integers(0, 256, (70, 64, 64, 3), dtype=np.uint8)
     np.savez(tmp_path / "faces.npz", images=faces)

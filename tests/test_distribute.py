@@ -14,7 +14,8 @@ from tests.conftest import ROOT, history, run_cli
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe", [[], ["--augment", "ada", "--ada-target", "0.2", "--ema", "0.99", "--loss", "wgan-gp",
+@pytest.mark.parametrize("recipe", [[], ["--augment", "ada", "--ada-target", "0.2", "--ema", "0.99",
+                                         "--loss", "wgan-gp",
                                          "--conditional"]])
 def test_two_replicas_match_one_on_the_same_global_batch(tmp_path, digits_npz, recipe):
     # float32: one replica normalises with the fused BatchNorm kernel, two with Keras's synchronized ops;
@@ -36,7 +37,8 @@ def test_two_replicas_match_one_on_the_same_global_batch(tmp_path, digits_npz, r
         assert a["ada_p"][0] > 0
         generators = [keras.saving.load_model(tmp_path / name / "generator.keras") for name in ("one", "two")]
         z = np.random.default_rng(0).normal(size=(4, 100)).astype("float32")
-        inputs = [keras.ops.convert_to_tensor(z), keras.ops.convert_to_tensor(np.arange(4, dtype="int32"))]  # [z, label]
+        inputs = [keras.ops.convert_to_tensor(z),
+                  keras.ops.convert_to_tensor(np.arange(4, dtype="int32"))]  # [z, label]
         np.testing.assert_allclose(generators[1](inputs), generators[0](inputs), atol=2e-3)  # the EMA Gs agree
 
 
@@ -59,7 +61,7 @@ def _train_workers(run, epochs, *extra):
              "--out", str(run), "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True))
     results = [p.communicate(timeout=300) for p in processes]
-    for p, (out, err) in zip(processes, results):
+    for p, (_, err) in zip(processes, results):
         assert p.returncode == 0, err[-3000:]
 
 

@@ -12,7 +12,7 @@ RUN = "pretrained:mnist"
 
 @pytest.fixture(scope="module")
 def G():
-    from gan_keras.tools.sampling import load_generator
+    from gan_keras.runs.loading import load_generator
 
     return load_generator(RUN)
 
@@ -155,8 +155,8 @@ def test_projection_recovers_images_the_generator_drew_and_its_loss_falls(G):
 @pytest.mark.slow
 def test_a_projected_held_out_digit_is_closer_than_the_nearest_of_many_random_samples(G):
     from gan_keras.data.load import load_digits
-    from gan_keras.tools import latent
     from gan_keras.images import psnr_ssim
+    from gan_keras.tools import latent
     from gan_keras.tools.projection import project
 
     digits, _ = load_digits("mnist", "test")
@@ -185,8 +185,8 @@ def test_projection_in_w_and_w_plus_of_a_style_based_generator(style_G):
 def test_the_offline_perceptual_distance_warns_once_and_still_projects(G, monkeypatch):
     import warnings
 
+    from gan_keras.runs.loading import load_discriminator
     from gan_keras.tools import perceptual, projection
-    from gan_keras.tools.sampling import load_discriminator
 
     monkeypatch.setattr(perceptual, "vgg_features", lambda: None)  # as offline, whatever this machine has
     targets = np.zeros((2, 28, 28, 1), np.float32) - 1
@@ -272,7 +272,7 @@ def test_bad_input_to_the_editing_commands_is_one_line(tmp_path, style_G):
     assert_one_line_error(run_cli_here("edit", RUN, "--class", "3", "--direction", "x.npz:0", "--out",
                                        tmp_path / "e.png"), "x.npz does not exist")
     directions = tmp_path / "d.npz"
-    from gan_keras.tools.sampling import load_generator
+    from gan_keras.runs.loading import load_generator
 
     found = sefa(load_generator(RUN), k=2)
     found.save(directions)

@@ -14,7 +14,8 @@ def linear_generator(latent_dim=4, size=8, seed=0):
 
     keras.utils.set_random_seed(seed)
     z = keras.Input((latent_dim,))
-    x = keras.layers.Dense(size * size, use_bias=False, kernel_initializer=keras.initializers.RandomNormal(stddev=0.3))(z)
+    x = keras.layers.Dense(size * size, use_bias=False,
+                           kernel_initializer=keras.initializers.RandomNormal(stddev=0.3))(z)
     return keras.Model(z, keras.layers.Reshape((size, size, 1))(x), name="linear")
 
 

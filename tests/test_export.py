@@ -94,7 +94,8 @@ def test_a_generator_trained_in_bfloat16_exports_its_weights_in_float32(kind, tm
 @pytest.mark.slow
 def test_a_failed_check_is_an_error_and_leaves_no_file(generators, tmp_path, monkeypatch):
     fmt = registry.get("export", "onnx")
-    wrong = type(fmt)(fmt.name, fmt.keras_format, fmt.suffix, fmt.needs, lambda path, inputs: fmt.run(path, inputs) + 1e-3)
+    wrong = type(fmt)(fmt.name, fmt.keras_format, fmt.suffix, fmt.needs,
+                      lambda path, inputs: fmt.run(path, inputs) + 1e-3)
     monkeypatch.setitem(registry._objects, ("export", "onnx"), wrong)
     with pytest.raises(UsageError, match=r"differs from the generator by 1\.0\de-03"):
         export_generator(generators["mlp"], tmp_path / "g.onnx", "onnx")

@@ -14,7 +14,7 @@ from gan_keras.networks import subpixel
 from gan_keras.networks.build import Build_Disc, Build_Gen
 from gan_keras.networks.layers import KERAS_TWINS, BatchNorm, with_keras_layers
 from gan_keras.training.augment import DiffAugment, shift
-from gan_keras.training.gan import GAN
+from gan_keras.training.fused import GAN
 from gan_keras.training.noise import replica_uniform
 from gan_keras.training.optimizers import FusedAdam
 

@@ -51,7 +51,7 @@ def test_the_decoders_are_checkpointed_with_d(tmp_path):
     import tensorflow as tf
 
     from gan_keras import GAN, Build_Disc, Build_Gen
-    from gan_keras.training.checkpoints import RunCheckpoint
+    from gan_keras.runs.checkpoints import RunCheckpoint
 
     def fastgan():
         gan = GAN(Build_Gen("fastgan", 16, (64, 64, 3), 4), Build_Disc("fastgan", (64, 64, 3), 4), loss="fastgan")

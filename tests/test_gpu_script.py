@@ -61,7 +61,7 @@ def test_faces_travel_as_jpeg_and_come_back_close(script, tmp_path):
 def test_a_run_file_becomes_run_folders_the_package_restores(script, tmp_path):
     import json
 
-    from gan_keras.training.checkpoints import restore_networks
+    from gan_keras.runs.checkpoints import restore_networks
 
     width, rng = 8, np.random.default_rng(1)
     G, D = script.build_generator(width), script.build_discriminator(width, kind="dcgan_mbstd")

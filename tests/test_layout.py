@@ -1,4 +1,4 @@
-"""The package's shape: folders that follow the data, modules that import each other without cycles
+"""The package's shape: folders that follow the data, each importing only from the layers below it
 (counting the imports inside functions), small modules, and the modules the command line answers bad
 input from do not load TensorFlow."""
 
@@ -69,9 +69,45 @@ def test_the_cycle_check_sees_imports_inside_functions(tmp_path):
     assert imported_modules(a, set(), top_level_only=True) == set()
 
 
+# The order of the layers, lowest first: a module imports from its own layer and the ones below it.
+# The first holds the small shared modules and the shipped files (`pretrained/`: package data).
+LAYERS = (
+    ("errors", "files", "images", "registry", "options", "quiet_tensorflow", "notebook", "pretrained"),
+    ("data",),
+    ("networks",),
+    ("training",),
+    ("runs",),
+    ("metrics",),
+    ("tools", "bench"),
+    ("cli",),
+)
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+ENTRY_POINTS = {"gan_keras", "gan_keras.__main__", "gan_keras.pretrained.__main__"}  # `import gan_keras as gk`, -m
+
+
+def layer(module):
+    return RANK[module.split(".")[1]]
+
+
+def upward_imports(graph):
+    return sorted((module, other) for module, imports in graph.items() if module not in ENTRY_POINTS
+                  for other in imports if layer(other) > layer(module))
+
+
+def test_every_module_is_in_a_layer_and_no_import_runs_upward_not_even_inside_a_function():
+    graph = import_graph()
+    assert {m for m in graph if m not in ENTRY_POINTS and m.split(".")[1] not in RANK} == set()
+    assert upward_imports(graph) == []
+
+
+def test_the_layer_check_sees_an_upward_import():
+    graph = {"gan_keras.data.load": {"gan_keras.runs.folder"}, "gan_keras.runs.folder": {"gan_keras.errors"}}
+    assert upward_imports(graph) == [("gan_keras.data.load", "gan_keras.runs.folder")]
+
+
 def test_the_folders_follow_the_data_and_no_module_is_long():
     folders = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
-    assert {"data", "networks", "training", "metrics", "tools", "cli", "bench", "pretrained"} <= folders
+    assert {"data", "networks", "training", "runs", "metrics", "tools", "cli", "bench", "pretrained"} <= folders
     long = {module_name(p): n for p in MODULES if (n := len(p.read_text().splitlines())) > 450}
     assert long == {}
 
@@ -82,7 +118,8 @@ def test_the_command_line_declares_its_options_once():
 
 
 def test_the_modules_that_check_input_do_not_load_tensorflow():
-    light = ["cli", "cli.commands", "options", "training.config", "errors", "pretrained", "tools.latent",
+    light = ["cli", "cli.commands", "options", "training.config", "runs.config", "runs.folder", "errors", "pretrained",
+             "files", "tools.pack", "bench.training_step", "tools.latent",
              "tools.projection", "tools.perceptual", "tools.directions", "tools.edit", "tools.video", "tools.export",
              "tools.explorer", "data.download", "data.sources"]
     for name in light:

@@ -147,7 +147,7 @@ def test_the_shipped_digit_classifiers_score_what_their_cards_say(name, at_least
     from gan_keras.metrics import features as metrics
 
     model_path, card_path = pretrained.classifier_files(name)
-    assert model_path.is_file() and card_path.is_file(), "run: python -m gan_keras.pretrained"
+    assert model_path.is_file() and card_path.is_file(), "run: python -m gan_keras train-classifiers"
     model, card = metrics.digit_classifier(name, verbose=0)
     assert card == json.loads(card_path.read_text())  # the shipped one, not a cached or a new one
     x, y = load_digits(name, "test")
@@ -221,7 +221,7 @@ def test_the_training_set_scored_against_held_out_images_is_the_floor_a_generato
 def test_evaluate_compares_with_held_out_or_training_images_as_asked(tmp_path, digits_npz):
     from gan_keras import train
     from gan_keras.metrics.evaluate import evaluate_run
-    from tests.conftest import assert_one_line_error, run_cli_here
+    from tests.conftest import run_cli_here
 
     train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=1, steps_per_epoch=1, limit=300, verbose=0)
     held_out = evaluate_run(tmp_path / "r", "swd", n=2000)

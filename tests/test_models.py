@@ -51,7 +51,8 @@ def test_classic_mlp_architecture():
 
 def test_dcgan_follows_paper_rules():
     G, D = Build_Gen("dcgan", image_shape=(64, 64, 3)), Build_Disc("dcgan", image_shape=(64, 64, 3))
-    assert not any(isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.UpSampling2D)) for layer in G.layers + D.layers)
+    assert not any(isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.UpSampling2D))
+                   for layer in G.layers + D.layers)
     assert sum(isinstance(layer, keras.layers.Conv2DTranspose) for layer in G.layers) == 4
     kernel = next(layer for layer in D.layers if isinstance(layer, keras.layers.Conv2D)).kernel
     assert abs(float(np.std(kernel)) - 0.02) < 0.005

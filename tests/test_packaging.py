@@ -52,7 +52,8 @@ def test_the_wheel_installed_without_editable_mode_samples_from_another_folder(w
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    site = Path(subprocess.check_output([str(python), "-c",
+                                         "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                         text=True).strip())
     # TensorFlow and the rest come from this environment, after the venv's own site-packages.
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")

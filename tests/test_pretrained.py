@@ -6,15 +6,16 @@ import json
 import numpy as np
 import pytest
 
-from gan_keras import pretrained
+from gan_keras.pretrained import FOLDER
+from gan_keras.runs.folder import WEIGHTS_FILE, generator_names, run_folder
 from tests.conftest import assert_one_line_error, run_cli_here
 
-SHIPPED = pretrained.generator_names()
+SHIPPED = generator_names()
 
 
 def test_the_package_ships_the_generators_the_notebooks_start_from_within_20_mb():
     assert {"mnist", "mnist_conditional", "fashion_mnist", "anime64"} <= set(SHIPPED)
-    size = sum(p.stat().st_size for p in pretrained.FOLDER.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    size = sum(p.stat().st_size for p in FOLDER.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     assert size < 20e6, f"gan_keras/pretrained is {size / 1e6:.1f} MB"
 
 
@@ -23,10 +24,10 @@ def test_the_package_ships_the_generators_the_notebooks_start_from_within_20_mb(
 def test_each_shipped_generator_has_a_card_and_draws_images_of_its_shape(name):
     import gan_keras as gk
 
-    card = json.loads((pretrained.FOLDER / name / "card.json").read_text())
+    card = json.loads((FOLDER / name / "card.json").read_text())
     for key in ("command", "steps", "minutes", "machine", "licence", "metrics"):
         assert card[key], key
-    assert (pretrained.FOLDER / name / "CARD.md").read_text().startswith(f"# pretrained:{name}")
+    assert (FOLDER / name / "CARD.md").read_text().startswith(f"# pretrained:{name}")
     G = gk.load_generator(f"pretrained:{name}")
     shape = tuple(int(s) for s in card["image_shape"].split("x"))
     images = gk.generate(G, 4, seed=1)
@@ -52,24 +53,26 @@ def test_evaluate_reads_a_shipped_conditional_generator():
 def test_init_from_a_shipped_generator_starts_g_d_and_the_moving_average_from_it():
     import gan_keras as gk
     from gan_keras.networks.build import Build_Disc, Build_Gen
-    from gan_keras.training.checkpoints import restore_networks
-    from gan_keras.training.config import RunConfig, load_config
+    from gan_keras.runs.checkpoints import restore_networks
+    from gan_keras.runs.config import load_config
+    from gan_keras.runs.train import build_trainer
+    from gan_keras.runs.transfer import initialize_from
+    from gan_keras.training.config import RunConfig
     from gan_keras.training.distribute import make_strategy
-    from gan_keras.training.run import build_trainer
-    from gan_keras.training.transfer import initialize_from
 
     config, saved = load_config("pretrained:mnist")
     shape = tuple(saved["image_shape"])
     G, D = Build_Gen(config.model, config.latent_dim, shape, config.width), Build_Disc(config.model, shape)
-    restore_networks(pretrained.run_folder("pretrained:mnist"), generator=G, discriminator=D)
-    settings = RunConfig(dataset="mnist", model=config.model, width=config.width, augment="none", ema=0.99, jit_compile=False,
+    restore_networks(run_folder("pretrained:mnist"), generator=G, discriminator=D)
+    settings = RunConfig(dataset="mnist", model=config.model, width=config.width, augment="none", ema=0.99,
+                         jit_compile=False,
                          steps_per_execution=1)
     trainer = build_trainer(settings, shape, make_strategy("default", verbose=False))
     initialize_from(trainer, "pretrained:mnist")
     for restored, shipped in ((trainer.generator, G), (trainer.discriminator, D), (trainer.ema.average, G)):
         for a, b in zip(restored.weights, shipped.weights):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    with np.load(pretrained.run_folder("pretrained:mnist") / pretrained.WEIGHTS_FILE) as saved:  # packed with an EMA:
+    with np.load(run_folder("pretrained:mnist") / WEIGHTS_FILE) as saved:  # packed with an EMA:
         assert "generator_ema/0" in saved.files and "generator/0" not in saved.files  # the average stands for G
     for a, b in zip(gk.load_generator("pretrained:mnist").weights, G.weights):  # sampling draws with that same G
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -81,10 +84,10 @@ def test_init_from_a_run_with_its_own_average_starts_the_average_from_that_avera
 
     import tensorflow as tf
 
+    from gan_keras.runs.train import build_trainer
+    from gan_keras.runs.transfer import initialize_from
     from gan_keras.training.config import RunConfig
     from gan_keras.training.distribute import make_strategy
-    from gan_keras.training.run import build_trainer
-    from gan_keras.training.transfer import initialize_from
 
     settings = RunConfig(dataset="mnist", model="dcgan", width=8, augment="none", ema=0.999, jit_compile=False,
                          steps_per_execution=1, mixed_precision="off")
@@ -101,7 +104,7 @@ def test_init_from_a_run_with_its_own_average_starts_the_average_from_that_avera
 
 
 def test_a_packed_run_counts_the_training_of_the_runs_it_continued(tmp_path):
-    from gan_keras.pretrained.pack import card_markdown, trained_for
+    from gan_keras.tools.pack import card_markdown, trained_for
 
     def run(name, rows, init_from=None, card=None):
         folder = tmp_path / name
@@ -136,8 +139,8 @@ def test_pack_best_ships_the_generator_kept_in_best_with_the_last_d_and_its_epoc
     import gan_keras as gk
     from gan_keras.errors import UsageError
     from gan_keras.networks.build import Build_Disc
-    from gan_keras.pretrained.pack import pack
-    from gan_keras.training.checkpoints import restore_networks, save_generator
+    from gan_keras.runs.checkpoints import restore_networks, save_generator
+    from gan_keras.tools.pack import pack
 
     run = tmp_path / "run"
     gk.train("mnist", out=run, model="mlp", epochs=3, steps_per_epoch=2, eval_every=1, limit=59_700, ema=0.9,

@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from gan_keras import GAN, Build_Gen, UsageError, train
+from gan_keras.runs.history import TIMING_COLUMNS
 from gan_keras.training.augment import ADA, DiffAugment, get_augment, shift
-from gan_keras.training.callbacks import TIMING_COLUMNS
 from gan_keras.training.ema import GeneratorEMA
 from gan_keras.training.losses import R1, GradientPenalty, get_loss
 from tests.conftest import (
@@ -90,7 +90,8 @@ def test_each_critic_step_draws_its_own_gradient_penalty_interpolation(monkeypat
     from gan_keras.training.noise import Stream, replica_uniform
 
     real, fake = tf.ones((4, 2, 2, 1)), -tf.ones((4, 2, 2, 1))
-    square = lambda x: tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None]
+    def square(x):
+        return tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None]
     gp = GradientPenalty(1.0)
 
     def closed_form(shift):
@@ -262,7 +263,8 @@ def test_classic_refuses_the_new_options_and_targets_need_a_loss_with_targets(tm
     with pytest.raises(UsageError, match="--share-fakes needs the fused trainer"):
         validate(RunConfig(trainer="classic", share_fakes=True))
     validate(RunConfig(trainer="classic", share_fakes=False))  # what the classic loop does anyway
-    assert_one_line_error(run_cli_here("train", digits_npz, "--trainer", "classic", "--loss", "hinge"), "--loss needs the fused")
+    assert_one_line_error(run_cli_here("train", digits_npz, "--trainer", "classic", "--loss", "hinge"),
+                          "--loss needs the fused")
     assert_one_line_error(run_cli_here("train", digits_npz, "--loss", "hinge", "--real-label", "0.9"),
                           "which the hinge loss has none of")
     assert_one_line_error(run_cli_here("train", digits_npz, "--ema", "1.5"), "ema is a decay in (0, 1)")
@@ -278,7 +280,7 @@ def test_a_small_training_set_is_scored_against_held_out_reals_with_d_accuracy_o
     assert len(rows["eval_swd"]) == 2  # an .npz of digits is scored with SWD
     for key in ("eval_d_acc_train", "eval_d_acc_heldout"):
         assert all(0.0 <= v <= 1.0 for v in rows[key]), key
-    from gan_keras.training.callbacks import EvalMetric
+    from gan_keras.metrics.in_run import EvalMetric
 
     probe = EvalMetric(np.zeros((5, 28, 28, 1), np.uint8), "mnist", 1, heldout=np.full((7, 28, 28, 1), 255, np.uint8))
     probe.set_model(result.trainer)

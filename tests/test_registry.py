@@ -77,7 +77,8 @@ def run_network_test(name):
 
 
 def run_metric_test(name):
-    from gan_keras.metrics.evaluate import metric_key, metric_of_key, score
+    from gan_keras.metrics.evaluate import score
+    from gan_keras.runs.history import metric_key, metric_of_key
 
     rng = np.random.default_rng(0)
     real = rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
@@ -122,7 +123,7 @@ def test_each_metric_declares_its_keys_and_returns_them(name, tmp_path, monkeypa
 
 
 def test_metric_keys_of_digits_and_faces():
-    from gan_keras.metrics.evaluate import metric_key, metric_of_key
+    from gan_keras.runs.history import metric_key, metric_of_key
 
     assert metric_key("fid", "anime") == "fid" and metric_key("fid", "mnist") == "domain_fid"
     assert metric_of_key("eval_d_acc_train") is None
@@ -149,9 +150,9 @@ def test_each_dataset_source_reads_what_it_declares(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", registry.names("trainer"))
 def test_each_trainer_satisfies_the_trainer_protocol(name):
+    from gan_keras.runs.train import build_trainer
     from gan_keras.training.config import RunConfig
     from gan_keras.training.distribute import make_strategy
-    from gan_keras.training.run import build_trainer
     from gan_keras.training.trainer import Trainer
 
     config = RunConfig(model="mlp", trainer=name, width=8, ema=0.0, augment="none", share_fakes=False,

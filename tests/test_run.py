@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gan_keras import UsageError, train
-from gan_keras.training.callbacks import TIMING_COLUMNS
+from gan_keras.runs.history import TIMING_COLUMNS
 from tests.conftest import ROOT, assert_one_line_error, run_cli_here
 
 
@@ -67,7 +67,8 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path):
     assert_one_line_error(run_cli_here("train", "cifar11"), "unknown dataset")
     assert_one_line_error(run_cli_here("train", tmp_path / "empty"), "no images")
     assert_one_line_error(run_cli_here("train", "mnist", "--epochs", "0"), "epochs must be a positive")
-    assert_one_line_error(run_cli_here("train", "mnist", "--eval-share", "1.5"), "eval-share is a share of the wall clock")
+    assert_one_line_error(run_cli_here("train", "mnist", "--eval-share", "1.5"),
+                          "eval-share is a share of the wall clock")
     assert_one_line_error(run_cli_here("train", "mnist", "--resume", "--out", tmp_path / "nothing"), "not a run folder")
     assert_one_line_error(run_cli_here("train", "mnist", "--batch-size", "70000"), "larger than the dataset")
     assert_one_line_error(run_cli_here("train", "mnist", "--model", "vae"), "invalid choice")
@@ -176,7 +177,8 @@ def test_sigterm_and_sigint_save_a_checkpoint_before_exiting(tmp_path, signum):
     rows = _rows(run)
     import tensorflow as tf
 
-    assert tf.train.load_checkpoint(str(run / "checkpoints")).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == len(rows)
+    saved = tf.train.load_checkpoint(str(run / "checkpoints"))
+    assert saved.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == len(rows)
     assert (run / "generator.keras").is_file()
     assert 1 <= len(rows) < 50
 
@@ -188,7 +190,8 @@ def test_a_resumed_run_continues_exactly_like_an_uninterrupted_one(tmp_path, dig
     train(str(digits_npz), out=tmp_path / "straight", epochs=3, **settings)
     train(str(digits_npz), out=tmp_path / "resumed", epochs=2, **settings)
     train(out=tmp_path / "resumed", resume=True, epochs=3, verbose=0)
-    losses = [[{k: r[k] for k in ("epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake")} for r in _rows(tmp_path / n)]
+    losses = [[{k: r[k] for k in ("epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake")}
+               for r in _rows(tmp_path / n)]
               for n in ("straight", "resumed")]
     assert losses[0] == losses[1]
     assert (tmp_path / "straight" / "samples" / "epoch-0003.png").read_bytes() == \
@@ -229,7 +232,7 @@ def test_a_full_disk_while_saving_is_one_line_and_keeps_what_was_saved(tmp_path,
     import errno
 
     from gan_keras import cli
-    from gan_keras.training import callbacks
+    from gan_keras.runs import callbacks
 
     run = tmp_path / "r"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
@@ -267,7 +270,7 @@ def test_saving_figures_leaves_the_matplotlib_backend_alone(tmp_path):
     """Notebooks show figures inline: training must not switch the backend to Agg under them."""
     import matplotlib
 
-    from gan_keras.plots import plot_history
+    from gan_keras.runs.plots import plot_history
 
     previous = matplotlib.get_backend()
     matplotlib.use("svg")
@@ -281,7 +284,7 @@ def test_saving_figures_leaves_the_matplotlib_backend_alone(tmp_path):
 
 
 def test_recipes_are_plotted_against_cumulative_steps(tmp_path):
-    from gan_keras.plots import plot_recipes
+    from gan_keras.runs.plots import plot_recipes
 
     nan = float("nan")
     histories = {name: {"epoch": [1, 2, 3], "steps": [100, 100, 50], "eval_swd": [90.0, nan, 40.0 + i],
@@ -316,7 +319,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, digi
     assert tf.train.load_checkpoint(str(run / "checkpoints")).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 3
 
     # sample: a damaged generator.keras and a damaged newest checkpoint still give images
-    from gan_keras.training.checkpoints import checkpoint_paths
+    from gan_keras.runs.checkpoints import checkpoint_paths
 
     older, newest = checkpoint_paths(run / "checkpoints")  # ckpt-2 (rewritten on resume) and ckpt-3
     _cut_short(run / "generator.keras")
@@ -340,7 +343,8 @@ def test_a_damaged_config_json_is_one_line_for_every_command(tmp_path, digits_np
     run = tmp_path / "r"
     train(str(digits_npz), out=run, model="mlp", epochs=1, steps_per_epoch=2, verbose=0)
     _cut_short(run / "config.json")
-    assert_one_line_error(run_cli_here("train", digits_npz, "--resume", "--out", run, "--epochs", 2), "config.json is damaged")
+    assert_one_line_error(run_cli_here("train", digits_npz, "--resume", "--out", run, "--epochs", 2),
+                          "config.json is damaged")
     assert_one_line_error(run_cli_here("evaluate", run, "--n", 100), "config.json is damaged")
     (run / "generator.keras").unlink()  # sample needs the settings only to rebuild G from a checkpoint
     assert_one_line_error(run_cli_here("sample", run, "--out", tmp_path / "s.png"), "config.json is damaged")
@@ -374,7 +378,8 @@ def test_tensorboard_logs_scalars_and_grids_at_their_epochs_and_resume_appends(t
     for tag in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "images_per_s"):
         assert [step for step, _ in events[tag]] == [1, 2], tag
         np.testing.assert_allclose([v for _, v in events[tag]], [float(r[tag]) for r in rows], rtol=1e-5)
-    assert events["d_learning_rate"] == events["g_learning_rate"] == [(1, pytest.approx(3e-4)), (2, pytest.approx(3e-4))]
+    expected = [(1, pytest.approx(3e-4)), (2, pytest.approx(3e-4))]
+    assert events["d_learning_rate"] == events["g_learning_rate"] == expected
     assert events["samples"] == [(2, (8 * 30 + 2, 8 * 30 + 2))]  # the 8x8 grid, written with the epoch-2 PNG
 
     resumed = run_cli_here("train", digits_npz, "--resume", "--epochs", 3, "--sample-every", 1, "--quiet", "--out", run)
@@ -434,7 +439,7 @@ def test_a_long_run_of_fast_steps_spends_a_bounded_share_recording(tmp_path, dig
     the epoch count (it did when every epoch re-encoded the whole GIF), and stays within its shares."""
     from PIL import Image
 
-    from gan_keras.training.callbacks import MAX_GIF_FRAMES
+    from gan_keras.runs.callbacks import MAX_GIF_FRAMES
     from gan_keras.training.recording import RECORD_SHARES
 
     run = tmp_path / "long"
@@ -458,7 +463,7 @@ def test_a_long_run_of_fast_steps_spends_a_bounded_share_recording(tmp_path, dig
 def test_the_progress_gif_holds_at_most_its_frames_first_and_last_included(tmp_path):
     from PIL import Image
 
-    from gan_keras.training.callbacks import MAX_GIF_FRAMES, SampleGrid
+    from gan_keras.runs.callbacks import MAX_GIF_FRAMES, SampleGrid
 
     grids = SampleGrid(np.zeros((4, 2)), tmp_path / "samples", tmp_path / "progress.gif")
     for epoch in range(1, 2 * MAX_GIF_FRAMES + 8):
@@ -477,7 +482,7 @@ def test_the_progress_gif_holds_at_most_its_frames_first_and_last_included(tmp_p
 @pytest.mark.slow
 def test_eval_samples_sets_how_many_images_each_evaluation_compares(tmp_path, digits_npz, monkeypatch):
     from gan_keras import train
-    from gan_keras.metrics import evaluate as evaluate_module
+    from gan_keras.metrics import in_run
     from tests.conftest import assert_one_line_error, run_cli_here
 
     compared = []
@@ -486,7 +491,7 @@ def test_eval_samples_sets_how_many_images_each_evaluation_compares(tmp_path, di
         compared.append((len(real_images), kwargs["n"]))
         return {"swd": 1.0}
 
-    monkeypatch.setattr(evaluate_module, "evaluate", counting_evaluate)
+    monkeypatch.setattr(in_run, "evaluate", counting_evaluate)
     train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=1, steps_per_epoch=1, eval_every=1, limit=400,
           eval_samples=37, verbose=0)
     train(str(digits_npz), out=tmp_path / "d", model="mlp", epochs=1, steps_per_epoch=1, eval_every=1, limit=400,
@@ -501,9 +506,9 @@ def test_eval_every_keeps_the_best_generator_across_a_resume(tmp_path, digits_np
     import keras
 
     from gan_keras.files import read_history
-    from gan_keras.metrics import evaluate as evaluate_module
-    from gan_keras.tools.sampling import load_generator
-    from gan_keras.training.callbacks import best_summary, read_best
+    from gan_keras.metrics import in_run
+    from gan_keras.runs.best import best_summary, read_best
+    from gan_keras.runs.loading import load_generator
     scripted, drawn = iter([5.0, 3.0, 4.0, 3.5, 1.0]), []
     z = np.random.default_rng(0).standard_normal((4, 100)).astype(np.float32)
 
@@ -511,11 +516,12 @@ def test_eval_every_keeps_the_best_generator_across_a_resume(tmp_path, digits_np
         drawn.append(np.asarray(generator(z, training=False)))
         return {"swd": next(scripted)}  # a folder of digits is scored by SWD
 
-    monkeypatch.setattr(evaluate_module, "evaluate", scripted_evaluate)
+    monkeypatch.setattr(in_run, "evaluate", scripted_evaluate)
     run = tmp_path / "r"
     train(str(digits_npz), out=run, model="mlp", epochs=3, steps_per_epoch=2, eval_every=1, limit=400, verbose=0,
           eval_share=1.0)  # every epoch evaluated, however short
-    assert len(drawn) == 3 and read_best(run) == {"epoch": 2, "column": "eval_swd", "value": 3.0, "lower_is_better": True}
+    assert len(drawn) == 3
+    assert read_best(run) == {"epoch": 2, "column": "eval_swd", "value": 3.0, "lower_is_better": True}
     best = load_generator(run / "best")  # a run folder of its own: generator.keras and config.json
     np.testing.assert_allclose(np.asarray(best(z, training=False)), drawn[1], atol=1e-6)
     last = keras.saving.load_model(run / "generator.keras", compile=False)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_keras.bench import _forward_macs, model_flops
+from gan_keras.bench.training_step import _forward_macs, model_flops
 from gan_keras.errors import UsageError
 from gan_keras.networks.build import Build_Disc, Build_Gen
 from gan_keras.training.distribute import precision_policy
@@ -107,7 +107,8 @@ def test_bench_reports_loops_breakdown_and_share_of_peak_without_timing_assertio
 
 @pytest.mark.slow
 def test_bench_takes_the_recipe_of_train_and_profiles_the_step_by_op_class(tmp_path):
-    result = run_cli_here("bench", "--models", "dcgan", "--width", 8, "--augment", "diffaug", "--steps", 2, "--rounds", 1,
+    result = run_cli_here("bench", "--models", "dcgan", "--width", 8, "--augment", "diffaug", "--steps", 2,
+                          "--rounds", 1,
                      "--mixed-precision", "off", "--share-fakes", "--json", "--profile", tmp_path)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout.strip().splitlines()[-1])
@@ -122,7 +123,7 @@ def test_bench_takes_the_recipe_of_train_and_profiles_the_step_by_op_class(tmp_p
 
 
 def test_cpu_peak_from_the_processor_flags_and_clock(tmp_path):
-    from gan_keras.bench import cpu_peak_gflops
+    from gan_keras.bench.training_step import cpu_peak_gflops
 
     def cpuinfo(flags, mhz="2100.000"):
         path = tmp_path / f"cpuinfo-{len(flags)}"

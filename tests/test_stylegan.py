@@ -15,10 +15,10 @@ from gan_keras.networks.stylegan import (
     NoiseInjection,
     StyleMixing,
 )
+from gan_keras.runs.train import train
 from gan_keras.tools import latent
-from gan_keras.tools.sampling import generate
+from gan_keras.tools.sample import generate
 from gan_keras.training.noise import latent_noise
-from gan_keras.training.run import train
 from tests.conftest import ROOT, assert_one_line_error, run_cli_here
 
 

@@ -12,7 +12,7 @@ DRIFT_TOLERANCE = 0.1  # mean |difference| on random latents, images in [-1, 1] 
 
 @pytest.fixture(scope="module")
 def mnist_generator():
-    from gan_keras.tools.sampling import load_generator
+    from gan_keras.runs.loading import load_generator
 
     return load_generator("pretrained:mnist")
 
@@ -58,8 +58,8 @@ def test_project_tune_makes_the_folder_a_run_of_the_tuned_generator(tmp_path):
     from PIL import Image
 
     from gan_keras.data.load import load_digits
+    from gan_keras.runs.loading import load_generator
     from gan_keras.tools import latent
-    from gan_keras.tools.sampling import load_generator
 
     Image.fromarray(load_digits("mnist")[0][-2]).save(tmp_path / "digit.png")
     out = tmp_path / "mine"

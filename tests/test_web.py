@@ -84,8 +84,8 @@ def draw_as_the_page(facts, z, label, amounts, psi):
 def style_generators(tmp_path_factory):
     """A small conditional style-based generator from a fresh (two-step) run: the mapping and the
     synthesis as two graphs, truncation and the class menu."""
-    from gan_keras.tools.sampling import load_generator
-    from gan_keras.training.run import train
+    from gan_keras.runs.loading import load_generator
+    from gan_keras.runs.train import train
 
     return {"stylegan_conditional": load_generator(train("mnist", limit=256, model="stylegan", conditional=True,
                                                          width=8, batch_size=16, epochs=1, steps_per_epoch=2,
@@ -96,9 +96,9 @@ def style_generators(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exports(runtime, style_generators, tmp_path_factory):
     """One export per generator kind: the shipped MLP, conditional MLP and DCGAN, and a fresh style-based one."""
-    from gan_keras.tools.sampling import load_generator
+    from gan_keras.runs.config import load_config
+    from gan_keras.runs.loading import load_generator
     from gan_keras.tools.web import export_web
-    from gan_keras.training.config import load_config
 
     root = tmp_path_factory.mktemp("web")
     folders = {}
@@ -302,7 +302,7 @@ def test_the_notebook_explorer_moves_the_face_in_jupyterlab(browser, tmp_path):
     notebook.cells = [nbformat.v4.new_code_cell(
         "from gan_keras.tools.directions import sefa\n"
         "from gan_keras.tools.explorer import Explorer\n"
-        "from gan_keras.tools.sampling import load_generator\n"
+        "from gan_keras.tools.sample import load_generator\n"
         "G = load_generator('pretrained:mnist')\n"
         "Explorer(G, sefa(G, k=3), scale=6).widget()")]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -10,8 +10,8 @@ import sys
 import warnings
 
 from gan_keras.errors import UsageError
-from gan_keras.logs import quiet_tensorflow
 from gan_keras.options import add_options
+from gan_keras.quiet_tensorflow import quiet_tensorflow
 
 
 class _Parser(argparse.ArgumentParser):

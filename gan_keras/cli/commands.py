@@ -5,13 +5,14 @@
 themselves (`run_projection`, `run_edit`, ...), so the notebooks call the same functions.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from gan_keras.bench import BenchOptions
+from gan_keras.bench.training_step import BenchOptions
 from gan_keras.errors import UsageError
 from gan_keras.options import option
+from gan_keras.tools.pack import PackOptions
 from gan_keras.training.config import RunConfig
 
 RUN = "run folder, or pretrained:NAME (a generator shipped with the package)"
@@ -26,7 +27,7 @@ class TrainRun:
 
 
 def train(args):
-    from gan_keras.training.run import train
+    from gan_keras.runs.train import train
 
     settings = {k: v for k, v in vars(args).items() if k not in ("command", "out", "resume", "quiet", "dataset")}
     result = train(args.dataset, out=args.out, resume=args.resume, verbose=0 if args.quiet else None, **settings)
@@ -47,7 +48,7 @@ class SampleOptions:
 
 
 def sample(args):
-    from gan_keras.tools.sampling import run_sampling
+    from gan_keras.tools.sample import run_sampling
 
     out = run_sampling(args.run, args.out, args.n, args.label, args.truncation, args.seed)
     print(f"wrote {args.n} images to {out}")
@@ -263,8 +264,33 @@ def download(args):
     return 0
 
 
+def pack(args):
+    from gan_keras.tools.pack import card_markdown, pack
+
+    print(card_markdown(pack(args.run, args.name, args.train_command, args.licence, args.summary, args.n,
+                             best=args.best)))
+    return 0
+
+
+@dataclass
+class ClassifierOptions:
+    out: str | None = option(None, "the folder to write them to", default_help="the package's pretrained/")
+
+
+def train_classifiers(args):
+    from gan_keras.data.sources import DIGIT_SETS
+    from gan_keras.metrics.features import train_digit_classifier
+    from gan_keras.pretrained import classifier_files
+
+    for name in DIGIT_SETS:
+        model_path, card_path = classifier_files(name, args.out)
+        _, info = train_digit_classifier(name, model_path, card_path)
+        print(f"{model_path.name}: test accuracy {info['test_accuracy']:.4f}")
+    return 0
+
+
 def bench(args):
-    from gan_keras.bench import main
+    from gan_keras.bench.training_step import main
 
     return main(args)
 
@@ -299,4 +325,8 @@ COMMANDS = {
                      only=("mixed_precision", "jit_compile")),
     "download": Command("fetch a named dataset into the data folder (with a progress bar)", (DownloadOptions,),
                         download),
+    "pack": Command("ship a trained run inside the package (pretrained:NAME): its networks in float16 and a model "
+                    "card measured on them", (PackOptions,), pack),
+    "train-classifiers": Command("train the digit classifiers of domain FID again (deterministic on one machine)",
+                                 (ClassifierOptions,), train_classifiers),
 }

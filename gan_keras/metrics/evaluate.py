@@ -8,9 +8,13 @@ for (`default_for`: "domain" where a domain classifier exists, "other" elsewhere
 --metric`, `--eval-every`, `EvalMetric` and `plot_history` read these declarations; a new metric
 is one decorated function plus its test.
 
+Metrics take images or a generator, never a run folder: `evaluate_run` asks the run-folder layer
+(`gan_keras.runs.loading.images_to_score`) for a run's generator and the real images to compare with.
+
 Example:
-    >>> default_metric("anime"), metric_key("fid", "mnist")
-    ('swd', 'domain_fid')
+    >>> from gan_keras.data.load import load_images
+    >>> from gan_keras.runs.loading import load_generator
+    >>> scores = evaluate(load_generator("pretrained:mnist"), load_images("mnist")[:500], "mnist", n=500)
 """
 
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gan_keras import registry
+from gan_keras.data.sources import DIGIT_SETS
 from gan_keras.errors import UsageError
 from gan_keras.metrics.conditional import conditional_accuracy, per_class_fid
 from gan_keras.metrics.distances import (
@@ -28,31 +33,8 @@ from gan_keras.metrics.distances import (
     precision_recall,
     swd,
 )
-from gan_keras.metrics.features import DIGIT_SETS, at_common_size, feature_extractor
-
-
-def default_metric(dataset):
-    """The cheap metric of a dataset, as declared: domain FID for digits, SWD otherwise."""
-    return registry.where("metric", default_for="domain" if dataset in DIGIT_SETS else "other")[0]
-
-
-def metric_key(metric, dataset):
-    """The key (history column without "eval_") of a metric's first value for this dataset, e.g.
-    "domain_fid" for fid on mnist, "fid" on faces, "swd"."""
-    meta = registry.info("metric", metric)
-    prefix = "domain_" if meta.get("domain_prefix") and dataset in DIGIT_SETS else ""
-    return prefix + meta["keys"][0]
-
-
-def metric_of_key(key):
-    """(metric name, lower_is_better) of a score key or history column ("eval_domain_fid", "swd");
-    None for a column no metric declares."""
-    key = key.removeprefix("eval_").removeprefix("domain_")
-    for name in registry.names("metric"):
-        meta = registry.info("metric", name)
-        if key in meta["keys"]:
-            return name, meta["lower_is_better"]
-    return None
+from gan_keras.metrics.features import at_common_size, feature_extractor
+from gan_keras.runs.history import default_metric
 
 
 def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, repeats=1, figure=None,
@@ -66,25 +48,10 @@ def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, re
     held-out images). Returns the record `evaluate` prints."""
     import time
 
-    from gan_keras.data.load import load_images, load_labeled_images, split_at_limit
-    from gan_keras.tools.sampling import load_generator
-    from gan_keras.training.config import load_config
+    from gan_keras.runs.loading import images_to_score
 
-    config, saved = load_config(run)
-    shape = saved.get("image_shape", [None, None, None])
+    config, generator, images, labels, train, compared = images_to_score(run, data_dir, against_train)
     data_dir = data_dir or config.data_dir
-    labels = None
-    if config.conditional:
-        images, labels, _ = load_labeled_images(config.dataset, shape[0], shape[2], data_dir)
-    else:
-        images = load_images(config.dataset, shape[0], shape[2], data_dir)
-    train, held = split_at_limit(images, config.limit)
-    train_labels, held_labels = split_at_limit(labels, config.limit)
-    if not against_train and held is not None and len(held):  # the run never saw these
-        images, labels, compared = held, held_labels, f"held-out images (after the first {config.limit:,})"
-    else:
-        images, labels, train, compared = train, train_labels, None, "training images"
-    generator = load_generator(run)
     primary = metric or default_metric(config.dataset)
     start = time.perf_counter()
     scores = evaluate(generator, images, config.dataset, metric, n=n, seed=seed, data_dir=data_dir,
@@ -147,7 +114,7 @@ def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data
     """
     from gan_keras.images import to_uint8
     from gan_keras.networks.build import class_labels, num_classes
-    from gan_keras.tools.sampling import generate
+    from gan_keras.runs.loading import draw_images
 
     metric = metric or default_metric(dataset)
     if repeats > 1:
@@ -160,7 +127,7 @@ def evaluate(generator, real_images, dataset, metric=None, n=10000, seed=0, data
     labels = None
     if num_classes(generator):
         labels = class_labels(generator, len(real), None if real_labels is None else np.asarray(real_labels)[pick])
-    fake = to_uint8(generate(generator, len(real), seed=seed + 1, labels=labels))
+    fake = to_uint8(draw_images(generator, len(real), seed=seed + 1, labels=labels))
     real, fake = at_common_size(real, fake)
     train = None if train_images is None else at_common_size(train_images, fake)[0]
     scores = score(real, fake, dataset, metric, seed, data_dir, verbose, train, figure)

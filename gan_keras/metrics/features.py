@@ -15,14 +15,13 @@ Example:
 """
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from gan_keras import registry
 from gan_keras.errors import UsageError
-from gan_keras.files import atomic_path, atomic_write_text
+from gan_keras.files import atomic_write, atomic_write_text
 
 DIGIT_SETS = registry.where("dataset", domain_classifier=True)  # the datasets with a domain classifier
 
@@ -89,11 +88,10 @@ def train_digit_classifier(name, path, info_path, data_dir=None, epochs=2, verbo
     # Two processes (pytest workers, two runs) may train it at once; a reader must never load half a
     # file, and the model is complete before the info file that marks the cache as usable.
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
     weights_only = keras.Sequential.from_config(model.get_config())  # uncompiled: no optimizer state (2/3 of the file)
     weights_only.set_weights(model.get_weights())
-    weights_only.save(tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        weights_only.save(tmp)
     atomic_write_text(info_path, json.dumps(info, indent=2) + "\n")
     return weights_only, info
 
@@ -134,9 +132,8 @@ def ttur_graph(path=None):
         archive = keras.utils.get_file("inception-2015-12-05.tgz", TTUR_URL)
         with tarfile.open(archive) as f:
             member = f.extractfile(TTUR_GRAPH)
-            tmp = atomic_path(cached)
-            tmp.write_bytes(member.read())
-            os.replace(tmp, cached)
+            with atomic_write(cached) as tmp:
+                tmp.write_bytes(member.read())
         return cached
     except Exception as e:
         _TTUR_UNAVAILABLE.append(f"the TTUR Inception graph could not be downloaded ({type(e).__name__}; offline?): "

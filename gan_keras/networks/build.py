@@ -72,8 +72,9 @@ def Build_Gen(kind="dcgan", latent_dim=100, image_shape=(28, 28, 1), width=64, n
     inputs, x = z, z
     if num_classes:
         label = _label_input(num_classes)
-        # A small code that starts near zero and is learned: measured on MNIST (docs/BENCHMARKS.md), a
-        # 100-d code on the scale of z (N(0, 1)) made G ignore z, one image per class.
+        # A small code that starts near zero and is learned: measured on MNIST
+        # (docs/benchmarks/2026-11-24-conditional-5min.md), a 100-d code on the scale of z (N(0, 1)) made G
+        # ignore z, one image per class.
         embedding = layers.Embedding(num_classes, CLASS_CODE_SIZE, name=CLASS_EMBEDDING)
         inputs, x = [z, label], layers.Concatenate(name="z_and_class")([z, embedding(label)])
     x = family.generator(x, image_shape, width)
@@ -188,3 +189,11 @@ def draw(generator, z, labels=None):
         return generator(z, training=False)
     labels = class_labels(generator, len(z), labels)
     return generator([tf.convert_to_tensor(z), tf.constant(labels)], training=False)
+
+
+def class_grid_inputs(noise, classes, columns=10, max_rows=10):
+    """Noise and labels of a class grid: one row per class (the first `max_rows`), the same
+    `columns` noise vectors in every row, so a column is one "style" drawn as every class."""
+    rows = min(classes, max_rows)
+    z = np.tile(np.asarray(noise[:columns], np.float32), (rows, 1))
+    return z, np.repeat(np.arange(rows, dtype=np.int32), columns)

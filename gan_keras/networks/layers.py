@@ -2,8 +2,8 @@
 the way back to Keras's own layers for saving (`with_keras_layers`), the DCGAN initialiser and the
 minibatch standard deviation of the discriminators that see their batch."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 import tensorflow as tf

@@ -31,4 +31,4 @@ declare("network", "mlp", Network(generator, discriminator),
         cpu_bfloat16="1.2x the MLP steps and a lower domain FID in 5 minutes of MNIST, three pairs of runs",
         ema_why="0.999 with StyleGAN's ramp-up: 5 minutes of MNIST side by side, one core each, domain FID "
                 "4.85 ± 0.18 with it against 6.37 ± 0.10 without; 30 minutes: 3.89 against 5.88 "
-                "(docs/BENCHMARKS.md)")
+                "(docs/benchmarks/2026-12-04-mnist-shipped-generator.md)")

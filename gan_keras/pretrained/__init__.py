@@ -3,14 +3,15 @@
 Generators: one run folder each (`NAME/`: `config.json`; `weights.npz`, the networks G, D and the
 EMA generator in float16, so that four fit in a few MB: sampling and fine-tuning read them; and
 `CARD.md`, its model card: the command, steps, minutes, machine, metrics measured on the shipped
-float16 weights, and the data's licence). Everything that reads a run folder also reads `pretrained:NAME`:
+float16 weights, and the data's licence). Everything that reads a run folder also reads
+`pretrained:NAME` (`gan_keras.runs.folder`):
 
     python -m gan_keras sample pretrained:anime64 --out faces.png
     python -m gan_keras train my_faces/ --init-from pretrained:anime64 --freeze-d 2
     >>> import gan_keras as gk
     >>> G = gk.load_generator("pretrained:anime64")
 
-A run is packed (its optimizer state left out) with `python -m gan_keras.pretrained pack RUN NAME`;
+A run is packed (its optimizer state left out) with `python -m gan_keras pack RUN NAME`;
 an encoder for it (`encoder.npz`, `encoder.json`, where `project` starts) with
 `python -m gan_keras train-encoder pretrained:NAME --out gan_keras/pretrained/NAME`.
 
@@ -22,40 +23,12 @@ environment, and every machine scores with the same classifier.
 
 Rebuild them (deterministic on one machine, about a minute each on 2 CPU cores):
 
-    python -m gan_keras.pretrained classifiers
+    python -m gan_keras train-classifiers
 """
 
 from pathlib import Path
 
-from gan_keras.errors import UsageError
-
 FOLDER = Path(__file__).resolve().parent
-PREFIX = "pretrained:"
-WEIGHTS_FILE = "weights.npz"  # a shipped run's networks, float16 (gan_keras.training.checkpoints.save_networks)
-
-
-def generator_names():
-    """The names of the shipped generators (folders holding a `config.json`)."""
-    return sorted(p.parent.name for p in FOLDER.glob("*/config.json"))
-
-
-def has_networks(run_dir):
-    """Whether a run folder holds networks to restore: a checkpoint, or a shipped `weights.npz`."""
-    run_dir = Path(run_dir)
-    return (run_dir / WEIGHTS_FILE).is_file() or (run_dir / "checkpoints" / "checkpoint").is_file()
-
-
-def run_folder(run):
-    """The folder of a run: `run` itself, or for `pretrained:NAME` the shipped one. One UsageError
-    line for a name that is not shipped."""
-    text = str(run)
-    if not text.startswith(PREFIX):
-        return Path(run)
-    name = text[len(PREFIX):]
-    if name not in generator_names():
-        raise UsageError(f"no shipped generator {name!r}; choose one of "
-                         f"{', '.join(PREFIX + n for n in generator_names()) or '(none shipped)'}")
-    return FOLDER / name
 
 
 def classifier_files(name, folder=None):

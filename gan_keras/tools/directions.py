@@ -16,7 +16,7 @@ in standard deviations: z + a * std * d. Saved as `directions.npz` with the spac
 Edits along them, and the commands that write both, are in `gan_keras.tools.edit`.
 
 Example:
-    >>> from gan_keras.tools.sampling import load_generator
+    >>> from gan_keras.runs.loading import load_generator
     >>> G = load_generator("pretrained:anime64")
     >>> found = sefa(G, k=10)
     >>> found.save("outputs/directions.npz")
@@ -47,11 +47,14 @@ class Directions:
         return len(self.vectors)
 
     def save(self, path):
-        np.savez(path, vectors=self.vectors.astype(np.float32), space=np.array(self.space),
+        from gan_keras.files import atomic_write
+
+        with atomic_write(path) as tmp:
+            np.savez(tmp, vectors=self.vectors.astype(np.float32), space=np.array(self.space),
                  method=np.array(self.method), std=self.std.astype(np.float32),
-                 values=np.asarray(self.values, np.float32), run=np.array(self.run),
-                 generator=np.array(self.generator),
-                 names=np.array(self.names or [f"{self.method} {i}" for i in range(len(self))]))
+                     values=np.asarray(self.values, np.float32), run=np.array(self.run),
+                     generator=np.array(self.generator),
+                     names=np.array(self.names or [f"{self.method} {i}" for i in range(len(self))]))
 
 
 def load_directions(spec, generator=None, one=False):
@@ -67,12 +70,14 @@ def load_directions(spec, generator=None, one=False):
         path, index = head, int(tail)
     if not Path(path).is_file():
         raise UsageError(f"{path} does not exist")
+    from gan_keras.files import load_npz
+
+    f = load_npz(path, "the directions")
     try:
-        with np.load(path) as f:
-            found = Directions(f["vectors"], str(f["space"]), str(f["method"]), f["std"], f["values"], str(f["run"]),
-                               [str(n) for n in f["names"]], str(f["generator"]) if "generator" in f.files else "")
-    except (OSError, ValueError, KeyError) as e:
-        raise UsageError(f"{path} is not a directions file (from `directions`): {e}") from None
+        found = Directions(f["vectors"], str(f["space"]), str(f["method"]), f["std"], f["values"], str(f["run"]),
+                           [str(n) for n in f["names"]], str(f.get("generator", "")))
+    except KeyError as e:
+        raise UsageError(f"{path} is not a directions file (from `directions`): no {e}") from None
     if index is not None and not 0 <= index < len(found):
         raise UsageError(f"direction {index} is out of range: {path} holds {len(found)} (0-{len(found) - 1})")
     if one and index is None:
@@ -240,7 +245,8 @@ def attribute_scorer(name, dataset=None, data_dir=None):
     if name == "brightness":
         return lambda images: np.asarray(images)[:, : np.shape(images)[1] // 3].mean(axis=(1, 2, 3))
     if name.startswith("class:") and name[6:].isdigit():
-        from gan_keras.metrics.features import DIGIT_SETS, class_probabilities
+        from gan_keras.data.sources import DIGIT_SETS
+        from gan_keras.metrics.features import class_probabilities
 
         if dataset not in DIGIT_SETS:
             raise UsageError(f"--attribute {name} needs a classifier: there is one for {', '.join(DIGIT_SETS)}, "
@@ -286,13 +292,3 @@ def orthogonal_to(direction, *others):
     for b in basis:
         d -= (d @ b) * b
     return (d / np.linalg.norm(d)).astype(np.float32)
-
-
-def combine(found, *more):
-    """One `Directions` holding the directions of several (of one space), in order."""
-    items = (found, *more)
-    if len({d.space for d in items}) != 1:
-        raise UsageError("directions of different latent spaces cannot be combined")
-    return Directions(np.concatenate([d.vectors for d in items]), found.space, "+".join(d.method for d in items),
-                      np.concatenate([d.std for d in items]), np.concatenate([d.values for d in items]),
-                      found.run, sum((d.names or [f"{d.method} {i}" for i in range(len(d))] for d in items), []))

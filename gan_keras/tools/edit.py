@@ -5,7 +5,7 @@ direction changes the images against random ones, and the two commands built on 
 Example:
     >>> from gan_keras.tools.directions import sefa
     >>> from gan_keras.tools.latent import random_latents
-    >>> from gan_keras.tools.sampling import load_generator
+    >>> from gan_keras.runs.loading import load_generator
     >>> G = load_generator("pretrained:anime64")
     >>> edit(G, random_latents(G, 4), sefa(G), index=0, amounts=[-3, 0, 3]).shape   # 4 latents x 3 amounts
     (12, 64, 64, 3)
@@ -153,14 +153,14 @@ def run_directions(run, out, method="sefa", attribute=None, k=10, rows=4, seed=0
     from gan_keras.files import save_png
     from gan_keras.images import image_grid
     from gan_keras.networks.build import class_labels, num_classes
+    from gan_keras.runs.config import load_config
+    from gan_keras.runs.loading import load_generator
     from gan_keras.tools.directions import (
         attribute_scorer,
         discover,
         labelled_direction,
     )
     from gan_keras.tools.latent import fingerprint, random_latents
-    from gan_keras.tools.sampling import load_generator
-    from gan_keras.training.config import load_config
 
     out = Path(out)
     if (method == "interfacegan") != bool(attribute):
@@ -204,14 +204,10 @@ def run_edit(run, direction, out, latents=None, n=4, amounts=(-3, -1, 0, 1, 3), 
     from gan_keras.files import save_png
     from gan_keras.images import image_grid
     from gan_keras.networks.build import class_labels
+    from gan_keras.runs.loading import load_generator
     from gan_keras.tools.directions import load_directions
     from gan_keras.tools.latent import load_latents, random_latents
-    from gan_keras.tools.sampling import (
-        check_class,
-        check_image_out,
-        load_generator,
-        save_images_npz,
-    )
+    from gan_keras.tools.sample import check_class, check_image_out, save_images_npz
 
     out = check_image_out(out)
     if not amounts:

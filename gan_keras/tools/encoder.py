@@ -12,7 +12,8 @@ in `encoder.json`; `run_train_encoder` (the `train-encoder` command) writes `RUN
 `encoder.json`, and `project` starts from that encoder when the run has one.
 
 Example:
-    >>> from gan_keras.tools.sampling import generate, load_generator
+    >>> from gan_keras.tools.sample import generate
+    >>> from gan_keras.runs.loading import load_generator
     >>> G = load_generator("pretrained:mnist")
     >>> E, log = train_encoder(G, steps=3, batch_size=8, verbose=0)
     >>> encode(E, generate(G, 5)).shape               # the z that G draws these five from
@@ -183,8 +184,8 @@ def train_encoder(generator, steps=None, minutes=10.0, batch_size=32, width=32, 
 def save_encoder(encoder, folder, generator, log, width=32):
     """Write `encoder.npz` (float16 weights) and `encoder.json` into `folder`."""
     from gan_keras.files import atomic_write_text
+    from gan_keras.runs.checkpoints import save_networks
     from gan_keras.tools.latent import fingerprint
-    from gan_keras.training.checkpoints import save_networks
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -197,19 +198,24 @@ def save_encoder(encoder, folder, generator, log, width=32):
 def load_encoder(folder, generator=None):
     """The encoder saved in `folder` (a run folder, `pretrained:NAME`, or where `--out` put it), or None
     when there is none. With `generator`, one UsageError line when it inverts another generator."""
-    from gan_keras.pretrained import run_folder
+    from gan_keras.files import read_json
+    from gan_keras.runs.checkpoints import load_networks
+    from gan_keras.runs.folder import run_folder
 
     folder = run_folder(folder)
     card_path = folder / ENCODER_CARD
     if not card_path.is_file() or not (folder / ENCODER_WEIGHTS).is_file():
         return None
-    card = json.loads(card_path.read_text())
+    card = read_json(card_path, "the encoder")
+    missing = {"generator", "image_shape", "latent_size", "width"} - set(card)
+    if missing:
+        raise UsageError(f"{card_path} is damaged (no {', '.join(sorted(missing))}); the encoder cannot be read")
     if generator is not None:
         from gan_keras.tools.latent import check_fingerprint
 
         check_fingerprint(generator, card["generator"], f"the encoder in {folder}", "")
     encoder = build_encoder(card["image_shape"], card["latent_size"], card["width"])
-    _restore(encoder, folder / ENCODER_WEIGHTS)
+    load_networks(folder / ENCODER_WEIGHTS, "the encoder", encoder=encoder)
     return encoder
 
 
@@ -234,20 +240,13 @@ def encoder_for(run, generator, encoder="auto"):
         return None
 
 
-def _restore(encoder, path):
-    with np.load(path) as saved:
-        arrays = [saved[f"encoder/{i}"] for i in range(len(encoder.weights))]
-    for weight, array in zip(encoder.weights, arrays):
-        weight.assign(array.astype("float32"))
-
-
 def training_images(run, data_dir=None):
     """The images `run` trained on (uint8; the first `--limit` when it held the rest out), or None with
     one warning when its dataset cannot be read here."""
     import warnings
 
     from gan_keras.data.load import load_images, split_at_limit
-    from gan_keras.training.config import load_config
+    from gan_keras.runs.config import load_config
 
     config, saved = load_config(run)
     shape = saved.get("image_shape", [None, None, None])
@@ -269,8 +268,8 @@ def run_train_encoder(run, out=None, steps=None, minutes=10.0, batch_size=32, wi
     """The `train-encoder` command: train an encoder of `run`'s generator (on its samples and, with
     `real`, the images the run trained on) and save it in `out` (default: the run folder), where
     `project` finds it. Prints the log's first and last rows."""
-    from gan_keras.pretrained import PREFIX
-    from gan_keras.tools.sampling import load_generator
+    from gan_keras.runs.folder import PREFIX
+    from gan_keras.runs.loading import load_generator
 
     if out is None and str(run).startswith(PREFIX):
         raise UsageError("a shipped generator's folder is part of the package: give --out DIR, then "

@@ -7,7 +7,7 @@ callbacks without a browser; `Explorer.widget()` wraps them in ipywidgets.
 
 Example (in a notebook):
     >>> from gan_keras.tools.directions import sefa
-    >>> from gan_keras.tools.sampling import load_generator
+    >>> from gan_keras.runs.loading import load_generator
     >>> G = load_generator("pretrained:anime64")
     >>> explorer = Explorer(G, sefa(G, k=6))
     >>> widget = explorer.widget()                      # sliders and the face: show it as a cell's last line

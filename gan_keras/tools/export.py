@@ -6,7 +6,7 @@ plain TensorFlow ops) and conditional ones (two inputs, `z` float32 (N, latent_d
 int32 (N,)). The artifact takes the same named inputs and returns images in [-1, 1], (N, H, W, C).
 
 Example:
-    >>> from gan_keras.tools.sampling import load_generator
+    >>> from gan_keras.runs.loading import load_generator
     >>> G = load_generator("pretrained:mnist")
     >>> report = export_generator(G, "outputs/mnist.onnx", "onnx")   # written, run in onnxruntime, compared
     >>> report["max_abs_diff"] < 1e-4
@@ -27,9 +27,9 @@ import importlib.util
 import os
 import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -84,7 +84,8 @@ def _run_onnx(path, inputs):
 
 registry.declare("export", "savedmodel", Format("savedmodel", "tf_saved_model", "", (), _run_savedmodel))
 registry.declare("export", "litert", Format("litert", "litert", ".tflite", (), _run_litert))
-registry.declare("export", "onnx", Format("onnx", "onnx", ".onnx", (("tf2onnx", "tf2onnx"), ("onnxruntime", "onnxruntime")),
+registry.declare("export", "onnx", Format("onnx", "onnx", ".onnx",
+                                          (("tf2onnx", "tf2onnx"), ("onnxruntime", "onnxruntime")),
                                           _run_onnx))
 
 
@@ -238,8 +239,8 @@ def run_export(run, out, format="onnx", directions=None):
         >>> report = run_export("pretrained:mnist", "outputs/mnist.tflite", "litert")
         wrote outputs/mnist.tflite (litert, inputs: z); checked in its runtime: largest difference ...
     """
-    from gan_keras.tools.sampling import load_generator
-    from gan_keras.training.config import load_config
+    from gan_keras.runs.config import load_config
+    from gan_keras.runs.loading import load_generator
 
     fmt = check_format(format)  # a missing package: one line before anything loads
     if directions and not fmt.write:

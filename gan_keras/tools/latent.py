@@ -286,20 +286,23 @@ def save_latents(path, latents, space, run, generator=None, labels=None, **extra
               **{k: np.asarray(v) for k, v in extra.items()}}
     if labels is not None:
         arrays["labels"] = np.asarray(labels, np.int32)
-    np.savez(path, **arrays)
+    from gan_keras.files import atomic_write
+
+    with atomic_write(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def load_latents(path, generator=None):
     """(latents, space, labels or None) of a `latents.npz`; with `generator`, checked to fit it."""
     from gan_keras.errors import UsageError
+    from gan_keras.files import load_npz
 
-    try:
-        with np.load(path) as f:
-            latents, space = f["latents"].astype(np.float32), str(f["space"])
-            labels = f["labels"] if "labels" in f.files else None
-            run, owner = str(f["run"]) if "run" in f.files else "", str(f["generator"]) if "generator" in f.files else ""
-    except (OSError, ValueError, KeyError) as e:
-        raise UsageError(f"{path} is not a latents file (from `project`): {e}") from None
+    f = load_npz(path, "the latents")
+    if "latents" not in f or "space" not in f:
+        raise UsageError(f"{path} is not a latents file (from `project`): it holds no latents and space")
+    latents, space = f["latents"].astype(np.float32), str(f["space"])
+    labels = f.get("labels")
+    run, owner = str(f.get("run", "")), str(f.get("generator", ""))
     if generator is not None:
         check_space(generator, space, latents.shape)
         check_fingerprint(generator, owner, f"the latents in {path}", run)

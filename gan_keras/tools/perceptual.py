@@ -3,10 +3,11 @@ perceptual term, each a registered "distance": "vgg" (VGG16 features, LPIPS-styl
 channels, squared differences, averaged per layer; ImageNet weights downloaded once by Keras),
 "discriminator" (the same on the run's own discriminator's activations), "ssim" (1 - SSIM), "pixel"
 alone. "auto" takes VGG16 where its weights can be had and otherwise warns once and takes
-`OFFLINE_DISTANCE`, chosen by measurement (docs/BENCHMARKS.md).
+`OFFLINE_DISTANCE`, chosen by measurement (docs/benchmarks/2026-12-02-editing.md).
 
 Example:
-    >>> from gan_keras.tools.sampling import generate, load_generator
+    >>> from gan_keras.tools.sample import generate
+    >>> from gan_keras.runs.loading import load_generator
     >>> generator = load_generator("pretrained:mnist")
     >>> name, distance = make_distance("ssim", generator)
     >>> images, targets = generate(generator, 4, seed=0), generate(generator, 4, seed=1)
@@ -21,7 +22,7 @@ from gan_keras.errors import UsageError
 
 registry.declare("distance", "auto", help="vgg where its weights can be had, else OFFLINE_DISTANCE with one warning")
 
-# Measured on 100 held-out faces and 100 test digits (docs/BENCHMARKS.md): pixels + (1 - SSIM) drew
+# Measured on 100 held-out faces and 100 test digits (docs/benchmarks/2026-12-02-editing.md): pixels + (1 - SSIM) drew
 # the best structure (SSIM 0.403 vs 0.321 pixels alone and 0.323 with D's features on faces; 0.899 vs
 # 0.873 and 0.858 on digits) for 0.3-0.6 dB of PSNR less than pixels alone.
 OFFLINE_DISTANCE = "ssim"
@@ -104,7 +105,8 @@ def discriminator_features(discriminator):
     return keras.Model(images, outputs, name="discriminator_features")
 
 
-@registry.register("distance", "discriminator", needs_discriminator=True, help="pixels + the run's own discriminator features")
+@registry.register("distance", "discriminator", needs_discriminator=True,
+                   help="pixels + the run's own discriminator features")
 def _discriminator_distance(generator, discriminator):
     if discriminator is None:
         return None  # a projection D's activations come before its class term: its images input suffices

@@ -12,7 +12,7 @@ class (starts spread over the classes) and reports the class it found.
 The distance is pixels plus a perceptual term, a registered "distance" (`gan_keras.tools.perceptual`).
 
 Example:
-    >>> from gan_keras.tools.sampling import load_generator
+    >>> from gan_keras.runs.loading import load_generator
     >>> G = load_generator("pretrained:anime64")
     >>> result = project(G, load_targets(["me.png"], G), steps=20, distance="pixel", verbose=0)
     >>> result.latents.shape, result.space, result.psnr.shape
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from gan_keras import registry
-from gan_keras.errors import UsageError
 from gan_keras.data.folders import load_targets
+from gan_keras.errors import UsageError
 from gan_keras.images import psnr_ssim
 from gan_keras.tools.latent import drawer
 from gan_keras.tools.perceptual import make_distance
@@ -258,7 +258,8 @@ def tune(generator, result, steps=200, locality=LOCALITY, distance="ssim", seed=
         scale = float(np.sqrt(np.prod(result.latents.shape[1:])))
     else:  # a w's typical distance from another
         scale = float(np.linalg.norm(latent.random_latents(generator, 64, seed=seed + 1, space=space)
-                                     - latent.random_latents(generator, 64, seed=seed + 2, space=space), axis=-1).mean())
+                                     - latent.random_latents(generator, 64, seed=seed + 2, space=space),
+                                     axis=-1).mean())
     optimizer = keras.optimizers.Adam(TUNE_LR)
 
     def around(i):  # latents at LOCALITY_RADIUS * scale from each pivot, in random directions
@@ -302,8 +303,8 @@ def _tuned_run_folder(run, out, generator):
     import json
 
     from gan_keras.files import atomic_write_text
-    from gan_keras.training.checkpoints import save_generator
-    from gan_keras.training.config import load_config
+    from gan_keras.runs.checkpoints import save_generator
+    from gan_keras.runs.config import load_config
 
     saved = load_config(run)[1]
     save_generator(generator, out / "generator.keras")
@@ -331,7 +332,7 @@ def _write_edits(path, original, tuned, pivots, found, amounts=(-2, 0, 2), rows=
 def nearest_samples(generator, targets, n=10000, seed=0, batch_size=500):
     """The baseline projection must beat: per target, the best PSNR and the best SSIM over `n` random
     samples of the generator (a conditional one draws the classes in turn)."""
-    from gan_keras.tools.sampling import generate
+    from gan_keras.tools.sample import generate
 
     best_psnr = np.full(len(targets), -np.inf)
     best_ssim = np.full(len(targets), -np.inf)
@@ -369,15 +370,16 @@ def run_projection(run, images, out, steps=300, space=None, distance="auto", lab
         ...                         tune_steps=0)
         images 1-1 of 1
         ...
-        projected 1 images into z (pixel distance): PSNR ... dB, SSIM ..., ... s per image; wrote outputs/me/latents.npz, ...
+        projected 1 images into z (pixel distance): PSNR ... dB, SSIM ..., ... s per image; wrote ...
     """
     from gan_keras.files import save_png
     from gan_keras.images import image_grid
-    from gan_keras.tools.latent import check_space, default_space, save_latents
-    from gan_keras.tools.sampling import check_class, load_discriminator, load_generator
+    from gan_keras.runs.loading import load_discriminator, load_generator
     from gan_keras.tools.directions import sefa
     from gan_keras.tools.edit import edits_keep_identity
     from gan_keras.tools.encoder import encode, encoder_for
+    from gan_keras.tools.latent import check_space, default_space, save_latents
+    from gan_keras.tools.sample import check_class
     from gan_keras.tools.video import write_video
 
     if steps < 0 or batch < 1 or starts < 1:

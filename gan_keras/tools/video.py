@@ -4,7 +4,7 @@ at once. `.mp4` through imageio's ffmpeg (the binary that the imageio-ffmpeg pac
 through Pillow.
 
 Example:
-    >>> from gan_keras.tools.sampling import load_generator
+    >>> from gan_keras.runs.loading import load_generator
     >>> G = load_generator("pretrained:anime64")
     >>> frames = walk_frames(G, grid=(3, 3), frames=30, keyframes=6, seed=0, verbose=0)   # uint8 (30, H, W, 3)
     >>> write_video(frames, "outputs/walk.mp4", fps=30)
@@ -104,9 +104,7 @@ def sweep_frames(generator, found, index, grid=(1, 1), frames=60, amount=3.0, se
 def write_video(frames, path, fps=30, min_size=256):
     """Write uint8 frames (T, H, W, C) to `.mp4` (H.264 through imageio-ffmpeg) or `.gif` (Pillow),
     looping; small frames are enlarged (nearest neighbour) to at least `min_size` pixels high."""
-    import os
-
-    from gan_keras.files import atomic_path
+    from gan_keras.files import atomic_write
 
     path = Path(path)
     if path.suffix not in VIDEO_SUFFIXES:
@@ -118,24 +116,23 @@ def write_video(frames, path, fps=30, min_size=256):
     frames = frames.repeat(factor, axis=1).repeat(factor, axis=2)
     # H.264 in yuv420p wants even sizes
     frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)), mode="edge")
-    tmp = atomic_path(path)
-    if path.suffix == ".gif":
-        from PIL import Image
+    with atomic_write(path) as tmp:
+        if path.suffix == ".gif":
+            from PIL import Image
 
-        images = [Image.fromarray(f) for f in frames]
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps),
-                       loop=0)
-    else:
-        try:
-            import imageio.v2 as imageio
-        except ImportError:
-            raise UsageError("an .mp4 needs imageio and imageio-ffmpeg: pip install imageio imageio-ffmpeg "
-                             "(or write a .gif)") from None
-        with imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8, pixelformat="yuv420p",
-                                macro_block_size=1) as writer:
-            for frame in frames:
-                writer.append_data(frame)
-    os.replace(tmp, path)
+            images = [Image.fromarray(f) for f in frames]
+            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps),
+                           loop=0)
+        else:
+            try:
+                import imageio.v2 as imageio
+            except ImportError:
+                raise UsageError("an .mp4 needs imageio and imageio-ffmpeg: pip install imageio imageio-ffmpeg "
+                                 "(or write a .gif)") from None
+            with imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8, pixelformat="yuv420p",
+                                    macro_block_size=1) as writer:
+                for frame in frames:
+                    writer.append_data(frame)
     return path
 
 
@@ -163,8 +160,9 @@ def run_video(run, out, grid="1x1", seconds=10.0, fps=30, keyframes=5, latents=N
         wrote outputs/walk.gif: 10 frames at 10 fps, a 2x2 grid
     """
     from gan_keras.networks.build import class_labels
+    from gan_keras.runs.loading import load_generator
     from gan_keras.tools.latent import load_latents
-    from gan_keras.tools.sampling import check_class, load_generator
+    from gan_keras.tools.sample import check_class
 
     out = Path(out)
     if out.suffix not in VIDEO_SUFFIXES:

@@ -19,7 +19,7 @@ in node_modules/, where the exporter finds it; or set GAN_KERAS_ORT_WEB to a fol
 dist files.
 
 Example:
-    >>> from gan_keras.tools.sampling import load_generator
+    >>> from gan_keras.runs.loading import load_generator
     >>> report = export_web(load_generator("pretrained:mnist"), "outputs/mnist_web", run="pretrained:mnist")
     >>> sorted(p.name for p in report["path"].iterdir())
     ['generator.js', 'index.html', 'page.css', 'page.js', 'runtime']

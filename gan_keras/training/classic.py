@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from gan_keras import registry
-from gan_keras.training.gan import default_optimizer
+from gan_keras.training.fused import default_optimizer
 from gan_keras.training.noise import Stream, latent_noise
 
 
@@ -63,10 +63,11 @@ class ClassicGAN:
         real_label: target for real images; 0.9 is the classic anime script's label smoothing.
         label_noise: fraction of the discriminator's labels flipped at random.
         seed: seed of the latent noise and label flips.
+        walk_data: walk the data by a moving start index, unshuffled, as the classic anime script did.
     """
 
     def __init__(self, generator, discriminator, d_optimizer=None, g_optimizer=None, real_label=1.0,
-                 label_noise=0.0, seed=0):
+                 label_noise=0.0, seed=0, walk_data=False):
         if len(generator.inputs) > 1:
             raise ValueError("ClassicGAN is the unconditional Keras 2 reference; train a conditional pair with GAN")
         self.generator = generator
@@ -75,6 +76,7 @@ class ClassicGAN:
         self.real_label = float(real_label)
         self.label_noise = float(label_noise)
         self.seed = int(seed)
+        self.walk_data = bool(walk_data)
         self.stop_training = False
         discriminator.trainable = True
         discriminator.compile(optimizer=d_optimizer or default_optimizer(), loss="binary_crossentropy",
@@ -91,19 +93,19 @@ class ClassicGAN:
         if strategy.num_replicas_in_sync > 1:
             raise UsageError("the classic trainer runs on one device; use --trainer fused to distribute")
         return cls(generator, discriminator, d_optimizer, g_optimizer, real_label=config.real_label,
-                   label_noise=config.label_noise, seed=config.seed)
+                   label_noise=config.label_noise, seed=config.seed, walk_data=config.walk_data)
 
     @property
     def sampler(self):
         """The generator that draws every image outside training (the classic loop keeps no average)."""
         return self.generator
 
-    def training_batches(self, images, labels, image_shape, global_batch, seed, consumed, walk_data=False):
+    def training_batches(self, images, labels, image_shape, global_batch, seed, consumed):
         """The shuffled `tf.data` pipeline, or with `walk_data` the classic anime script's walk by a
         moving start index, unshuffled; either starts after the `consumed` images."""
         from gan_keras.data.pipeline import make_dataset, to_model_range, walk_batches
 
-        if walk_data:
+        if self.walk_data:
             return (to_model_range(b, image_shape).numpy()
                     for b in walk_batches(images, global_batch, consumed % len(images)))
         return make_dataset(images, global_batch, image_shape, seed=seed, repeat=True, start=consumed, labels=labels)

@@ -1,14 +1,15 @@
 """The settings of a run (`RunConfig`), saved as `config.json`, read back on `--resume`, checked
 once before anything is built.
 
+A run folder's `config.json` is read back by `gan_keras.runs.config`.
+
 Example:
-    >>> config = resolve_config("outputs/run", resume=False, settings={"dataset": "anime", "ema": 0.999})
+    >>> config = RunConfig(dataset="anime", ema=0.999)
     >>> validate(config)       # one UsageError line for a bad combination, before TensorFlow loads
 """
 
 import dataclasses
 import importlib.util
-import json
 from dataclasses import dataclass
 
 from gan_keras import registry
@@ -96,7 +97,8 @@ class RunConfig:
     mixed_precision: str | None = setting(
         None, "compute in 16 bits, weights in 32; alone: float16 on GPU (loss scaling per optimizer), bfloat16 "
         "elsewhere", choices="precision", const="auto",
-        default_help=f"bfloat16 on a CPU with bfloat16 instructions for {', '.join(registry.having('network', 'cpu_bfloat16'))} "
+        default_help="bfloat16 on a CPU with bfloat16 instructions for "
+        f"{', '.join(registry.having('network', 'cpu_bfloat16'))} "
         "with the fused trainer, where it was measured to pay off; else off")
     jit_compile: bool | None = setting(None, "XLA-compile the training step", negatable=True,
                                        default_help="on with a GPU, off on CPU, where it is slower")
@@ -114,48 +116,8 @@ DEFAULT_EPOCHS = 10
 EPOCHS_UNTIL_BUDGET = 100_000  # "until --max-minutes runs out"
 
 
-def load_config(out):
-    """(RunConfig, the whole saved record) of a run folder; one UsageError line if it is missing or damaged."""
-    from gan_keras.pretrained import run_folder
-
-    path = run_folder(out) / "config.json"
-    if not path.is_file():
-        raise UsageError(f"{out} is not a run folder (no config.json)")
-    try:
-        saved = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path} is damaged ({e}); the settings of this run cannot be read") from None
-    if not isinstance(saved, dict):
-        raise UsageError(f"{path} is damaged (not a JSON object); the settings of this run cannot be read")
-    fields = {f.name for f in dataclasses.fields(RunConfig)}
-    return RunConfig(**{k: v for k, v in saved.items() if k in fields}), saved
-
-
-def resolve_config(out, resume, settings):
-    """The run's config: defaults + `settings`, or on resume the saved config + compatible `settings`."""
-    settings = {k: v for k, v in settings.items() if v is not None}
-    unknown = set(settings) - {f.name for f in dataclasses.fields(RunConfig)}
-    if unknown:
-        raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    if not resume:
-        return RunConfig(**settings)
-    config, _ = load_config(out)
-    for key, value in settings.items():
-        if key in fixed_by_checkpoint(SAME) and value != getattr(config, key):
-            raise UsageError(f"--resume: this run was trained with {key}={getattr(config, key)!r}, "
-                             f"not {value!r}; use another --out for a new run")
-        if key in fixed_by_checkpoint(ON_OFF) and bool(value) != bool(getattr(config, key)):
-            on = "with" if getattr(config, key) else "without"
-            raise UsageError(f"--resume: this run was trained {on} --{key.replace('_', '-')}; "
-                             "its checkpoint cannot switch it on or off")
-        setattr(config, key, value)
-    return config
-
-
 def validate(config):
     """Check a config (and fill in the epochs); raises UsageError with one line saying what is wrong."""
-    from gan_keras.pretrained import has_networks, run_folder
-
     if config.epochs is None:
         config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
     positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
@@ -197,8 +159,6 @@ def validate(config):
         raise UsageError(f"ada-target must be in (0, 1), got {config.ada_target}")
     if config.limit is not None and config.limit < 1:
         raise UsageError(f"limit must be positive, got {config.limit}")
-    if config.init_from and not has_networks(run_folder(config.init_from)):
-        raise UsageError(f"--init-from {config.init_from}: no checkpoint there")
     if config.lr <= 0:
         raise UsageError(f"lr must be positive, got {config.lr}")
     if config.max_minutes is not None and config.max_minutes <= 0:

@@ -1,4 +1,4 @@
-"""Defaults chosen by measurement, per device and image size (docs/BENCHMARKS.md has the runs).
+"""Defaults chosen by measurement, per device and image size (docs/results.md; the runs: docs/benchmarks/).
 
 A setting left unset (`None`) is chosen here. `choose` returns the config to train with and why
 each value was picked; `train` writes the reasons to `config.json` under `"chosen"`. Settings that
@@ -69,7 +69,8 @@ def auto_model(size, channels):
 
 # On a CPU a convolutional step is compute-bound and quality is bought with steps: the 64x64
 # DCGAN at width 64 took 8.7 s a step on one core of the 2-core test machine, width 16 0.43 s.
-# 30 minutes side by side (SWD against held-out faces, lower is better; docs/BENCHMARKS.md):
+# 30 minutes side by side (SWD against held-out faces, lower is better;
+# docs/benchmarks/2026-11-24-anime-30min-default.md):
 # width 64 717, width 32 + EMA 209, width 16 130, width 16 + EMA 107. Past ~1,500 steps this narrow D
 # wins and the grid's colours drift; DiffAugment keeps it improving (4,000 steps: SWD 152 without, 50 with).
 CPU_WIDTH_64PX = 16
@@ -102,7 +103,7 @@ def choose(config, image_shape, device):
         why["width"] = (family.get("cpu_width_why", "") if big_on_cpu and own else
                         f"on a CPU, 64x64 and larger: width {CPU_WIDTH_64PX} makes ~20x the steps of width 64; in 30 "
                         "minutes side by side it drew faces (SWD 107 with EMA) where width 64 drew grey blobs "
-                        "(SWD 717) and width 32 blurred faces (209) (docs/BENCHMARKS.md)"
+                        "(SWD 717) and width 32 blurred faces (209) (docs/benchmarks/2026-11-24-anime-30min-default.md)"
                         if big_on_cpu else "the network's own width")
     if config.loss is None:
         from gan_keras.training.config import default_loss
@@ -125,14 +126,15 @@ def choose(config, image_shape, device):
                           if use_diffaug and model != "dcgan" else
                           "DiffAugment for 64x64 DCGAN faces: past ~1,500 steps D wins without it and the grid's "
                           "colours drift (30 minutes on one core each, SWD vs held-out faces: 152 without, 50 with; "
-                          "R1 78, ADA 90) (docs/BENCHMARKS.md)" if use_diffaug else
+                          "R1 78, ADA 90) (docs/benchmarks/2026-11-24-anime-30min-default.md)" if use_diffaug else
                           "none (measured to pay off for 64x64 DCGAN faces and small data sets trained long)")
     if config.share_fakes is None:
         share = family.get("share_fakes_on_cpu", False) and big_on_cpu and not reference
         chosen["share_fakes"] = share
         why["share_fakes"] = ("on: G's step scores the batch D's step trained on, one pass of G fewer a step (12 "
                               "minutes of anime faces, two seeds side by side: 1.10x the images per second, final "
-                              "SWD 58 vs 87 and 55 vs 46, grids as good or better; docs/BENCHMARKS.md)" if share else
+                              "SWD 58 vs 87 and 55 vs 46, grids as good or better; "
+                              "docs/benchmarks/2026-12-02-default-step-profiled.md)" if share else
                               "off (the classic loop is the Keras 2 reference)" if reference else
                               "off: each step draws two batches (sharing measured only for 64x64 DCGANs on a CPU)")
     if config.mixed_precision is None:

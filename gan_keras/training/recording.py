@@ -15,8 +15,8 @@ import keras
 
 from gan_keras.training.config import RunConfig
 
-# The most of the wall clock each kind of record may take (measured costs in docs/BENCHMARKS.md); the
-# metrics' share is `train --eval-share`.
+# The most of the wall clock each kind of record may take (measured costs in
+# docs/benchmarks/2026-12-04-run-clock-and-width.md); the metrics' share is `train --eval-share`.
 RECORD_SHARES = {"grids": 0.015, "gif": 0.005, "losses.png": 0.005, "checkpoints": 0.015, "tensorboard": 0.005,
                  "metrics": RunConfig.eval_share}
 

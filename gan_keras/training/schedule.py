@@ -1,7 +1,7 @@
 """The learning rate over a run: held, then falling linearly to a fraction of itself by the end
 (`train --lr-decay-start F --lr-end E`). On an H200, continuing `pretrained:anime64` at a constant
 5e-5 drew faces further from its training faces the longer it ran, while a rate falling to a tenth
-over the run kept them where they were (docs/BENCHMARKS.md, 2026-12-04 evening).
+over the run kept them where they were (docs/benchmarks/2026-12-04-h200-batch-and-falling-rate.md).
 
 Example:
     >>> decayed_rate(2e-4, 0.25, start=0.5, end=0.1)   # held for the first half

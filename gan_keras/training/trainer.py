@@ -8,7 +8,7 @@ plus its test.
 Example:
     >>> from gan_keras.training.config import RunConfig
     >>> from gan_keras.training.distribute import make_strategy
-    >>> from gan_keras.training.run import build_trainer   # registry.get("trainer", name).for_run(...)
+    >>> from gan_keras.runs.train import build_trainer  # registry.get("trainer", name).for_run(...)
     >>> config = RunConfig(model="mlp", ema=0.0, augment="none", share_fakes=False, mixed_precision="off")
     >>> trainer = build_trainer(config, (28, 28, 1), make_strategy("default", verbose=False))
     >>> isinstance(trainer, Trainer)
@@ -46,7 +46,7 @@ class Trainer(Protocol):
     def log_columns(self) -> tuple:
         """The history columns it logs beyond d_loss, g_loss, d_acc_real, d_acc_fake."""
 
-    def training_batches(self, images, labels, image_shape, global_batch, seed, consumed, walk_data=False):
+    def training_batches(self, images, labels, image_shape, global_batch, seed, consumed):
         """An endless iterable of training batches that starts after the `consumed` images."""
 
     def fit(self, data, epochs=1, steps_per_epoch=None, initial_epoch=0, callbacks=None, verbose=1, **kwargs):

@@ -9,6 +9,10 @@ folder, how to read them and how to fetch them. A new dataset is one module here
         def manual(self, folder): ...            # one sentence: what to download by hand, and where
 """
 
+from gan_keras import registry
+
+DIGIT_SETS = registry.where("dataset", domain_classifier=True)  # the datasets with a domain classifier
+
 
 class Source:
     """A named dataset in the data folder `folder` (a `Path`)."""

@@ -12,7 +12,8 @@ from gan_keras.registry import register
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"  # Keras's own check
 
 
-@register("dataset", "mnist", order=1, domain_classifier=True, classes=("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"))
+@register("dataset", "mnist", order=1, domain_classifier=True,
+          classes=("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"))
 class MNIST(Source):
     file = "mnist.npz"
 

@@ -4,7 +4,7 @@
 Example:
     >>> from gan_keras.training.config import RunConfig
     >>> from gan_keras.training.distribute import make_strategy
-    >>> from gan_keras.training.run import build_trainer
+    >>> from gan_keras.runs.train import build_trainer
     >>> config = RunConfig(dataset="anime", model="dcgan", width=16, ema=0.999, augment="diffaug", share_fakes=True,
     ...                    mixed_precision="off")
     >>> trainer = build_trainer(config, (64, 64, 3), make_strategy("default", verbose=False))
@@ -18,8 +18,8 @@ from gan_keras.errors import UsageError
 def initialize_from(trainer, run_dir):
     """Copy G's and D's weights (and G's moving average, where both runs keep one) from another run's
     last checkpoint, or a shipped one's (`pretrained:NAME`); optimizer state is not copied."""
-    from gan_keras.pretrained import run_folder
-    from gan_keras.training.checkpoints import restore_networks
+    from gan_keras.runs.checkpoints import restore_networks
+    from gan_keras.runs.folder import run_folder
 
     try:
         restore_networks(run_folder(run_dir), generator=trainer.generator, discriminator=trainer.discriminator)

@@ -6,12 +6,11 @@ Example:
 """
 
 import math
-import os
 
 import numpy as np
 
-from gan_keras.files import atomic_path
-from gan_keras.metrics.evaluate import metric_of_key
+from gan_keras.files import atomic_write
+from gan_keras.runs.history import metric_of_key
 
 
 def _finite_points(xs, ys):
@@ -22,9 +21,8 @@ def _finite_points(xs, ys):
 
 def _save_figure(fig, path):
     """Write the figure as a PNG atomically (a reader never sees half a file)."""
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=90, format="png")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
 
 
 def plot_history(history, path=None, title=None):

@@ -2,18 +2,36 @@
 (what sampling, the editing tools and fine-tuning need; no optimizer state), and a model card
 measured on the packed weights.
 
-    python -m gan_keras.pretrained pack outputs/anime64 anime64 --command "python -m gan_keras train ..." \
+    python -m gan_keras pack outputs/anime64 anime64 --command "python -m gan_keras train ..." \
         --licence "Anime Face Dataset (Kaggle): for educational use only"
+
+`PackOptions` are the command's options, `pack` its method.
 """
 
 import csv
 import json
 import platform
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from gan_keras.errors import UsageError
-from gan_keras.pretrained import FOLDER, WEIGHTS_FILE
+from gan_keras.files import atomic_write_text, read_json
+from gan_keras.options import option
+from gan_keras.pretrained import FOLDER
+from gan_keras.runs.folder import WEIGHTS_FILE
+
+
+@dataclass
+class PackOptions:
+    run: str = option(help="the run folder to ship", positional=True)
+    name: str = option(help="its name: pretrained:NAME", positional=True)
+    train_command: str = option(help="the exact command that trained it", flag="--command", metavar="COMMAND",
+                                required=True)
+    licence: str = option(help="the training data's licence", required=True)
+    summary: str = option("", "one sentence for the card")
+    n: int = option(10000, "images compared for the card's metrics")
+    best: bool = option(False, "ship the generator kept in RUN/best/ (train --eval-every)")
 
 
 def _history(run):
@@ -32,18 +50,18 @@ def trained_for(run, until_epoch=None):
     >>> trained_for("pretrained:anime64")[0] > 0
     True
     """
-    from gan_keras.pretrained import run_folder
+    from gan_keras.runs.folder import run_folder
 
     folder = run_folder(run)
     card = folder / "card.json"
     if card.is_file():
-        card = json.loads(card.read_text())
+        card = read_json(card, "the shipped generator's card")
         return int(card["steps"]), float(card["minutes"])
     history = [row for row in _history(folder) if until_epoch is None or int(row["epoch"]) <= until_epoch]
     steps = sum(int(row.get("steps") or 0) for row in history)
     minutes = sum(float(row.get("seconds") or 0) for row in history) / 60
     config = folder / "config.json"
-    source = json.loads(config.read_text()).get("init_from") if config.is_file() else None
+    source = read_json(config, "the settings of this run").get("init_from") if config.is_file() else None
     if source:
         more_steps, more_minutes = trained_for(source)
         steps, minutes = steps + more_steps, minutes + more_minutes
@@ -58,7 +76,7 @@ def _copy_networks(run, config, saved, out, generator_file=None):
     import keras
 
     from gan_keras.networks.build import Build_Disc, Build_Gen
-    from gan_keras.training.checkpoints import restore_networks, save_networks
+    from gan_keras.runs.checkpoints import restore_networks, save_networks
 
     shape, classes = tuple(saved["image_shape"]), len(saved.get("class_names") or [])
     networks = {"generator": Build_Gen(config.model, config.latent_dim, shape, config.width, num_classes=classes),
@@ -101,7 +119,7 @@ def pack(run, name, command, licence, summary="", n=10000, folder=None, best=Fal
     import tensorflow as tf
 
     from gan_keras.metrics.evaluate import evaluate_run
-    from gan_keras.training.config import load_config
+    from gan_keras.runs.config import load_config
     from gan_keras.training.recipe import cpu_info
 
     config, saved = load_config(run)
@@ -109,7 +127,7 @@ def pack(run, name, command, licence, summary="", n=10000, folder=None, best=Fal
         raise UsageError(f"{run} has no generator.keras: let the run finish first")
     generator_file, until_epoch, networks = None, None, None
     if best:
-        from gan_keras.training.callbacks import read_best
+        from gan_keras.runs.best import read_best
 
         record = read_best(run)
         if record is None or not (Path(run) / "best" / "generator.keras").is_file():
@@ -126,7 +144,7 @@ def pack(run, name, command, licence, summary="", n=10000, folder=None, best=Fal
         shutil.rmtree(out)
     out.mkdir(parents=True)
     saved = {**saved, "data_dir": None, "packed_from": str(run)}  # data comes from the user's machine
-    (out / "config.json").write_text(json.dumps(saved, indent=2) + "\n")
+    atomic_write_text(out / "config.json", json.dumps(saved, indent=2) + "\n")
     _copy_networks(run, config, saved, out / WEIGHTS_FILE, generator_file)
     metrics = evaluate_run(out, n=n, data_dir=config.data_dir)
     metrics["run"] = f"pretrained:{name}"
@@ -138,6 +156,6 @@ def pack(run, name, command, licence, summary="", n=10000, folder=None, best=Fal
                        f"{saved.get('replicas', 1)} replica(s), no GPU",
             "versions": f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
             "licence": licence, "command": command, "metrics": metrics}
-    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    (out / "CARD.md").write_text(card_markdown(card))
+    atomic_write_text(out / "card.json", json.dumps(card, indent=2) + "\n")
+    atomic_write_text(out / "CARD.md", card_markdown(card))
     return card

@@ -122,7 +122,8 @@ class GAN(keras.Model):
         """The trainer of a run's settings (`gan_keras.training.trainer.Trainer`), compiled."""
         from gan_keras.training.config import default_loss
 
-        gan = cls(generator, discriminator, loss=config.loss or default_loss(config.model), augment=config.augment, ada_target=config.ada_target,
+        gan = cls(generator, discriminator, loss=config.loss or default_loss(config.model), augment=config.augment,
+                  ada_target=config.ada_target,
                   r1=config.r1, n_critic=config.n_critic, ema=config.ema, real_label=config.real_label,
                   label_noise=config.label_noise, share_fakes=config.share_fakes, seed=config.seed)
         gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, jit_compile=config.jit_compile,
@@ -134,7 +135,7 @@ class GAN(keras.Model):
         """The generator that draws every image outside training: the moving average, or G itself."""
         return self.ema.average if self.ema else self.generator
 
-    def training_batches(self, images, labels, image_shape, global_batch, seed, consumed, walk_data=False):
+    def training_batches(self, images, labels, image_shape, global_batch, seed, consumed):
         """The shuffled, repeating `tf.data` pipeline, started after the `consumed` images."""
         from gan_keras.data.pipeline import make_dataset
 

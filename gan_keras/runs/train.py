@@ -26,8 +26,9 @@ import numpy as np
 
 from gan_keras import registry
 from gan_keras.errors import UsageError
+from gan_keras.runs.config import checked_config
 from gan_keras.training import recipe
-from gan_keras.training.config import EPOCHS_UNTIL_BUDGET, resolve_config, validate
+from gan_keras.training.config import EPOCHS_UNTIL_BUDGET
 from gan_keras.training.trainer import Trainer
 
 
@@ -58,7 +59,7 @@ def build_trainer(config, image_shape, strategy, num_classes=0):
     import keras
 
     from gan_keras.networks.build import Build_Disc, Build_Gen
-    from gan_keras.training.gan import default_optimizer
+    from gan_keras.training.fused import default_optimizer
 
     keras.utils.set_random_seed(config.seed)
     try:
@@ -78,24 +79,27 @@ def build_trainer(config, image_shape, strategy, num_classes=0):
 def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise, data, global_batch,
                   started=None):
     """The callbacks that write a run folder, in the order they must run; also returns the grid one."""
-    from gan_keras.training import callbacks as cb
+    from gan_keras.runs import callbacks as cb
+    from gan_keras.training.callbacks import EpochTimer, StopGuard
     from gan_keras.training.recording import RecordingClock
     from gan_keras.training.schedule import LinearDecay
 
     history_path = write_dir / "history.csv"
     clock = RecordingClock(shares={"metrics": config.eval_share})
-    evaluation = (cb.EvalMetric(data.images, config.dataset, config.eval_every, config.eval_samples,
+    # --eval-every's callback is declared by the metrics (a layer above this one), found by name
+    evaluation = (registry.get("callback", "evaluation")(
+                      data.images, config.dataset, config.eval_every, config.eval_samples,
                                 data_dir=config.data_dir, seed=config.seed, heldout=data.heldout, labels=data.labels,
                                 heldout_labels=data.heldout_labels, clock=clock, best_dir=write_dir / "best")
                   if config.eval_every else None)
     grids = cb.SampleGrid(fixed_noise, write_dir / "samples", write_dir / "progress.gif", config.sample_every,
                           status, clock)
-    timer = cb.EpochTimer(global_batch, clock)
+    timer = EpochTimer(global_batch, clock)
     by_time = config.epochs == EPOCHS_UNTIL_BUDGET and deadline is not None  # else over the epochs, across resumes
     decay = (LinearDecay([trainer.d_optimizer, trainer.g_optimizer], config.lr, config.lr_decay_start, config.lr_end,
                          config.epochs, started, deadline if by_time else None) if config.lr_decay_start < 1 else None)
     callbacks = [
-        cb.StopGuard(status, deadline),
+        StopGuard(status, deadline),
         timer,
         *([decay] if decay else []),
         *([evaluation] if evaluation else []),
@@ -216,8 +220,7 @@ def plan_run(dataset, out, resume, settings, verbose):
         settings["dataset"] = dataset
     if resume and out is None:
         raise UsageError("--resume needs --out: the run folder to continue")
-    config = resolve_config(out, resume, settings)
-    validate(config)
+    config = checked_config(out, resume, settings)
     out = Path(out) if out is not None else default_out(config)
     has_checkpoint = (out / "checkpoints" / "checkpoint").is_file()
     if resume and not has_checkpoint:
@@ -240,7 +243,7 @@ def plan_run(dataset, out, resume, settings, verbose):
 def choose_settings(plan, verbose):
     """Phase 2a: the strategy, and the recipe's choice of every unset setting for this device; the
     chosen settings that fix the checkpoint go into the run's own config (a resume keeps them)."""
-    from gan_keras.logs import import_tensorflow
+    from gan_keras.quiet_tensorflow import import_tensorflow
 
     import_tensorflow()
     import keras
@@ -260,7 +263,7 @@ def choose_settings(plan, verbose):
 def build(plan, strategy, effective, why_chosen):
     """Phase 2b, build: G, D and the trainer, started from `--init-from` and with `--freeze-d` applied."""
     from gan_keras.data.pipeline import check_batch_size
-    from gan_keras.training.transfer import freeze_lower_layers, initialize_from
+    from gan_keras.runs.transfer import freeze_lower_layers, initialize_from
 
     config = plan.config
     global_batch = config.batch_size * strategy.num_replicas_in_sync
@@ -277,8 +280,8 @@ def build(plan, strategy, effective, why_chosen):
 
 def restore_or_start(plan, built, writing):
     """Phase 3: claim the run folder (one writer), then restore the last checkpoint or start anew."""
-    from gan_keras.training import callbacks as cb
-    from gan_keras.training.checkpoints import RunCheckpoint
+    from gan_keras.runs.callbacks import HistoryCSV
+    from gan_keras.runs.checkpoints import RunCheckpoint
     from gan_keras.training.distribute import is_chief
     from gan_keras.training.noise import Stream, latent_noise
 
@@ -297,7 +300,7 @@ def restore_or_start(plan, built, writing):
         optimizer.learning_rate = plan.config.lr  # the checkpoint holds the old rate; --lr may change it
     if not chief:
         checkpoint = RunCheckpoint(write_dir / "checkpoints", built.trainer)
-    cb.HistoryCSV.truncate(write_dir / "history.csv", epoch)
+    HistoryCSV.truncate(write_dir / "history.csv", epoch)
     return Start(write_dir, checkpoint, epoch, np.load(plan.out / "fixed_noise.npy"))
 
 
@@ -314,7 +317,8 @@ def record(plan, built, start):
              "global_batch_size": built.global_batch, "replicas": built.strategy.num_replicas_in_sync,
              "precision": keras.mixed_precision.global_policy().name, "jit_compile_used": effective.jit_compile,
              "steps_per_execution_used": effective.steps_per_execution,
-             "chosen": {name: {"value": getattr(effective, name), "why": why} for name, why in built.why_chosen.items()},
+             "chosen": {name: {"value": getattr(effective, name), "why": why}
+                        for name, why in built.why_chosen.items()},
              "tensorflow": tf.__version__, "keras": keras.__version__}
     atomic_write_text(start.write_dir / "config.json", json.dumps(saved, indent=2) + "\n")
 
@@ -322,13 +326,13 @@ def record(plan, built, start):
 def fit(plan, built, start, verbose):
     """Phase 5: train from the start epoch with the run's callbacks, stopping cleanly on the budget, a
     signal or divergence; returns the run's epochs done and its status."""
-    from gan_keras.training import callbacks as cb
+    from gan_keras.training.callbacks import RunStatus
 
     config, trainer = plan.config, built.trainer
     consumed = int(trainer.g_optimizer.iterations.numpy()) * built.global_batch  # images read before a resume
     data = trainer.training_batches(plan.data.images, plan.data.labels, plan.image_shape, built.global_batch,
-                                    config.seed, consumed, walk_data=config.walk_data)
-    status = cb.RunStatus()
+                                    config.seed, consumed)
+    status = RunStatus()
     deadline = plan.started + config.max_minutes * 60 if config.max_minutes else None
     callbacks, recording = run_callbacks(config, trainer, start.write_dir, status, deadline, start.checkpoint,
                                          start.fixed_noise, plan.data, built.global_batch, plan.started)
@@ -351,8 +355,8 @@ def fit(plan, built, start, verbose):
 def finish(plan, built, start, epochs_done, status, recording, verbose):
     """After fitting: the last grid and `generator.keras`, or one line for a diverged run."""
     from gan_keras.files import read_history
-    from gan_keras.training.callbacks import best_summary
-    from gan_keras.training.checkpoints import save_generator
+    from gan_keras.runs.best import best_summary
+    from gan_keras.runs.checkpoints import save_generator
     config, out = plan.config, plan.out
     if status.stop_reason == "diverged":
         last = f"epoch {epochs_done}" if start.checkpoint.latest else "none"

@@ -8,7 +8,6 @@ training is a function of the seed and the optimizer step counter (see `gan_kera
 is saved.
 """
 
-import os
 import re
 import warnings
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 import tensorflow as tf
 
 from gan_keras.errors import UsageError
-from gan_keras.files import atomic_path
+from gan_keras.files import atomic_write, load_npz
+from gan_keras.runs.folder import WEIGHTS_FILE
 
 
 def save_generator(generator, path):
@@ -25,9 +25,8 @@ def save_generator(generator, path):
     (`networks.with_keras_layers`)."""
     from gan_keras.networks.layers import with_keras_layers
 
-    tmp = atomic_path(path)
-    with_keras_layers(generator).save(tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        with_keras_layers(generator).save(tmp)
 
 
 class RunCheckpoint:
@@ -133,25 +132,26 @@ def restore_networks(run_dir, **networks):
     """Restore the named networks (generator=G, discriminator=D, generator_ema=...) of a run folder:
     from its `weights.npz` when shipped that way, else from its newest readable checkpoint. A shipped
     folder that holds only the moving-average G gives it for `generator` too (what --init-from tunes)."""
-    from gan_keras.pretrained import WEIGHTS_FILE
-
     run_dir = Path(run_dir)
     if not (run_dir / WEIGHTS_FILE).is_file():
         return restore_newest(tf.train.Checkpoint(**networks), run_dir / "checkpoints")
-    import numpy as np
+    return load_networks(run_dir / WEIGHTS_FILE, "the shipped networks", **networks)
 
-    with np.load(run_dir / WEIGHTS_FILE) as saved:
-        for name, model in networks.items():
-            if name == "generator" and "generator/0" not in saved.files and "generator_ema/0" in saved.files:
-                name = "generator_ema"
-            arrays = [saved[f"{name}/{i}"] for i in range(len(model.weights)) if f"{name}/{i}" in saved.files]
-            if len(arrays) != len(model.weights) or any(a.shape != tuple(w.shape)
-                                                        for a, w in zip(arrays, model.weights)):
-                raise UsageError(f"{run_dir / WEIGHTS_FILE} does not hold this {name} (another model, image size "
-                                 "or latent size?)")
-            for weight, array in zip(model.weights, arrays):
-                weight.assign(array.astype(weight.dtype))
-    return str(run_dir / WEIGHTS_FILE)
+
+def load_networks(path, what, **networks):
+    """Assign the named networks' weights from an .npz that `save_networks` wrote; one UsageError line
+    naming the file when it is damaged or holds another network. A file holding only the moving-average
+    G gives it for `generator` too (what --init-from tunes). Returns the path as a string."""
+    saved = load_npz(path, what)
+    for name, model in networks.items():
+        if name == "generator" and "generator/0" not in saved and "generator_ema/0" in saved:
+            name = "generator_ema"
+        arrays = [saved[f"{name}/{i}"] for i in range(len(model.weights)) if f"{name}/{i}" in saved]
+        if len(arrays) != len(model.weights) or any(a.shape != tuple(w.shape) for a, w in zip(arrays, model.weights)):
+            raise UsageError(f"{path} does not hold this {name} (another model, image size or latent size?)")
+        for weight, array in zip(model.weights, arrays):
+            weight.assign(array.astype(weight.dtype))
+    return str(path)
 
 
 def save_networks(path, dtype="float16", **networks):
@@ -160,4 +160,5 @@ def save_networks(path, dtype="float16", **networks):
 
     arrays = {f"{name}/{i}": np.asarray(w).astype(dtype) for name, model in networks.items()
               for i, w in enumerate(model.weights)}
-    np.savez_compressed(path, **arrays)
+    with atomic_write(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
