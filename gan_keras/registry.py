@@ -36,7 +36,8 @@ from gan_keras.errors import UsageError
 KINDS = {"loss": "loss", "augment": "augmentation", "network": "model kind", "trainer": "trainer",
          "metric": "metric", "strategy": "strategy", "precision": "mixed precision", "dataset": "dataset",
          "distance": "distance", "direction": "direction method", "export": "export format",
-         "space": "latent space", "layers": "style layer group", "callback": "run callback"}
+         "space": "latent space", "layers": "style layer group", "callback": "run callback",
+         "schedule": "schedule shape"}
 
 PACKAGE = Path(__file__).parent
 _objects = {}  # (kind, name) -> the registered object, recorded when its module is imported

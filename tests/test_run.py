@@ -535,16 +535,20 @@ def test_eval_every_keeps_the_best_generator_across_a_resume(tmp_path, digits_np
 
 
 def test_the_learning_rate_holds_then_falls_linearly_over_the_time_budget_or_the_epochs():
-    from gan_keras.training.schedule import LinearDecay, decayed_rate
+    from gan_keras.training.schedule import RunSchedule, scheduled
 
-    assert [round(decayed_rate(1.0, f, 0.5, 0.1), 6) for f in (0, 0.5, 0.75, 1.0, 1.5)] == [1, 1, 0.55, 0.1, 0.1]
+    assert [round(scheduled(1.0, 0.1, f, 0.5), 6) for f in (0, 0.5, 0.75, 1.0, 1.5)] == [1, 1, 0.55, 0.1, 0.1]
 
     class Optimizer:
         learning_rate = None
 
+    def setter(*optimizers):
+        return lambda value: [setattr(o, "learning_rate", value) for o in optimizers]
+
     now = [100.0]
     d, g = Optimizer(), Optimizer()
-    timed = LinearDecay([d, g], 2e-4, start=0.0, end=0.1, started=100.0, deadline=200.0, clock=lambda: now[0])
+    timed = RunSchedule({"lr": (2e-4, 2e-5, setter(d, g))}, begin=0.0, started=100.0, deadline=200.0,
+                        clock=lambda: now[0])
     rates = []
     for t in (100.0, 150.0, 200.0):
         now[0] = t
@@ -553,7 +557,7 @@ def test_the_learning_rate_holds_then_falls_linearly_over_the_time_budget_or_the
         timed.on_epoch_end(7, logs)
         rates.append((d.learning_rate, g.learning_rate, logs["lr"]))
     np.testing.assert_allclose(rates, [(2e-4,) * 3, (1.1e-4,) * 3, (2e-5,) * 3])
-    by_epochs = LinearDecay([d], 1.0, start=0.5, end=0.0, epochs=10)
+    by_epochs = RunSchedule({"lr": (1.0, 0.0, setter(d))}, begin=0.5, epochs=10)
     by_epochs.on_epoch_begin(5)
     assert d.learning_rate == 1.0
     by_epochs.on_epoch_begin(9)

@@ -69,6 +69,9 @@ class EvaluateOptions:
     against_train: bool = option(False, "compare with the images the run trained on, not the held-out ones of a "
                                  "run trained with --limit (how close G came to what it saw; --metric copies "
                                  "checks that it did not copy them)")
+    compare_with: str | None = option(None, "compare with the held-out images of this dataset instead (and read "
+                                      "its floor from its training images): a run of anime8k against anime's",
+                                      choices="dataset")
     data_dir: str | None = option(None, "where named datasets live", default_help="$GAN_KERAS_DATA_DIR, else data/")
     json: bool = option(False, "print one JSON line")
 
@@ -86,7 +89,7 @@ def evaluate(args):
         raise UsageError(f"folder {Path(args.figure).parent} does not exist")
     record = evaluate_run(args.run, args.metric, n=args.n, seed=args.seed, data_dir=args.data_dir,
                           verbose=0 if args.json else 1, repeats=args.repeats, figure=args.figure,
-                          against_train=args.against_train)
+                          against_train=args.against_train, compare_with=args.compare_with)
     if args.json:
         print(json.dumps(record))
     else:

@@ -9,6 +9,7 @@ Example:
 
 import hashlib
 import os
+import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -98,6 +99,44 @@ def load_targets(paths, generator):
         except Exception as e:  # PIL raises UnidentifiedImageError, OSError, SyntaxError ...
             raise UsageError(f"{path} is not an image ({type(e).__name__})") from None
     return np.stack(images).astype(np.float32) / 127.5 - 1.0
+
+
+def natural_key(name):
+    """Sort key that orders the numbers in a name by value: "2_2000.jpg" before "10_2000.jpg"."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(name))]
+
+
+def read_image_zip(path, size=DEFAULT_FOLDER_SIZE, channels=3, cache=None):
+    """The images of a zip file as uint8 (N, size, size, channels), in the natural order of their names
+    (`natural_key`), decoded once: with `cache` (a folder) the array is kept there, named by the zip's
+    path, size and time, and read back while the zip is unchanged. Unreadable members are skipped with
+    one warning; a damaged zip is one UsageError line."""
+    import io
+    import zipfile
+
+    path = Path(path)
+    stat = path.stat()
+    digest = hashlib.sha256(f"zip|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{size}|{channels}".encode())
+    cached = (Path(cache) / "folders" / f"{path.stem}-{size}x{size}x{channels}-{digest.hexdigest()[:16]}.npz"
+              if cache is not None else None)
+    if cached is not None and cached.is_file():
+        with np.load(cached) as f:
+            return f["images"]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = sorted((n for n in archive.namelist() if n.lower().endswith(IMAGE_EXTENSIONS)), key=natural_key)
+            blobs = [archive.read(n) for n in names]
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise UsageError(f"{path} is damaged ({type(e).__name__}); its images cannot be read") from None
+    if not names:
+        raise UsageError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {path}")
+    images, bad = _decode_all([io.BytesIO(blob) for blob in blobs], size, channels)
+    if bad:
+        warnings.warn(f"skipped {len(bad)} unreadable of {len(names)} files in {path}: "
+                      f"{', '.join(names[i] for i in bad[:5])}", stacklevel=2)
+    if cached is not None:
+        _write_cache(cached, images, [names[i] for i in bad])
+    return images
 
 
 def _folder_cache_path(folder, files, size, channels, cache):

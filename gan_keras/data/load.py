@@ -95,14 +95,33 @@ def load_labeled_images(name_or_path, image_size=None, channels=None, directory=
     return images, labels, [str(i) for i in range(classes)]
 
 
+HELDOUT_SEED = 20261206  # one draw for every run: a dataset's held-out images are the same in all of them
 
-def split_at_limit(array, limit):
-    """`--limit`'s one definition: (the first `limit` items, trained on; the rest, held out). Without a
-    limit, (array, None); a None array (no labels) gives (None, None).
 
-        >>> split_at_limit(np.arange(5), 3)
+def heldout_mask(count, heldout):
+    """Which of `count` images are held out: `heldout` of them drawn at random, the same draw for every
+    run of the same number of images (a seed of its own, not the run's)."""
+    mask = np.zeros(count, bool)
+    mask[np.random.default_rng(HELDOUT_SEED).permutation(count)[:heldout]] = True
+    return mask
+
+
+def split_for_training(array, limit=None, heldout=None):
+    """The one definition of what a run trains on and what it holds out: (trained on, held out).
+
+    `heldout` N: N images drawn at random are held out (`heldout_mask`), so "held-out" means the same
+    population as the training images; `limit` N: training takes the first N of the rest, and, without
+    `heldout`, the images after them are the held-out ones (a file ordered by source drifts: prefer
+    `heldout`). Neither: (array, None). A None array (no labels) gives (None, None).
+
+        >>> split_for_training(np.arange(5), limit=3)
         (array([0, 1, 2]), array([3, 4]))
+        >>> [len(part) for part in split_for_training(np.arange(100), heldout=10)]
+        [90, 10]
     """
     if array is None:
         return None, None
+    if heldout:
+        mask = heldout_mask(len(array), heldout)
+        return array[~mask][:limit], array[mask]
     return (array[:limit], array[limit:]) if limit else (array, None)

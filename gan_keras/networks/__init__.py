@@ -16,11 +16,11 @@ module that declares itself:
 Example:
     >>> from gan_keras import registry
     >>> registry.names("network")
-    ('dcgan', 'dcgan_mbstd', 'fastgan', 'mlp', 'stylegan', 'tutorial')
+    ('dcgan', 'dcgan_mbstd', 'fastgan', 'mlp', 'r3gan', 'stylegan', 'tutorial')
     >>> from gan_keras.networks.layers import get
     >>> get("dcgan").generator          # the body
     <function generator at ...>
 """
 
 # Importing the package registers every family and its Keras layers (what a saved generator may hold).
-from gan_keras.networks import dcgan, fastgan, mlp, stylegan, tutorial  # noqa: E402,F401
+from gan_keras.networks import dcgan, fastgan, mlp, r3gan, stylegan, tutorial  # noqa: E402,F401

@@ -100,6 +100,7 @@ def discriminator(images, image_shape, width):
 
 
 declare("network", "fastgan", Network(generator, discriminator, check_shape), convolutional=True, augment="diffaug",
-        loss="fastgan", cpu_width=8,
+        loss="fastgan", loss_why="FastGAN's: hinge, and D reconstructs real images from its own 8x8 and 16x16 maps",
+        cpu_width=8,
         cpu_width_why="FastGAN on a CPU at 64x64: width 8 trained 62-75 images/s on one core of the AMD EPYC, width "
                       "16 36, the DCGAN default 170-186 (docs/benchmarks/2026-12-04-faces-5min-30min-3h.md)")

@@ -10,7 +10,7 @@ import tensorflow as tf
 from keras import layers
 
 from gan_keras import registry
-from gan_keras.networks import subpixel
+from gan_keras.networks import grouped, subpixel
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,10 @@ def with_keras_layers(model):
         return model
 
     def clone(layer):
-        return KERAS_TWINS.get(type(layer), type(layer)).from_config(layer.get_config())
+        config = layer.get_config()
+        if type(layer) in KERAS_TWINS:
+            config.pop("implementation", None)  # how GroupedConv2D computes; Conv2D has one way
+        return KERAS_TWINS.get(type(layer), type(layer)).from_config(config)
 
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
@@ -95,8 +98,9 @@ def dcgan_init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
+# this package's faster layer -> Keras's
 KERAS_TWINS = {BatchNorm: layers.BatchNormalization, subpixel.Conv2D: layers.Conv2D,
-               subpixel.Conv2DTranspose: layers.Conv2DTranspose}  # this package's faster layer -> Keras's
+               subpixel.Conv2DTranspose: layers.Conv2DTranspose, grouped.GroupedConv2D: layers.Conv2D}
 
 
 # registered under the package of the style-based networks, where it was first declared

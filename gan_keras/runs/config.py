@@ -9,6 +9,7 @@ Example:
 
 import dataclasses
 
+from gan_keras import registry
 from gan_keras.errors import UsageError
 from gan_keras.files import read_json
 from gan_keras.runs.folder import has_networks, run_folder
@@ -21,6 +22,7 @@ def load_config(out):
     if not path.is_file():
         raise UsageError(f"{out} is not a run folder (no config.json)")
     saved = read_json(path, "the settings of this run")
+    saved.setdefault("heldout", 0)  # written before --heldout: held out by --limit alone
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     return RunConfig(**{k: v for k, v in saved.items() if k in fields}), saved
 
@@ -46,9 +48,16 @@ def resolve_config(out, resume, settings):
     return config
 
 
+def default_heldout(dataset):
+    """How many images of a dataset a run holds out unless `--heldout` says: its declared `heldout`."""
+    return registry.info("dataset", str(dataset), default={}).get("heldout", 0)
+
+
 def checked_config(out, resume, settings):
     """`resolve_config` then `validate`, and the run `--init-from` names has networks to start from."""
     config = resolve_config(out, resume, settings)
+    if config.heldout is None:
+        config.heldout = default_heldout(config.dataset)
     validate(config)
     if config.init_from and not has_networks(config.init_from):
         raise UsageError(f"--init-from {config.init_from}: no checkpoint there")

@@ -82,23 +82,32 @@ def draw_images(generator, n, seed=0, batch_size=256, labels=None, draw_batch=No
     return np.concatenate([batch(i) for i in range(0, n, batch_size)])[:n]
 
 
-def images_to_score(run, data_dir=None, against_train=False):
+def images_to_score(run, data_dir=None, against_train=False, compare_with=None):
     """What `evaluate` compares for a run: (its RunConfig, its generator, the real images and their
     labels, the training images or None, a phrase naming the real images). The real images are those
-    held out beyond `--limit` when there are some, else (or with `against_train`) the training ones."""
-    from gan_keras.data.load import load_images, load_labeled_images, split_at_limit
+    the run held out (`--heldout`, or beyond `--limit`) when there are some, else (or with
+    `against_train`) the training ones. `compare_with` names another dataset: its own held-out images
+    and training images (with its default `--heldout`), e.g. a run of `anime8k` against `anime`'s."""
+    from gan_keras.data.load import load_images, load_labeled_images, split_for_training
+    from gan_keras.runs.config import default_heldout
 
     config, saved = load_config(run)
     shape = saved.get("image_shape", [None, None, None])
     data_dir = data_dir or config.data_dir
+    dataset, limit, heldout = config.dataset, config.limit, config.heldout
+    if compare_with is not None:
+        dataset, limit, heldout = compare_with, None, default_heldout(compare_with)
+        if not heldout:
+            raise UsageError(f"--compare-with {compare_with}: that dataset holds out no images by default")
     labels = None
     if config.conditional:
-        images, labels, _ = load_labeled_images(config.dataset, shape[0], shape[2], data_dir)
+        images, labels, _ = load_labeled_images(dataset, shape[0], shape[2], data_dir)
     else:
-        images = load_images(config.dataset, shape[0], shape[2], data_dir)
-    train, held = split_at_limit(images, config.limit)
-    train_labels, held_labels = split_at_limit(labels, config.limit)
+        images = load_images(dataset, shape[0], shape[2], data_dir)
+    train, held = split_for_training(images, limit, heldout)
+    train_labels, held_labels = split_for_training(labels, limit, heldout)
     if not against_train and held is not None and len(held):  # the run never saw these
-        compared = f"held-out images (after the first {config.limit:,})"
+        compared = (f"{len(held):,} held-out images of {dataset}, drawn at random" if heldout
+                    else f"held-out images (after the first {limit:,})")
         return config, load_generator(run), held, held_labels, train, compared
     return config, load_generator(run), train, train_labels, None, "training images"

@@ -82,7 +82,7 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
     from gan_keras.runs import callbacks as cb
     from gan_keras.training.callbacks import EpochTimer, StopGuard
     from gan_keras.training.recording import RecordingClock
-    from gan_keras.training.schedule import LinearDecay
+    from gan_keras.training.schedule import RunSchedule, schedules_of
 
     history_path = write_dir / "history.csv"
     clock = RecordingClock(shares={"metrics": config.eval_share})
@@ -96,8 +96,9 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
                           status, clock)
     timer = EpochTimer(global_batch, clock)
     by_time = config.epochs == EPOCHS_UNTIL_BUDGET and deadline is not None  # else over the epochs, across resumes
-    decay = (LinearDecay([trainer.d_optimizer, trainer.g_optimizer], config.lr, config.lr_decay_start, config.lr_end,
-                         config.epochs, started, deadline if by_time else None) if config.lr_decay_start < 1 else None)
+    schedules = schedules_of(config, trainer)
+    decay = (RunSchedule(schedules, config.lr_decay_start, config.schedule, config.epochs, started,
+                         deadline if by_time else None) if schedules else None)
     callbacks = [
         StopGuard(status, deadline),
         timer,
@@ -154,7 +155,8 @@ def one_writer(folder):
 
 @dataclass
 class TrainingData:
-    """The images a run trains on, their labels when conditional, and those `--limit` holds out."""
+    """The images a run trains on, their labels when conditional, and those it holds out (`--heldout`,
+    `--limit`)."""
 
     images: np.ndarray
     labels: np.ndarray | None = None
@@ -164,14 +166,14 @@ class TrainingData:
 
     @classmethod
     def load(cls, config):
-        from gan_keras.data.load import load_images, load_labeled_images, split_at_limit
+        from gan_keras.data.load import load_images, load_labeled_images, split_for_training
 
         if config.conditional:
             data = cls(*load_labeled_images(config.dataset, config.image_size, config.channels, config.data_dir))
         else:
             data = cls(load_images(config.dataset, config.image_size, config.channels, config.data_dir))
-        data.images, data.heldout = split_at_limit(data.images, config.limit)
-        data.labels, data.heldout_labels = split_at_limit(data.labels, config.limit)
+        data.images, data.heldout = split_for_training(data.images, config.limit, config.heldout)
+        data.labels, data.heldout_labels = split_for_training(data.labels, config.limit, config.heldout)
         return data
 
     @property

@@ -245,7 +245,7 @@ def training_images(run, data_dir=None):
     one warning when its dataset cannot be read here."""
     import warnings
 
-    from gan_keras.data.load import load_images, split_at_limit
+    from gan_keras.data.load import load_images, split_for_training
     from gan_keras.runs.config import load_config
 
     config, saved = load_config(run)
@@ -260,7 +260,7 @@ def training_images(run, data_dir=None):
         warnings.warn(f"the run's images are {images.shape[1:]}, its generator draws {tuple(shape)}: training the "
                       "encoder on the generator's samples alone", stacklevel=2)
         return None
-    return split_at_limit(images, config.limit)[0]
+    return split_for_training(images, config.limit, config.heldout)[0]
 
 
 def run_train_encoder(run, out=None, steps=None, minutes=10.0, batch_size=32, width=32, seed=0, verbose=1,

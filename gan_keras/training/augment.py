@@ -171,7 +171,8 @@ class ADA(Augment):
 
     def __init__(self, target=0.6, interval=4, kimg=100, p=0.0):
         super().__init__()
-        self.target, self.interval, self.kimg = float(target), int(interval), float(kimg)
+        self.target = None if target is None else float(target)  # None: p is set from outside (a schedule)
+        self.interval, self.kimg = int(interval), float(kimg)
         only_first = tf.VariableAggregation.ONLY_FIRST_REPLICA  # every replica computes the same value
         self.p = tf.Variable(float(p), trainable=False, name="ada_p", aggregation=only_first)
         self.sign_sum = tf.Variable(0.0, trainable=False, name="ada_sign_sum", aggregation=only_first)
@@ -207,6 +208,8 @@ class ADA(Augment):
         return math.sqrt(2.0) * tf.math.erfinv(2.0 * tf.clip_by_value(uniform, 1e-6, 1 - 1e-6) - 1.0)
 
     def update(self, real_logits, global_batch):
+        if self.target is None:
+            return
         sign = tf.reduce_mean(tf.sign(tf.cast(real_logits, tf.float32)))
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:

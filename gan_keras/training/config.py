@@ -54,9 +54,14 @@ class RunConfig:
     lr: float = setting(2e-4, "Adam learning rate of D and G")
     lr_decay_start: float = setting(1.0, "fraction of the run (of --epochs when given, counted across resumes; else "
                                     "of this invocation's --max-minutes) after which the learning rate falls "
-                                    "linearly to --lr-end times --lr by its end (1: constant)")
+                                    "to --lr-end times --lr by its end, and every other schedule moves (1: constant)")
     lr_end: float = setting(0.1, "the learning rate at the end of a decaying run, as a fraction of --lr")
+    schedule: str = setting("linear", "the shape of every schedule after --lr-decay-start",
+                            choices="schedule")
     beta_1: float = setting(0.5, "Adam beta_1")
+    beta_2: float = setting(0.999, "Adam beta_2")
+    beta_2_end: float | None = setting(None, "Adam's beta_2 at the end of the run (R3GAN: 0.9 -> 0.99)",
+                                       default_help="constant")
     image_size: int | None = setting(None, "train at this size", SAME, default_help="the data's own")
     channels: int | None = setting(None, "1 or 3", SAME, default_help="the data's own", cli=False)
     loss: str | None = setting(None, "GAN loss on D's logits (WGAN-GP also wants --n-critic 5)", choices="loss",
@@ -64,20 +69,31 @@ class RunConfig:
                                             "nonsaturating")
     n_critic: int = setting(1, "D steps per G step")
     r1: float = setting(0.0, "R1 penalty gamma on real images, lazily every 16 steps (0: off)")
+    gamma: float = setting(2.0, "--loss rpgan: the weight of its R1 (real) and R2 (generated) penalties, every step")
+    gamma_end: float | None = setting(None, "--loss rpgan: gamma at the end of the run (R3GAN: 2 -> 0.2)",
+                                      default_help="constant")
     augment: str | None = setting(None, "augment what D sees: DiffAugment, or ADA with an adaptive probability",
                                   SAME, choices="augment",
                                   default_help="diffaug for DCGAN at 64x64 and larger, else none")
     ada_target: float = setting(0.6, "ADA: target of E[sign(D(real))]")
+    augment_p_end: float | None = setting(None, "--augment ada: its probability rises from 0 to this by the end of "
+                                          "the run instead of adapting to --ada-target (R3GAN: 0.3)",
+                                          default_help="adaptive")
     ema: float | None = setting(None, "decay of the generator's moving average, e.g. 0.999; the average draws the "
                                 "grids, samples and metrics (0: off)", ON_OFF,
                                 default_help="0.999 for DCGAN at 64x64 and larger and for stylegan, else 0")
+    ema_end: float | None = setting(None, "the average's decay at the end of the run: a longer half-life as the "
+                                    "images settle (e.g. 0.999 -> 0.9999)", default_help="constant")
     share_fakes: bool | None = setting(None, "G's step scores the batch D's step just trained on (by the updated D), "
                                        "as PyTorch's DCGAN example does: one pass of G fewer a step", negatable=True,
                                        default_help="on for 64x64 DCGANs on a CPU, where measured")
     real_label: float = setting(1.0, "target for real images; 0.9 = one-sided label smoothing")
     label_noise: float = setting(0.0, "fraction of D labels flipped at random")
     walk_data: bool = setting(False, "classic trainer: walk the data by a moving start index instead of shuffling")
-    limit: int | None = setting(None, "train on the first N images only (the rest are held out for --eval-every)")
+    limit: int | None = setting(None, "train on the first N images only (without --heldout, the rest are held out)")
+    heldout: int | None = setting(None, "hold out N images drawn at random, the same draw in every run: what "
+                                  "--eval-every and evaluate compare with (0: none)",
+                                  default_help="the dataset's own: 1,000 of anime, none elsewhere")
     init_from: str | None = setting(None, "start from the networks of another run folder, or of pretrained:NAME "
                                     "(transfer learning)")
     freeze_d: int = setting(0, "FreezeD: keep D's lowest N convolution blocks fixed", SAME)
@@ -153,12 +169,17 @@ def validate(config):
         raise UsageError("--tensorboard needs the tensorboard package: pip install tensorboard")
     if config.r1 < 0:
         raise UsageError(f"r1 must be 0 (off) or positive, got {config.r1}")
+    if config.gamma < 0:
+        raise UsageError(f"gamma must be 0 (off) or positive, got {config.gamma}")
+    _check_schedules(config)
     if config.ema is not None and config.ema != 0 and not 0 < config.ema < 1:
         raise UsageError(f"ema is a decay in (0, 1), e.g. 0.999, got {config.ema}")
     if not 0 < config.ada_target < 1:
         raise UsageError(f"ada-target must be in (0, 1), got {config.ada_target}")
     if config.limit is not None and config.limit < 1:
         raise UsageError(f"limit must be positive, got {config.limit}")
+    if config.heldout is not None and config.heldout < 0:
+        raise UsageError(f"heldout must be 0 (none) or positive, got {config.heldout}")
     if config.lr <= 0:
         raise UsageError(f"lr must be positive, got {config.lr}")
     if config.max_minutes is not None and config.max_minutes <= 0:
@@ -185,3 +206,20 @@ def _refuse_for_classic(config):
     if used:
         raise UsageError(f"--{', --'.join(used)} need{'s' if len(used) == 1 else ''} the fused trainer: the classic "
                          "loop is the Keras 2 reference (binary cross-entropy on P(real), one D and one G call)")
+
+
+def _check_schedules(config):
+    """One line for a schedule that cannot apply: its setting is off, or its end is out of range."""
+    loss = config.loss or default_loss(config.model)
+    if config.gamma_end is not None and not registry.info("loss", loss).get("takes_gamma"):
+        raise UsageError(f"--gamma-end schedules the gamma of --loss rpgan, not of {loss}")
+    if config.gamma_end is not None and config.gamma_end < 0:
+        raise UsageError(f"gamma-end must be 0 or positive, got {config.gamma_end}")
+    if config.augment_p_end is not None and config.augment != "ada":
+        raise UsageError("--augment-p-end schedules the probability of --augment ada")
+    if config.ema_end is not None and not config.ema:
+        raise UsageError("--ema-end schedules the moving average's decay: give --ema too")
+    for name in ("beta_2", "beta_2_end", "ema_end", "augment_p_end"):
+        value = getattr(config, name)
+        if value is not None and not 0 <= value < 1:
+            raise UsageError(f"{name.replace('_', '-')} must be in [0, 1), got {value}")

@@ -28,7 +28,9 @@ class GeneratorEMA:
     def __init__(self, generator, decay=0.999, rampup=0.05):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
-        self.generator, self.decay, self.rampup = generator, float(decay), rampup
+        self.generator, self.rampup = generator, rampup
+        self.decay = tf.Variable(float(decay), trainable=False, name="ema_decay",  # a schedule may set it
+                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.average = keras.models.clone_model(generator)
         self.average.set_weights(generator.get_weights())
 
@@ -36,7 +38,7 @@ class GeneratorEMA:
         """The decay used at (1-based) G update `step`."""
         step = tf.maximum(tf.cast(step, tf.float32), 1.0)
         if not self.rampup:
-            return tf.constant(self.decay)
+            return tf.identity(self.decay)
         return tf.minimum(self.decay, tf.pow(0.5, 1.0 / (self.rampup * step)))
 
     def update(self, step):

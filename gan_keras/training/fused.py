@@ -63,7 +63,7 @@ class GAN(keras.Model):
         real_label: target for real images in the D step; 0.9 is one-sided label smoothing.
         label_noise: fraction of D's labels flipped at random in each step.
         augment: a registered augmentation (`registry.names("augment")`: none, diffaug, ada; see
-            `gan_keras.training.augment`); `ada_target` steers ADA.
+            `gan_keras.training.augment`); `ada_target` steers ADA (None: its p is set by a schedule).
         r1: R1 penalty weight gamma on real images, lazily every 16 steps (0: off).
         n_critic: D steps per G step (5 is WGAN-GP's choice), all on the same real batch.
         ema: decay of the generator's moving average (e.g. 0.999), which then draws every image
@@ -72,6 +72,7 @@ class GAN(keras.Model):
             D, as PyTorch's DCGAN example does: one pass of G fewer per step. False: each step
             draws its own batch.
         seed: seed of the latent noise, label flips and augmentation (see `gan_keras.training.noise`).
+        gamma: the weight of the R1 and R2 penalties of a loss that has them (`rpgan`).
 
     Losses are divided by the number of replicas before the gradients, which `tf.distribute` sums;
     the reported losses are per batch, so they read the same on any number of devices.
@@ -79,7 +80,7 @@ class GAN(keras.Model):
 
     def __init__(self, generator, discriminator, loss="nonsaturating", real_label=1.0, label_noise=0.0,
                  augment="none", ada_target=0.6, r1=0.0, n_critic=1, ema=None, share_fakes=False, seed=0,
-                 **kwargs):
+                 gamma=2.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -90,10 +91,12 @@ class GAN(keras.Model):
                              f"{num_classes(discriminator)}; build both with the same num_classes")
         self.loss_name, self.augment_name = loss, augment
         self.real_label, self.label_noise = float(real_label), float(label_noise)
-        self.ada_target, self.r1, self.n_critic = float(ada_target), float(r1), int(n_critic)
+        self.ada_target = None if ada_target is None else float(ada_target)  # None: p follows a schedule
+        self.r1, self.n_critic = float(r1), int(n_critic)
         self.ema_decay = float(ema) if ema else None
         self.share_fakes, self.seed = bool(share_fakes), int(seed)
-        self.gan_loss = get_loss(loss)
+        self.gamma = float(gamma)
+        self.gan_loss = get_loss(loss, gamma=self.gamma)
         self.g_sees_real = bool(registry.info("loss", loss).get("g_sees_real", False))
         if not self.gan_loss.uses_targets and (self.real_label != 1.0 or self.label_noise > 0):
             raise ValueError(f"label smoothing and label noise need a loss with targets "
@@ -123,9 +126,10 @@ class GAN(keras.Model):
         from gan_keras.training.config import default_loss
 
         gan = cls(generator, discriminator, loss=config.loss or default_loss(config.model), augment=config.augment,
-                  ada_target=config.ada_target,
+                  ada_target=None if config.augment_p_end is not None else config.ada_target,
                   r1=config.r1, n_critic=config.n_critic, ema=config.ema, real_label=config.real_label,
-                  label_noise=config.label_noise, share_fakes=config.share_fakes, seed=config.seed)
+                  label_noise=config.label_noise, share_fakes=config.share_fakes, seed=config.seed,
+                  gamma=config.gamma)
         gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, jit_compile=config.jit_compile,
                     steps_per_execution=config.steps_per_execution)
         return gan
@@ -295,7 +299,7 @@ class GAN(keras.Model):
                 "loss": self.loss_name, "real_label": self.real_label, "label_noise": self.label_noise,
                 "augment": self.augment_name, "ada_target": self.ada_target, "r1": self.r1,
                 "n_critic": self.n_critic, "ema": self.ema_decay, "share_fakes": self.share_fakes,
-                "seed": self.seed}
+                "seed": self.seed, "gamma": self.gamma}
 
     @classmethod
     def from_config(cls, config):

@@ -10,6 +10,8 @@ noise) only mean something for losses that regress on labels; `uses_targets` say
     "hinge":         D: relu(1 - real) + relu(1 + fake), G: -fake (Miyato et al. 2018; BigGAN)
     "lsgan":         least squares towards the targets (Mao et al. 2017)
     "wgan-gp":       D: fake - real, G: -fake, with a gradient penalty of 10 (Gulrajani et al. 2017)
+    "relativistic":  RaGAN (`gan_keras.training.relativistic`)
+    "rpgan":         R3GAN's pairing loss with R1 and R2 (`gan_keras.training.rpgan`)
 
 Regularizers (`R1`, `GradientPenalty`) are called inside D's tape with the function that runs D
 on images (augmentation included, so the penalty sees what D sees).
@@ -90,12 +92,14 @@ class Wasserstein(GANLoss):
         return -tf.reduce_mean(fake_logits)
 
 
-def get_loss(name):
-    """A new loss object of this registered name."""
-    return registry.get("loss", name)()
+def get_loss(name, gamma=None):
+    """A new loss object of this registered name; `gamma` goes to a loss declared `takes_gamma` (rpgan)."""
+    cls = registry.get("loss", name)
+    takes_gamma = registry.info("loss", name).get("takes_gamma") and gamma is not None
+    return cls(gamma=gamma) if takes_gamma else cls()
 
 
-def _squared_gradient_norm(run_d, images):
+def squared_gradient_norm(run_d, images):
     """Per image ||d sum(D(x)) / dx||^2, kept differentiable for D's weights."""
     with tf.GradientTape() as tape:
         tape.watch(images)
@@ -120,7 +124,7 @@ class R1:
         every = self.every if tf.distribute.get_strategy().num_replicas_in_sync == 1 else 1
 
         def penalty():
-            return 0.5 * self.gamma * every * tf.reduce_mean(_squared_gradient_norm(run_d, real))
+            return 0.5 * self.gamma * every * tf.reduce_mean(squared_gradient_norm(run_d, real))
 
         if every == 1:
             return penalty()
@@ -139,5 +143,5 @@ class GradientPenalty:
         eps = replica_uniform(seed, step, tf.shape(real)[0], Stream.GRADIENT_PENALTY + shift)
         eps = tf.reshape(eps, [-1] + [1] * (real.shape.rank - 1))
         between = eps * real + (1.0 - eps) * tf.cast(fake, real.dtype)
-        norm = tf.sqrt(_squared_gradient_norm(run_d, between) + 1e-12)
+        norm = tf.sqrt(squared_gradient_norm(run_d, between) + 1e-12)
         return self.weight * tf.reduce_mean(tf.square(norm - 1.0))

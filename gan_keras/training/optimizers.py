@@ -25,13 +25,25 @@ class FusedAdam(keras.optimizers.Adam):
     AMSGrad and gradients that are not dense tensors of the weight's dtype take Keras's own path.
     """
 
+    def scheduled_beta_2(self):
+        """beta_2 as a variable a schedule sets (`training.schedule`); the update reads it from then on."""
+        from gan_keras.training.schedule import Scheduled
+
+        if getattr(self, "_scheduled_beta_2", None) is None:
+            self._scheduled_beta_2 = Scheduled(self.beta_2, "beta_2")
+        return self._scheduled_beta_2
+
+    def _beta_2(self):
+        scheduled = getattr(self, "_scheduled_beta_2", None)
+        return self.beta_2 if scheduled is None else scheduled.variable
+
     def update_step(self, gradient, variable, learning_rate):
         if self.amsgrad or isinstance(gradient, tf.IndexedSlices) or variable.dtype != tf.float32:
             return super().update_step(gradient, variable, learning_rate)
         index = self._get_variable_index(variable)
         m, v = self._momentums[index].value, self._velocities[index].value
         step = tf.cast(self.iterations + 1, variable.dtype)
-        beta_1, beta_2 = tf.cast(self.beta_1, variable.dtype), tf.cast(self.beta_2, variable.dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, variable.dtype), tf.cast(self._beta_2(), variable.dtype)
         tf.raw_ops.ResourceApplyAdam(
             var=variable.handle, m=m.handle, v=v.handle, beta1_power=tf.pow(beta_1, step),
             beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, variable.dtype), beta1=beta_1,

@@ -109,8 +109,8 @@ def choose(config, image_shape, device):
         from gan_keras.training.config import default_loss
 
         chosen["loss"] = default_loss(model)
-        why["loss"] = ("FastGAN's: hinge, and D reconstructs real images from its own 8x8 and 16x16 maps"
-                       if chosen["loss"] == "fastgan" else "the DCGAN paper's, the measured default")
+        why["loss"] = (family.get("loss_why", f"{chosen['loss']}: this network's own") if "loss" in family
+                       else "the DCGAN paper's, the measured default")
     if config.ema is None:
         own = family.get("ema_why")  # a family measured to gain from the average at any size
         use_ema = (family.get("style_based") or own or convolutional and size >= 64) and not reference
