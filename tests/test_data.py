@@ -34,9 +34,63 @@ def test_fashion_mnist_gz_and_resize():
 
 
 @pytest.mark.slow
-def test_anime_npz():
-    images = load_images("anime")
-    assert images.shape == (8000, 64, 64, 3) and images.dtype == np.uint8
+def test_anime_is_every_face_of_the_zip_and_anime8k_the_8000_of_the_npz():
+    faces, eight = load_images("anime"), load_images("anime8k")
+    assert faces.shape == (20969, 64, 64, 3) and faces.dtype == np.uint8 and eight.shape == (8000, 64, 64, 3)
+    # the 8,000 are among the 20,969 (the same JPEGs; the npz was decoded from them: a few levels apart)
+    index = {face.tobytes(): i for i, face in enumerate(faces[:, ::8, ::8, :] // 16)}
+    found = sum(face.tobytes() in index for face in eight[:200, ::8, ::8, :] // 16)
+    assert found >= 150, found
+
+
+def test_a_zip_of_images_reads_in_the_natural_order_of_its_names_and_a_damaged_one_is_one_line(tmp_path):
+    import zipfile
+
+    from PIL import Image
+
+    from gan_keras.data.folders import read_image_zip
+    from gan_keras.errors import UsageError
+
+    path = tmp_path / "faces.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for n in (10, 2, 1):
+            image = np.full((8, 8, 3), n * 20, np.uint8)
+            with archive.open(f"faces/{n}_2000.png", "w") as f:
+                Image.fromarray(image).save(f, format="PNG")
+        archive.writestr("faces/notes.txt", "not an image")
+    images = read_image_zip(path, size=8, cache=tmp_path / "cache")
+    assert [int(image[0, 0, 0]) for image in images] == [20, 40, 200]  # 1, 2, 10: not 1, 10, 2
+    np.testing.assert_array_equal(read_image_zip(path, size=8, cache=tmp_path / "cache"), images)  # the cache
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(UsageError, match=r"faces\.zip is damaged"):
+        read_image_zip(path, size=8)
+
+
+def test_the_held_out_images_are_drawn_at_random_the_same_in_every_run():
+    from gan_keras.data.load import heldout_mask, split_for_training
+
+    items = np.arange(1000)
+    train, held = split_for_training(items, heldout=100)
+    assert len(train) == 900 and len(held) == 100 and not set(train) & set(held)
+    assert held.min() < 100 and held.max() > 900  # from the whole file, not its tail
+    np.testing.assert_array_equal(split_for_training(items, heldout=100)[1], held)  # every run: the same draw
+    labels = items * 10
+    np.testing.assert_array_equal(split_for_training(labels, heldout=100)[1], held * 10)  # labels follow
+    train, held = split_for_training(items, limit=50, heldout=100)
+    assert len(train) == 50 and len(held) == 100 and heldout_mask(1000, 100).sum() == 100
+    assert len(split_for_training(items[:50], heldout=100)[1]) == 5  # at most a tenth: a small folder trains
+    train, held = split_for_training(items, limit=700)
+    assert train[-1] == 699 and held[0] == 700  # --limit alone: the first N, the rest held out
+
+
+def test_train_anime_holds_out_its_declared_thousand_and_an_old_run_none(tmp_path):
+    from gan_keras.runs.config import checked_config, load_config
+
+    assert checked_config(None, False, {"dataset": "anime"}).heldout == 1000
+    assert checked_config(None, False, {"dataset": "anime", "heldout": 0}).heldout == 0
+    assert checked_config(None, False, {"dataset": "mnist"}).heldout == 0
+    (tmp_path / "config.json").write_text('{"dataset": "anime", "limit": 7000}')  # written before --heldout
+    assert load_config(tmp_path)[0].heldout == 0
 
 
 def _online():

@@ -109,7 +109,8 @@ def heldout_mask(count, heldout):
 def split_for_training(array, limit=None, heldout=None):
     """The one definition of what a run trains on and what it holds out: (trained on, held out).
 
-    `heldout` N: N images drawn at random are held out (`heldout_mask`), so "held-out" means the same
+    `heldout` N: N images drawn at random are held out (`heldout_mask`; at most a tenth of them, so a
+    small folder of a dataset that holds out 1,000 still trains), so "held-out" means the same
     population as the training images; `limit` N: training takes the first N of the rest, and, without
     `heldout`, the images after them are the held-out ones (a file ordered by source drifts: prefer
     `heldout`). Neither: (array, None). A None array (no labels) gives (None, None).
@@ -121,6 +122,7 @@ def split_for_training(array, limit=None, heldout=None):
     """
     if array is None:
         return None, None
+    heldout = min(heldout or 0, len(array) // 10)
     if heldout:
         mask = heldout_mask(len(array), heldout)
         return array[~mask][:limit], array[mask]
