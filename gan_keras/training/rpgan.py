@@ -10,6 +10,7 @@ converges locally where either alone diverges. `gamma` is `train --gamma`, sched
 `--gamma-end` (`gan_keras.training.schedule`).
 
 Example:
+    >>> from gan_keras.training.losses import get_loss
     >>> loss = get_loss("rpgan", gamma=2.0)
     >>> real, fake = np.array([[3.0], [2.0]], "float32"), np.array([[-2.0], [-3.0]], "float32")
     >>> float(loss.d_loss(real, fake)) < float(loss.g_loss(fake, real))    # D is winning

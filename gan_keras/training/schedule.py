@@ -12,7 +12,7 @@ Example:
     0.0002
     >>> round(scheduled(2e-4, 2e-5, 0.75, begin=0.5), 7)  # halfway down, linearly
     0.00011
-    >>> round(scheduled(2.0, 0.2, 0.5, shape="cosine"), 4), scheduled(2.0, 0.2, 1.0, shape="cosine")
+    >>> round(scheduled(2.0, 0.2, 0.5, shape="cosine"), 4), round(scheduled(2.0, 0.2, 1.0, shape="cosine"), 4)
     (1.1, 0.2)
 """
 
