@@ -64,7 +64,7 @@ def load_discriminator(run_dir):
 def draw_images(generator, n, seed=0, batch_size=256, labels=None, draw_batch=None):
     """`n` images in [-1, 1] from a generator, in batches, seeded by (seed, first index); for a
     conditional generator, of `labels` (one class or one per image; default: the classes in turn).
-    `draw_batch(i, z, labels)` draws a batch another way (truncation: `tools.sample.generate`)."""
+    `draw_batch(z, labels)` draws a batch another way (truncation: `tools.sample.generate`)."""
     from gan_keras.networks.build import NOT_CONDITIONAL, class_labels, draw, num_classes
     from gan_keras.training.noise import Stream, latent_noise
 
@@ -77,7 +77,7 @@ def draw_images(generator, n, seed=0, batch_size=256, labels=None, draw_batch=No
     def batch(i):
         z = latent_noise(seed, i, min(batch_size, n - i), latent_dim, stream=Stream.SAMPLE)
         part = None if labels is None else labels[i:i + batch_size]
-        return np.asarray(draw(generator, z, part) if draw_batch is None else draw_batch(i, z, part))
+        return np.asarray(draw(generator, z, part) if draw_batch is None else draw_batch(z, part))
 
     return np.concatenate([batch(i) for i in range(0, n, batch_size)])[:n]
 
@@ -106,8 +106,9 @@ def images_to_score(run, data_dir=None, against_train=False, compare_with=None):
         images = load_images(dataset, shape[0], shape[2], data_dir)
     train, held = split_for_training(images, limit, heldout)
     train_labels, held_labels = split_for_training(labels, limit, heldout)
+    generator = load_generator(run)
     if not against_train and held is not None and len(held):  # the run never saw these
         compared = (f"{len(held):,} held-out images of {dataset}, drawn at random" if heldout
                     else f"held-out images (after the first {limit:,})")
-        return config, load_generator(run), held, held_labels, train, compared
-    return config, load_generator(run), train, train_labels, None, "training images"
+        return config, generator, held, held_labels, train, compared
+    return config, generator, train, train_labels, None, "training images"

@@ -97,14 +97,14 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
     timer = EpochTimer(global_batch, clock)
     by_time = config.epochs == EPOCHS_UNTIL_BUDGET and deadline is not None  # else over the epochs, across resumes
     schedules = schedules_of(config, trainer)
-    decay = (RunSchedule(schedules, config.lr_decay_start, config.schedule, config.epochs, started,
-                         deadline if by_time else None) if schedules else None)
+    schedule = (RunSchedule(schedules, config.lr_decay_start, config.schedule, config.epochs, started,
+                            deadline if by_time else None) if schedules else None)
     callbacks = [
         StopGuard(status, deadline),
         timer,
-        *([decay] if decay else []),
+        *([schedule] if schedule else []),
         *([evaluation] if evaluation else []),
-        cb.HistoryCSV(history_path, status, [*trainer.log_columns(), *(decay.columns if decay else []),
+        cb.HistoryCSV(history_path, status, [*trainer.log_columns(), *(schedule.columns if schedule else []),
                                              *(evaluation.columns if evaluation else [])]),
         cb.LossPlot(history_path, write_dir / "losses.png", title=f"{config.dataset} · {config.model}", clock=clock),
         grids,

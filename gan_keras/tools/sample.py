@@ -37,7 +37,7 @@ def generate(generator, n, seed=0, batch_size=256, labels=None, truncation=None)
     classes = np.unique(labels) if labels is not None else [None]
     centres = {c: latent.mean_w(generator, labels=c) for c in classes}  # per class for a conditional one
 
-    def batch(i, z, part):
+    def batch(z, part):
         w = latent.to_w(generator, z, part)
         w_avg = np.stack([centres[c] for c in part]) if part is not None else centres[None]
         return latent.synthesize(generator, latent.truncate(w, w_avg, truncation))
