@@ -72,7 +72,7 @@ def test_the_cycle_check_sees_imports_inside_functions(tmp_path):
 # The order of the layers, lowest first: a module imports from its own layer and the ones below it.
 # The first holds the small shared modules and the shipped files (`pretrained/`: package data).
 LAYERS = (
-    ("errors", "files", "images", "registry", "options", "quiet_tensorflow", "notebook", "pretrained"),
+    ("errors", "files", "images", "registry", "options", "backend", "quiet_tensorflow", "notebook", "pretrained"),
     ("data",),
     ("networks",),
     ("training",),

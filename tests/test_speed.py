@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_keras.bench.training_step import _forward_macs, model_flops
+from gan_keras.bench.flops import _forward_macs, model_flops
 from gan_keras.errors import UsageError
 from gan_keras.networks.build import Build_Disc, Build_Gen
 from gan_keras.training.distribute import precision_policy

@@ -9,10 +9,6 @@ a `tf.data` dataset. The fused trainer does the same work, so any gap between th
 GFLOP/s and milliseconds per part of the step.
 
 Example:
-    >>> from gan_keras import Build_Disc, Build_Gen
-    >>> model_flops(Build_Gen("mlp"), Build_Disc("mlp"))           # FLOPs per image of one training step
-    20393984
-
 Each loop is timed in several rounds, the loops taking turns, and the median round is reported:
 on a shared or throttled machine one slow moment then cannot decide a comparison.
 """
@@ -26,41 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_keras.bench.flops import MODELS, cpu_peak_gflops, model_flops
 from gan_keras.bench.profiling import profile_fit
 from gan_keras.options import option
 from gan_keras.training.recipe import cpu_info
 
-MODELS = {"mlp": ("mlp", (28, 28, 1)), "dcgan": ("dcgan", (28, 28, 1)), "dcgan64": ("dcgan", (64, 64, 3))}
 LOOPS = ("fused", "reference", "compute", "classic")
 SECONDS_PER_MEASUREMENT = 2.0  # how long one timed loop runs when --steps is not given
-
-
-def model_flops(generator, discriminator, share_fakes=False):
-    """Multiply-add FLOPs of one fused training step per image (dense and convolution layers only).
-
-    A D step runs G forward once and D forward and backward on a real and a generated image; a G
-    step runs G forward and backward and D forward and back to its input. Backward costs about
-    twice the forward pass (gradients of inputs and of weights), once for D in the G step (inputs
-    only). So per image: 4 forward passes of G and 8 of D, each counted as 2 FLOPs per multiply-add;
-    3 of G when the two steps share one generated batch (`share_fakes`).
-    """
-    return 2 * ((3 if share_fakes else 4) * _forward_macs(generator) + 8 * _forward_macs(discriminator))
-
-
-def _forward_macs(model):
-    import keras
-
-    macs = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            macs += _forward_macs(layer)
-        elif isinstance(layer, keras.layers.Dense):
-            macs += int(np.prod(layer.kernel.shape))
-        elif isinstance(layer, keras.layers.Conv2DTranspose):  # each input pixel scatters a k x k x C_out patch
-            macs += int(np.prod(layer.input.shape[1:3])) * int(np.prod(layer.kernel.shape))
-        elif isinstance(layer, keras.layers.Conv2D):  # each output pixel gathers a k x k x C_in patch
-            macs += int(np.prod(layer.output.shape[1:3])) * int(np.prod(layer.kernel.shape))
-    return macs
 
 
 def reference_step(G, D, latent_dim, jit_compile=False):
@@ -229,20 +197,6 @@ def bench_model(name, batch_size=64, steps=None, rounds=3, mixed_precision=None,
         }
 
 
-def cpu_peak_gflops(cores, cpuinfo="/proc/cpuinfo", fma_units=2):
-    """The float32 FMA peak of `cores` cores from the processor's flags and clock, or None if unknown.
-
-    cores x FMA units (2 on current x86 server cores) x float32 lanes (16 with AVX-512, 8 with AVX2)
-    x 2 FLOPs per FMA x GHz. Example: 2 cores, AVX-512, 2.1 GHz -> 268.8 GFLOP/s.
-    """
-    fields = cpu_info(cpuinfo)
-    flags, mhz = set(fields.get("flags", "").split()), fields.get("cpu MHz")
-    lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else None
-    if lanes is None or not mhz:
-        return None
-    return round(cores * fma_units * lanes * 2 * float(mhz) / 1000, 1)
-
-
 def machine(threads=None):
     import platform
 
@@ -310,6 +264,30 @@ class BenchOptions:
     profile: str | None = option(None, "also trace the fused step into DIR and print its time per op class",
                                  metavar="DIR")
     steps_per_execution: int = option(1, "train steps per call into TensorFlow")
+    backends: str | None = option(None, "comma-separated Keras backends (tensorflow, jax, torch) whose fused step "
+                                  "to time side by side, each in its own process",
+                                  default_help="this process's backend: on TensorFlow every loop, else its step")
+
+
+def _side_by_side(args, names):
+    """`bench --backends`: the fused step of each backend in a process of its own (`bench.backends`)."""
+    from gan_keras import backend
+    from gan_keras.bench.backends import BACKENDS, run_backends
+    from gan_keras.errors import UsageError
+
+    wanted = [b.strip() for b in (args.backends or backend.name()).split(",") if b.strip()]
+    unknown = [b for b in wanted if b not in BACKENDS]
+    if unknown:
+        raise UsageError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+    cores = args.threads or len(os.sched_getaffinity(0))
+    peak = args.peak_gflops or cpu_peak_gflops(cores)
+    print(f"machine: {cpu_info().get('model name', 'unknown CPU')}, {cores} core(s)"
+          + (f", float32 peak {peak:g} GFLOP/s" if peak else ""), flush=True)
+    rows = run_backends(wanted, names, args.batch_size, args.steps or 20, args.rounds, args.width, peak, args.threads)
+    if args.json:
+        for row in rows:
+            print(json.dumps({**row, "peak_gflops": peak}), flush=True)
+    return 0
 
 
 def main(args):
@@ -325,6 +303,10 @@ def main(args):
     for name in ("steps", "threads", "width", "peak_gflops"):
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    from gan_keras import backend
+
+    if args.backends or not backend.is_tensorflow():
+        return _side_by_side(args, names)
     if args.threads:
         import tensorflow as tf
 

@@ -1,4 +1,5 @@
-"""The `tf.data` pipeline: uint8 images to shuffled float32 batches in [-1, 1].
+"""The input pipeline: uint8 images to shuffled float32 batches in [-1, 1]; `tf.data` on TensorFlow,
+a NumPy generator on JAX and PyTorch (`training_batches` picks).
 
 Example:
     >>> ds = load_dataset("mnist", batch_size=64)        # GAN_KERAS_DATA_DIR/mnist.npz, else data/
@@ -14,18 +15,19 @@ from gan_keras.errors import UsageError
 
 
 def to_model_range(images, image_shape=None):
-    """uint8 images -> float32 in [-1, 1], resized and channel-converted to `image_shape` if given."""
-    import tensorflow as tf
+    """uint8 images -> float32 in [-1, 1], resized and channel-converted to `image_shape` if given
+    (in `keras.ops`: TensorFlow's ops on TensorFlow, inside `tf.data`)."""
+    from keras import ops
 
-    x = tf.cast(images, tf.float32)
+    x = ops.cast(images, "float32")
     if image_shape is not None:
         height, width, channels = image_shape
         if x.shape[-1] == 1 and channels == 3:
-            x = tf.image.grayscale_to_rgb(x)
+            x = ops.concatenate([x, x, x], axis=-1)
         elif x.shape[-1] == 3 and channels == 1:
-            x = tf.image.rgb_to_grayscale(x)
+            x = ops.image.rgb_to_grayscale(x)
         if tuple(x.shape[-3:-1]) != (height, width):
-            x = tf.clip_by_value(tf.image.resize(x, (height, width), antialias=True), 0.0, 255.0)
+            x = ops.clip(ops.image.resize(x, (height, width), antialias=True), 0.0, 255.0)
     return x / 127.5 - 1.0
 
 
@@ -90,6 +92,66 @@ def load_dataset(name_or_path, image_size=None, batch_size=64, channels=None, da
         images = load_images(name_or_path, image_size, channels, data_dir)
     shape = (image_size or images.shape[1], image_size or images.shape[2], channels or images.shape[3])
     return make_dataset(images, batch_size, shape, seed=seed, repeat=repeat, labels=labels)
+
+
+def training_batches(images, batch_size, image_shape=None, seed=0, start=0, labels=None):
+    """What training reads: endless shuffled batches, each epoch's order a function of (seed, epoch),
+    starting after `start` images (a resumed run reads on where it stopped). `make_dataset`'s
+    `tf.data` pipeline on TensorFlow; on the other backends `numpy_batches` (another order, drawn
+    by NumPy: the same on both)."""
+    from gan_keras import backend
+
+    if backend.is_tensorflow():
+        return make_dataset(images, batch_size, image_shape, seed=seed, repeat=True, start=start, labels=labels)
+    return numpy_batches(images, batch_size, image_shape, seed=seed, start=start, labels=labels)
+
+
+def numpy_batches(images, batch_size, image_shape=None, seed=0, start=0, labels=None):
+    """`make_dataset(repeat=True)` without TensorFlow: a generator of float32 batches in [-1, 1] (with
+    int32 labels when given), epoch e in the order `permutation(seed, e)`, from image `start` on.
+
+    Example:
+        >>> batches = numpy_batches(np.zeros((10, 8, 8, 1), np.uint8), 4, seed=0, start=6)
+        >>> next(batches)[0].shape
+        (4, 8, 8, 1)
+    """
+    check_batch_size(batch_size, len(images))
+    n = len(images)
+    if image_shape is not None and tuple(images.shape[1:]) != tuple(image_shape):
+        images = _converted(images, image_shape)
+    labels = None if labels is None else np.asarray(labels, np.int32)
+    epoch, offset = divmod(int(start), n)
+    order = permutation(seed, epoch, n)
+    while True:
+        index = np.empty(batch_size, np.int64)
+        filled = 0
+        while filled < batch_size:
+            take = min(batch_size - filled, n - offset)
+            index[filled:filled + take] = order[offset:offset + take]
+            filled, offset = filled + take, offset + take
+            if offset == n:
+                epoch, offset = epoch + 1, 0
+                order = permutation(seed, epoch, n)
+        batch = images[index].astype(np.float32) / 127.5 - 1.0
+        yield (batch,) if labels is None else (batch, labels[index])  # Keras reads a generator's tuples
+
+
+def permutation(seed, epoch, n):
+    """Epoch `epoch`'s order of `n` images under `seed` (NumPy's generator: the same on every machine)."""
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(n)
+
+
+def _converted(images, image_shape):
+    """uint8 images in `image_shape` (channels, then size, with Pillow's antialiased resize)."""
+    from PIL import Image
+
+    height, width, channels = image_shape
+    mode = "L" if channels == 1 else "RGB"
+    out = np.empty((len(images), height, width, channels), np.uint8)
+    for i, image in enumerate(images):
+        picture = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).convert(mode)
+        out[i] = np.asarray(picture.resize((width, height), Image.LANCZOS)).reshape(height, width, channels)
+    return out
 
 
 def walk_batches(images, batch_size, start=0):

@@ -82,20 +82,20 @@ def precision_recall(real_features, fake_features, k=3, max_samples=5000, seed=0
 
 
 def _laplacian_pyramid(images, levels):
-    import tensorflow as tf
+    from keras import ops
 
     kernel = np.outer(*[np.array([1, 4, 6, 4, 1], np.float32) / 16] * 2)
     channels = images.shape[-1]
-    kernel = tf.constant(np.tile(kernel[:, :, None, None], (1, 1, channels, 1)))
-    x = tf.constant(images, tf.float32)
+    kernel = ops.convert_to_tensor(np.tile(kernel[:, :, None, None], (1, 1, channels, 1)))
+    x = ops.convert_to_tensor(np.asarray(images, np.float32))
     pyramid = []
     for _ in range(levels - 1):
-        blurred = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME")
+        blurred = ops.depthwise_conv(x, kernel, strides=1, padding="same")
         small = blurred[:, ::2, ::2, :]
-        up = tf.image.resize(small, x.shape[1:3], method="bilinear")
-        pyramid.append((x - up).numpy())
+        up = ops.image.resize(small, tuple(x.shape[1:3]), interpolation="bilinear")
+        pyramid.append(ops.convert_to_numpy(x - up))
         x = small
-    pyramid.append(x.numpy())
+    pyramid.append(ops.convert_to_numpy(x))
     return pyramid
 
 

@@ -77,12 +77,12 @@ def train_digit_classifier(name, path, info_path, data_dir=None, epochs=2, verbo
 
     model.fit(scale(x), y, batch_size=128, epochs=epochs, verbose=verbose and 2)
     accuracy = float(model.evaluate(scale(xt), yt, batch_size=512, verbose=0)[1])
-    import tensorflow as tf
+    from gan_keras import backend
 
     info = {"dataset": name, "test_accuracy": accuracy, "epochs": epochs,
             "trained_with": "gan_keras.metrics.features.train_digit_classifier: Adam 1e-3, batch 128, seed 0, "
                             f"{len(x):,} training images; accuracy on the {len(xt):,} test images",
-            "tensorflow": tf.__version__, "keras": keras.__version__}
+            **backend.versions()}
     if verbose:
         print(f"{name} feature classifier: test accuracy {accuracy:.4f}", flush=True)
     # Two processes (pytest workers, two runs) may train it at once; a reader must never load half a
@@ -146,6 +146,9 @@ class TTURFeatures:
     images as floats in [0, 255] into `ExpandDims:0`, resized to 299x299 by the graph's own bilinear op."""
 
     def __init__(self, path=None, batch_size=50):
+        from gan_keras import backend
+
+        backend.require_tensorflow("the TTUR Inception graph (--features ttur)")
         import tensorflow as tf
 
         graph_def = tf.compat.v1.GraphDef.FromString(Path(ttur_graph(path)).read_bytes())
@@ -189,14 +192,13 @@ class FeatureExtractor:
 
     def __call__(self, images):
         import keras
-        import tensorflow as tf
 
         if self._forward is None:
-            self._forward = tf.function(lambda x: self.model(self._prepare(x), training=False))
+            self._forward = compiled(lambda x: self.model(self._prepare(x), training=False))
         bar = keras.utils.Progbar(len(images), unit_name="image") if self.verbose else None
         parts = []
         for i in range(0, len(images), self.batch_size):
-            parts.append(self._forward(tf.constant(images[i:i + self.batch_size])).numpy())
+            parts.append(keras.ops.convert_to_numpy(self._forward(images[i:i + self.batch_size])))
             if bar:
                 bar.update(min(i + self.batch_size, len(images)))
         return np.concatenate(parts).astype(np.float64)
@@ -230,7 +232,7 @@ _CLASSIFIERS = {}
 
 def class_probabilities(images, dataset, data_dir=None):
     """The digit classifier's class probabilities (N, 10) for uint8 images (N, 28, 28, 1) of `dataset`'s domain."""
-    import tensorflow as tf
+    import keras
 
     from gan_keras.data.pipeline import to_model_range
     from gan_keras.training.distribute import precision_scope
@@ -239,9 +241,27 @@ def class_probabilities(images, dataset, data_dir=None):
     if key not in _CLASSIFIERS:
         with precision_scope(None):
             model, _ = digit_classifier(dataset, data_dir, verbose=0)
-            _CLASSIFIERS[key] = tf.function(lambda x: model(to_model_range(x, (28, 28, 1)), training=False))
+            _CLASSIFIERS[key] = compiled(lambda x: model(to_model_range(x, (28, 28, 1)), training=False))
     classify = _CLASSIFIERS[key]
-    return np.concatenate([classify(tf.constant(images[i:i + 1000])).numpy() for i in range(0, len(images), 1000)])
+    return np.concatenate([keras.ops.convert_to_numpy(classify(images[i:i + 1000]))
+                           for i in range(0, len(images), 1000)])
+
+
+def compiled(function):
+    """`function` of one uint8 batch, traced once per shape: `tf.function` on TensorFlow, `jax.jit` on
+    JAX, as it is on PyTorch."""
+    from gan_keras import backend
+
+    if backend.name() == "tensorflow":
+        import tensorflow as tf
+
+        traced = tf.function(function)
+        return lambda x: traced(tf.constant(x))
+    if backend.name() == "jax":
+        import jax
+
+        return jax.jit(function)
+    return function
 
 
 def predict_classes(images, dataset, data_dir=None):
@@ -254,9 +274,28 @@ def shrink_to(images, size):
     size = tuple(size)
     if tuple(images.shape[1:3]) == size:
         return images
+    from gan_keras import backend
+
+    if not backend.is_tensorflow():
+        return _area_numpy(images, size)
     import tensorflow as tf
 
     return np.clip(np.round(tf.image.resize(images, size, method="area").numpy()), 0, 255).astype(np.uint8)
+
+
+def _area_numpy(images, size):
+    """Area averaging without TensorFlow: block means for whole factors (what TensorFlow's "area"
+    computes then), Pillow's box filter otherwise."""
+    height, width = images.shape[1:3]
+    if height % size[0] == 0 and width % size[1] == 0:
+        fy, fx = height // size[0], width // size[1]
+        blocks = images.reshape(len(images), size[0], fy, size[1], fx, images.shape[3]).astype(np.float64)
+        return np.clip(np.round(blocks.mean(axis=(2, 4))), 0, 255).astype(np.uint8)
+    from PIL import Image
+
+    out = [np.asarray(Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).resize(
+        (size[1], size[0]), Image.BOX)).reshape(*size, images.shape[3]) for image in images]
+    return np.stack(out)
 
 
 def at_common_size(real, fake):

@@ -33,6 +33,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from gan_keras import backend, registry
 from gan_keras.errors import UsageError
 from gan_keras.networks.layers import get as network_family
 
@@ -44,6 +45,8 @@ CLASS_EMBEDDING, CLASS_PROJECTION = "class_embedding", "class_projection"
 
 def _family(kind, image_shape):
     family = network_family(kind)
+    if registry.info("network", kind).get("tensorflow_only"):
+        backend.require_tensorflow(f"--model {kind}")
     if len(image_shape) != 3:
         raise ValueError(f"image_shape must be (height, width, channels), got {image_shape}")
     image_shape = tuple(int(d) for d in image_shape)
@@ -176,19 +179,32 @@ def class_labels(generator, n, labels=None):
 
 
 def draw(generator, z, labels=None):
-    """A generator's images for the noise `z` (and, when conditional, `labels`), in inference mode.
+    """A generator's images for the noise `z` (and, when conditional, `labels`), in inference mode,
+    as a NumPy array.
 
     The one place that knows a conditional generator takes [z, label]; `labels` of an
     unconditional one is a UsageError.
     """
-    import tensorflow as tf
-
     if not num_classes(generator):
         if labels is not None:
             raise UsageError(NOT_CONDITIONAL)
-        return generator(z, training=False)
-    labels = class_labels(generator, len(z), labels)
-    return generator([tf.convert_to_tensor(z), tf.constant(labels)], training=False)
+        inputs = z
+    else:
+        labels = class_labels(generator, len(z), labels)
+        inputs = [keras.ops.convert_to_tensor(z), keras.ops.convert_to_tensor(labels)]
+    with _no_gradient():
+        return keras.ops.convert_to_numpy(generator(inputs, training=False))
+
+
+def _no_gradient():
+    """PyTorch records a graph for any call on weights that train; drawing needs none."""
+    import contextlib
+
+    if backend.name() == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()
 
 
 def class_grid_inputs(noise, classes, columns=10, max_rows=10):

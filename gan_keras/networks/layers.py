@@ -6,11 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
-from gan_keras import registry
+from gan_keras import backend, registry
 from gan_keras.networks import grouped, subpixel
+
+if backend.is_tensorflow():  # the fused batch norm is TensorFlow's kernel; other backends take Keras's own
+    import tensorflow as tf
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ def get(name):
     return registry.get("network", name)
 
 
-FUSED_BATCH_NORM_DTYPES = (tf.float32, tf.bfloat16)  # maps the fused kernel takes as they are
+FUSED_BATCH_NORM_DTYPES = ("float32", "bfloat16")  # maps the fused kernel takes as they are
 
 
 @keras.saving.register_keras_serializable(package="gan_keras")
@@ -45,6 +47,8 @@ class BatchNorm(layers.BatchNormalization):
     """
 
     def _fused_applies(self, inputs, training, mask):
+        if not backend.is_tensorflow():
+            return False
         context = tf.distribute.get_replica_context()
         return (training and self.trainable and mask is None and not self.renorm and self.scale and self.center
                 and len(inputs.shape) == 4 and self.axis in (-1, 3)
@@ -55,7 +59,8 @@ class BatchNorm(layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         # The statistics in float32 under mixed precision, as Keras: the kernel takes bfloat16 maps
         # as they are and computes in float32 inside (the same numbers without two casts each way).
-        x = inputs if inputs.dtype in FUSED_BATCH_NORM_DTYPES else tf.cast(inputs, tf.float32)
+        fused_dtype = keras.backend.standardize_dtype(inputs.dtype) in FUSED_BATCH_NORM_DTYPES
+        x = inputs if fused_dtype else tf.cast(inputs, tf.float32)
         y, mean, unbiased_variance, *_ = tf.raw_ops.FusedBatchNormV3(
             x=x, scale=tf.cast(self.gamma, tf.float32), offset=tf.cast(self.beta, tf.float32),
             mean=tf.zeros([0]), variance=tf.zeros([0]), epsilon=self.epsilon, data_format="NHWC", is_training=True)
@@ -73,13 +78,15 @@ def with_keras_layers(model):
     They differ only in how they compute, so a saved generator (`generator.keras`) holds Keras's
     layers and loads with plain `keras.saving.load_model`, without this package.
     """
-    if not any(type(layer) in KERAS_TWINS for layer in model.layers):
+    if not any(type(layer) in KERAS_TWINS or getattr(layer, "synchronized", False) for layer in model.layers):
         return model
 
     def clone(layer):
         config = layer.get_config()
         if type(layer) in KERAS_TWINS:
             config.pop("implementation", None)  # how GroupedConv2D computes; Conv2D has one way
+        if "synchronized" in config:
+            config["synchronized"] = False  # the same inference; JAX and PyTorch cannot build a synchronized one
         return KERAS_TWINS.get(type(layer), type(layer)).from_config(config)
 
     copy = keras.models.clone_model(model, clone_function=clone)
@@ -88,9 +95,10 @@ def with_keras_layers(model):
 
 
 def batch_norm(**kwargs):
-    """Synchronized BatchNormalization: under tf.distribute the statistics are those of the global
-    batch, so N replicas train like one device. On one device it runs the fused kernel (`BatchNorm`)."""
-    return BatchNorm(synchronized=True, **kwargs)
+    """BatchNormalization, synchronized on TensorFlow: under tf.distribute the statistics are those of
+    the global batch, so N replicas train like one device; on one device it runs the fused kernel
+    (`BatchNorm`). JAX and PyTorch build no synchronized one (one device each here)."""
+    return BatchNorm(synchronized=backend.is_tensorflow(), **kwargs)
 
 
 def dcgan_init():
@@ -114,6 +122,8 @@ class MinibatchStdDev(layers.Layer):
         self.group_size = int(group_size)
 
     def call(self, x):
+        if not backend.is_tensorflow():
+            return self._call_ops(x)
         batch = tf.shape(x)[0]
         group = tf.minimum(self.group_size, batch)
         group = tf.where(batch % group == 0, group, 1)
@@ -123,6 +133,17 @@ class MinibatchStdDev(layers.Layer):
         std = tf.reduce_mean(std, axis=[1, 2, 3])  # (batch / group,)
         std = tf.tile(std, [group])[:, None, None, None] * tf.ones([1, h, w, 1])
         return tf.concat([x, tf.cast(std, x.dtype)], axis=-1)
+
+    def _call_ops(self, x):
+        """The same in `keras.ops`, for a batch size known when the step is traced (JAX, PyTorch)."""
+        batch, h, w, c = x.shape
+        group = min(self.group_size, batch)
+        group = group if batch % group == 0 else 1
+        y = ops.reshape(ops.cast(x, "float32"), [group, -1, h, w, c])
+        std = ops.sqrt(ops.mean(ops.square(y - ops.mean(y, axis=0)), axis=0) + 1e-8)
+        std = ops.mean(std, axis=[1, 2, 3])  # (batch / group,)
+        std = ops.tile(std, [group])[:, None, None, None] * ops.ones([1, h, w, 1])
+        return ops.concatenate([x, ops.cast(std, x.dtype)], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] + 1)

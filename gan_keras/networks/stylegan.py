@@ -24,7 +24,11 @@ Example:
 import math
 
 import keras
-import tensorflow as tf
+
+from gan_keras import backend
+
+if backend.is_tensorflow():  # TensorFlow only, for now (declared tensorflow_only)
+    import tensorflow as tf
 from keras import layers
 
 from gan_keras.networks.dcgan import filters, upsampling_plan
@@ -275,4 +279,5 @@ def discriminator(images, image_shape, width):
     return _lrelu(layers.Dense(filters(width, steps))(layers.Flatten()(x)))
 
 
-declare("network", "stylegan", Network(generator, discriminator, upsampling_plan), convolutional=True, style_based=True)
+declare("network", "stylegan", Network(generator, discriminator, upsampling_plan), convolutional=True, style_based=True,
+        tensorflow_only=True)

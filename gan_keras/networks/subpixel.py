@@ -25,8 +25,12 @@ Example:
 """
 
 import keras
-import tensorflow as tf
 from keras import layers
+
+from gan_keras import backend
+
+if backend.is_tensorflow():  # these paths are TensorFlow kernels; other backends take Keras's own (`_path`)
+    import tensorflow as tf
 
 MAX_CHANNELS = 4  # image-side channels up to which the sub-pixel form was faster (3: 7.2 -> 3.7 ms)
 SMALL_MAP = 4  # strided-side map size up to which the kernel gradient as one matrix product was faster

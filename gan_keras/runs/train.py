@@ -215,6 +215,25 @@ class Start:
     fixed_noise: np.ndarray
 
 
+def has_checkpoints(out):
+    """Whether a run folder holds a checkpoint of either kind (TensorFlow's index, or an .npz)."""
+    folder = Path(out) / "checkpoints"
+    return (folder / "checkpoint").is_file() or any(folder.glob("ckpt-*.npz"))
+
+
+def check_same_backend(out):
+    """A run resumes on the backend that wrote its checkpoints (folders from before this was recorded
+    were TensorFlow's); one line otherwise."""
+    from gan_keras import backend
+    from gan_keras.files import read_json
+
+    path = Path(out) / "config.json"
+    written = read_json(path, "the run's config").get("backend", "tensorflow") if path.is_file() else None
+    if written and written != backend.name():
+        raise UsageError(f"{out} was trained on {written}; resume it with KERAS_BACKEND={written} "
+                         f"(this process runs Keras on {backend.name()})")
+
+
 def plan_run(dataset, out, resume, settings, verbose):
     """Phase 1, plan: the settings resolved and checked, the folder checked, the images read."""
     started = time.monotonic()
@@ -224,9 +243,11 @@ def plan_run(dataset, out, resume, settings, verbose):
         raise UsageError("--resume needs --out: the run folder to continue")
     config = checked_config(out, resume, settings)
     out = Path(out) if out is not None else default_out(config)
-    has_checkpoint = (out / "checkpoints" / "checkpoint").is_file()
+    has_checkpoint = has_checkpoints(out)
     if resume and not has_checkpoint:
         raise UsageError(f"--resume: no checkpoint in {out / 'checkpoints'}")
+    if resume:
+        check_same_backend(out)
     if not resume and has_checkpoint:
         raise UsageError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
     read_start = time.perf_counter()
@@ -245,9 +266,12 @@ def plan_run(dataset, out, resume, settings, verbose):
 def choose_settings(plan, verbose):
     """Phase 2a: the strategy, and the recipe's choice of every unset setting for this device; the
     chosen settings that fix the checkpoint go into the run's own config (a resume keeps them)."""
-    from gan_keras.quiet_tensorflow import import_tensorflow
+    from gan_keras import backend
 
-    import_tensorflow()
+    if backend.is_tensorflow():
+        from gan_keras.quiet_tensorflow import import_tensorflow
+
+        import_tensorflow()
     import keras
 
     from gan_keras.training.config import fixed_by_checkpoint
@@ -282,6 +306,8 @@ def build(plan, strategy, effective, why_chosen):
 
 def restore_or_start(plan, built, writing):
     """Phase 3: claim the run folder (one writer), then restore the last checkpoint or start anew."""
+    import keras
+
     from gan_keras.runs.callbacks import HistoryCSV
     from gan_keras.runs.checkpoints import RunCheckpoint
     from gan_keras.training.distribute import is_chief
@@ -294,7 +320,8 @@ def restore_or_start(plan, built, writing):
     with built.strategy.scope():
         checkpoint = RunCheckpoint((plan.out if plan.resume else write_dir) / "checkpoints", built.trainer)
     if not plan.resume:
-        fixed_noise = latent_noise(plan.config.seed, 0, 64, plan.config.latent_dim, stream=Stream.FIXED_NOISE).numpy()
+        fixed_noise = keras.ops.convert_to_numpy(
+            latent_noise(plan.config.seed, 0, 64, plan.config.latent_dim, stream=Stream.FIXED_NOISE))
         np.save(write_dir / "fixed_noise.npy", fixed_noise)
         return Start(write_dir, checkpoint, 0, fixed_noise)
     epoch = checkpoint.restore()
@@ -309,8 +336,8 @@ def restore_or_start(plan, built, writing):
 def record(plan, built, start):
     """Phase 4: `config.json`, every setting and what the recipe chose and why, with the versions."""
     import keras
-    import tensorflow as tf
 
+    from gan_keras import backend
     from gan_keras.files import atomic_write_text
 
     effective = built.effective
@@ -321,7 +348,7 @@ def record(plan, built, start):
              "steps_per_execution_used": effective.steps_per_execution,
              "chosen": {name: {"value": getattr(effective, name), "why": why}
                         for name, why in built.why_chosen.items()},
-             "tensorflow": tf.__version__, "keras": keras.__version__}
+             **backend.versions()}
     atomic_write_text(start.write_dir / "config.json", json.dumps(saved, indent=2) + "\n")
 
 
@@ -331,7 +358,9 @@ def fit(plan, built, start, verbose):
     from gan_keras.training.callbacks import RunStatus
 
     config, trainer = plan.config, built.trainer
-    consumed = int(trainer.g_optimizer.iterations.numpy()) * built.global_batch  # images read before a resume
+    from gan_keras.backend import to_numpy
+
+    consumed = int(to_numpy(trainer.g_optimizer.iterations)) * built.global_batch  # images read before a resume
     data = trainer.training_batches(plan.data.images, plan.data.labels, plan.image_shape, built.global_batch,
                                     config.seed, consumed)
     status = RunStatus()
@@ -350,7 +379,7 @@ def fit(plan, built, start, verbose):
                         callbacks=callbacks, verbose=verbose, **trainer.fit_options)
         finally:
             restore_signals()
-    epochs_done = int(start.checkpoint.epoch.numpy()) if start.checkpoint.latest else start.epoch
+    epochs_done = start.checkpoint.last_epoch(default=start.epoch)
     return epochs_done, status, recording
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_keras import registry
+from gan_keras import backend, registry
 from gan_keras.errors import UsageError
 
 TOLERANCE = 1e-4  # float32 artifacts must reproduce the Keras generator to this (largest |difference|)
@@ -46,9 +46,10 @@ class Format:
     name: str
     keras_format: str
     suffix: str  # "" for a folder
-    needs: tuple  # (import name, pip name) pairs
+    needs: tuple  # (import name, pip name) pairs, or (import name, pip name, the one backend that needs it)
     run: Callable | None  # (path, inputs dict) -> images
     write: Callable | None = None  # a format that writes more than one file: (generator, out, **options) -> report
+    backends: tuple = backend.BACKENDS  # the Keras backends that export it
 
 
 def _run_savedmodel(path, inputs):
@@ -82,17 +83,24 @@ def _run_onnx(path, inputs):
     return np.asarray(session.run(None, inputs)[0])
 
 
-registry.declare("export", "savedmodel", Format("savedmodel", "tf_saved_model", "", (), _run_savedmodel))
-registry.declare("export", "litert", Format("litert", "litert", ".tflite", (), _run_litert))
+registry.declare("export", "savedmodel", Format("savedmodel", "tf_saved_model", "", (), _run_savedmodel,
+                                                backends=("tensorflow",)))
+registry.declare("export", "litert", Format("litert", "litert", ".tflite", (), _run_litert, backends=("tensorflow",)))
+# Keras exports ONNX through tf2onnx on TensorFlow and torch.onnx on PyTorch; from JAX only with jax2onnx
 registry.declare("export", "onnx", Format("onnx", "onnx", ".onnx",
-                                          (("tf2onnx", "tf2onnx"), ("onnxruntime", "onnxruntime")),
-                                          _run_onnx))
+                                          (("tf2onnx", "tf2onnx", "tensorflow"), ("onnx", "onnx", "torch"),
+                                           ("onnxruntime", "onnxruntime")),
+                                          _run_onnx, backends=("tensorflow", "torch")))
 
 
 def check_format(name):
     """The `Format` called `name`; one UsageError line for an unknown one or a missing package."""
     fmt = registry.get("export", name)
-    missing = [pip for module, pip in fmt.needs if importlib.util.find_spec(module) is None]
+    if backend.name() not in fmt.backends:
+        raise UsageError(f"--format {name} needs Keras on {' or '.join(fmt.backends)}; this process runs it on "
+                         f"{backend.name()} (set KERAS_BACKEND={fmt.backends[0]})")
+    missing = [need[1] for need in fmt.needs
+               if (len(need) < 3 or need[2] == backend.name()) and importlib.util.find_spec(need[0]) is None]
     if missing:
         raise UsageError(f"--format {name} needs {' and '.join(missing)}: pip install \"gan_keras[export]\" "
                          f"(or pip install {' '.join(missing)})")

@@ -1,15 +1,13 @@
 """Projection: find the latent that makes a trained generator draw a given image (GAN inversion).
 
-For a style-based generator, w (or w+, one w per layer) is optimised from the average w, as
-StyleGAN2-ADA's `projector.py` does: Adam, a learning rate that ramps up and then down along a
-cosine, and noise added to w early on that fades out. The per-pixel noise is the generator's fixed
-inference noise here (it is one buffer per layer, shared by every image), so it is not optimised
-and needs no regulariser. For the DCGAN and the MLP, z is optimised with the same schedule and a
-prior term that keeps |z| on the shell where N(0, I) noise lives, from several random starts at
-once, keeping the best. A conditional generator projects with a given class, or searches every
-class (starts spread over the classes) and reports the class it found.
-
-The distance is pixels plus a perceptual term, a registered "distance" (`gan_keras.tools.perceptual`).
+For a style-based generator, w (or w+, one w per layer) is optimised from the average w, as StyleGAN2-ADA's
+`projector.py` does: Adam, a learning rate that ramps up and then down along a cosine, and noise added to w
+early on that fades out. The per-pixel noise is the generator's fixed inference noise here (one buffer per
+layer, shared by every image), so it is not optimised and needs no regulariser. For the DCGAN and the MLP,
+z is optimised with the same schedule and a prior term that keeps |z| on the shell where N(0, I) noise
+lives, from several random starts at once, keeping the best. A conditional generator projects with a given
+class, or searches every class (starts spread over the classes) and reports the class it found. The
+distance is pixels plus a perceptual term, a registered "distance" (`gan_keras.tools.perceptual`).
 
 Example:
     >>> from gan_keras.runs.loading import load_generator
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_keras import registry
+from gan_keras.backend import require_tensorflow
 from gan_keras.data.folders import load_targets
 from gan_keras.errors import UsageError
 from gan_keras.images import psnr_ssim
@@ -372,6 +371,7 @@ def run_projection(run, images, out, steps=300, space=None, distance="auto", lab
         ...
         projected 1 images into z (pixel distance): PSNR ... dB, SSIM ..., ... s per image; wrote ...
     """
+    require_tensorflow("project (its optimisation loop and perceptual distances)")
     from gan_keras.files import save_png
     from gan_keras.images import image_grid
     from gan_keras.runs.loading import load_discriminator, load_generator

@@ -227,5 +227,6 @@ def write_web(generator, out, directions=None, run="", class_names=None):
     return report
 
 
-registry.declare("export", "web", Format("web", "onnx", "", (("tf2onnx", "tf2onnx"), ("onnxruntime", "onnxruntime")),
-                                         None, write_web), page=True)
+registry.declare("export", "web", Format("web", "onnx", "", (("tf2onnx", "tf2onnx", "tensorflow"),
+                                                             ("onnx", "onnx", "torch"), ("onnxruntime", "onnxruntime")),
+                                         None, write_web, backends=("tensorflow", "torch")), page=True)

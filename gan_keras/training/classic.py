@@ -103,12 +103,12 @@ class ClassicGAN:
     def training_batches(self, images, labels, image_shape, global_batch, seed, consumed):
         """The shuffled `tf.data` pipeline, or with `walk_data` the classic anime script's walk by a
         moving start index, unshuffled; either starts after the `consumed` images."""
-        from gan_keras.data.pipeline import make_dataset, to_model_range, walk_batches
+        from gan_keras.data.pipeline import to_model_range, training_batches, walk_batches
 
         if self.walk_data:
-            return (to_model_range(b, image_shape).numpy()
+            return (keras.ops.convert_to_numpy(to_model_range(b, image_shape))
                     for b in walk_batches(images, global_batch, consumed % len(images)))
-        return make_dataset(images, global_batch, image_shape, seed=seed, repeat=True, start=consumed, labels=labels)
+        return training_batches(images, global_batch, image_shape, seed=seed, start=consumed, labels=labels)
 
     def checkpoint_items(self):
         """What a checkpoint must hold to resume this trainer exactly."""
@@ -128,9 +128,11 @@ class ClassicGAN:
 
     def train_on_batch(self, real_images):
         """One D update on real + generated images, then one G update through `combined`."""
+        if isinstance(real_images, tuple):  # (images,), as the NumPy batches come
+            (real_images,) = real_images
         real_images = np.asarray(real_images, dtype="float32")
         n = len(real_images)
-        step = int(self.g_optimizer.iterations.numpy())
+        step = int(keras.ops.convert_to_numpy(self.g_optimizer.iterations.value))
         # `predict`, as the classic scripts do (inference-mode BatchNormalization in G, and Keras's
         # per-call overhead, which the benchmark measures as part of the classic loop).
         fake_images = self.generator.predict(latent_noise(self.seed, step, n, self.latent_dim, Stream.D_NOISE),

@@ -14,21 +14,31 @@ with N replicas on a machine without GPUs (how the tests check distributed train
 import contextlib
 import os
 
-import tensorflow as tf
-
-from gan_keras import registry
+from gan_keras import backend, registry
 from gan_keras.errors import UsageError
 
 declare = registry.declare
-declare("strategy", "auto", help="TPU if attached, Mirrored on 2+ GPUs, else one device")
-declare("strategy", "default", help="one device")
+declare("strategy", "auto", help="TPU if attached, Mirrored on 2+ GPUs, else one device", any_backend=True)
+declare("strategy", "default", help="one device", any_backend=True)
 declare("strategy", "mirrored", help="all local GPUs (or GAN_KERAS_CPU_REPLICAS logical CPUs)")
 declare("strategy", "multiworker", help="several machines (TF_CONFIG)")
 declare("strategy", "tpu", help="a TPU")
 
 
+class OneDevice:
+    """The strategy of a backend other than TensorFlow: one device, no scope to enter."""
+
+    num_replicas_in_sync = 1
+    cluster_resolver = None
+
+    def scope(self):
+        return contextlib.nullcontext()
+
+
 def split_cpu(replicas):
     """Split the first CPU into `replicas` logical devices (must run before TensorFlow starts)."""
+    import tensorflow as tf
+
     cpu = tf.config.list_physical_devices("CPU")[0]  # listing physical devices does not start the runtime
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
@@ -38,6 +48,8 @@ def split_cpu(replicas):
 
 
 def _tpu():
+    import tensorflow as tf
+
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
@@ -50,6 +62,14 @@ def _tpu():
 def make_strategy(name="auto", verbose=True):
     """A `tf.distribute.Strategy` by name; "auto": TPU if attached, Mirrored on >= 2 GPUs, else default."""
     registry.check("strategy", name)
+    if not backend.is_tensorflow():
+        if name not in registry.where("strategy", any_backend=True):
+            backend.require_tensorflow(f"--strategy {name}")
+        if verbose:
+            print(f"strategy: one device ({backend.name()})", flush=True)
+        return OneDevice()
+    import tensorflow as tf
+
     cpu_replicas = int(os.environ.get("GAN_KERAS_CPU_REPLICAS", "0") or 0)
     if cpu_replicas > 1:
         split_cpu(cpu_replicas)
@@ -108,7 +128,11 @@ def precision_policy(mixed_precision=None):
     if mixed_precision in (None, False, "off"):
         return "float32"
     if mixed_precision in (True, "auto"):
-        return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+        if backend.is_tensorflow():  # float16 with TensorFlow's loss scaling on a GPU
+            import tensorflow as tf
+
+            return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+        return "mixed_bfloat16"
     registry.check("precision", mixed_precision)
     return f"mixed_{mixed_precision}"
 

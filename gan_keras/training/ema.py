@@ -18,7 +18,9 @@ Example:
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
+
+from gan_keras import backend
 
 
 class GeneratorEMA:
@@ -29,21 +31,34 @@ class GeneratorEMA:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         self.generator, self.rampup = generator, rampup
-        self.decay = tf.Variable(float(decay), trainable=False, name="ema_decay",  # a schedule may set it
-                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.decay = backend.state_variable(decay, "ema_decay")  # a schedule may set it
         self.average = keras.models.clone_model(generator)
         self.average.set_weights(generator.get_weights())
 
+    @property
+    def variables(self):
+        """The average's weights and the decay: what a step on JAX threads through (`GAN.train_step`)."""
+        return list(self.average.weights) + ([self.decay] if isinstance(self.decay, keras.Variable) else [])
+
     def beta(self, step):
         """The decay used at (1-based) G update `step`."""
-        step = tf.maximum(tf.cast(step, tf.float32), 1.0)
+        step = ops.maximum(ops.cast(step, "float32"), 1.0)
+        decay = ops.convert_to_tensor(self.decay.value if isinstance(self.decay, keras.Variable) else self.decay)
         if not self.rampup:
-            return tf.identity(self.decay)
-        return tf.minimum(self.decay, tf.pow(0.5, 1.0 / (self.rampup * step)))
+            return decay
+        return ops.minimum(decay, ops.power(0.5, 1.0 / (self.rampup * step)))
 
     def update(self, step):
         """Move the average towards G; call after G's optimizer step, in or outside a replica context."""
         beta = self.beta(step)
+        if not backend.is_tensorflow():
+            trainable = {id(w) for w in self.generator.trainable_weights}
+            for average, weight in zip(self.average.weights, self.generator.weights):
+                moved = beta * average.value + (1.0 - beta) * weight.value if id(weight) in trainable else weight.value
+                average.assign(ops.cast(moved, average.dtype))
+            return
+        import tensorflow as tf
+
         # the tf.Variables under Keras's (the distributed ones under a strategy, as Keras's optimizer uses)
         pairs = [(a.value, w.value) for a, w in zip(self.average.weights, self.generator.weights)]
         trainable = {id(w.value) for w in self.generator.trainable_weights}

@@ -6,8 +6,8 @@ Example:
     >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
     ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
     >>> history = gan.fit(load_dataset("mnist", repeat=True), epochs=1, steps_per_epoch=2, verbose=0)
-    >>> gan.sampler(np.zeros((2, 100), "float32")).shape   # the averaged generator (the raw one without `ema`)
-    TensorShape([2, 28, 28, 1])
+    >>> tuple(gan.sampler(np.zeros((2, 100), "float32")).shape)   # the averaged generator (raw without `ema`)
+    (2, 28, 28, 1)
 
 A class-conditional pair (`Build_Gen`/`Build_Disc` with `num_classes`) trains on (images, labels)
 batches: each generated image is drawn for the label of a real image of the batch, so D's real and
@@ -17,16 +17,22 @@ The step works on D's logits (float32, see `models.discriminator_logits`). D see
 real or generated, through the augmenter (`gan_keras.training.augment`); its loss and G's come from a loss
 object (`gan_keras.training.losses`), to which the regularizers (R1, WGAN-GP's penalty) add.
 
+The step is written once, in `keras.ops`; only its gradients are each backend's
+(`gan_keras.training.engine`). On JAX, `train_step` is stateless, as Keras's JAX trainer calls it:
+every variable the step reads (both optimizers', the moving average's, ADA's) is in the state it
+threads, through `non_trainable_variables`, since Keras's own JAX state holds one optimizer only.
+
 Read `d_acc_fake`, the discriminator's accuracy on generated images (logits < 0): near 1.0 the
 discriminator wins outright and G learns little; near 0.5 it cannot tell real from generated, the
 balance training aims for.
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
-from gan_keras import registry
+from gan_keras import backend, registry
 from gan_keras.networks.build import discriminator_logits, num_classes, per_sample
+from gan_keras.training import engine
 from gan_keras.training.augment import get_augment
 from gan_keras.training.ema import GeneratorEMA
 from gan_keras.training.losses import R1, get_loss
@@ -118,7 +124,7 @@ class GAN(keras.Model):
         # calling it on a batch of images, which `call` (noise -> images) cannot take.
         self.built = True
 
-    fit_options = {"shuffle": False}  # the data is a tf.data pipeline, shuffled there
+    fit_options = {"shuffle": False}  # the data is shuffled by its pipeline
 
     @classmethod
     def for_run(cls, generator, discriminator, d_optimizer, g_optimizer, config, strategy):
@@ -140,10 +146,11 @@ class GAN(keras.Model):
         return self.ema.average if self.ema else self.generator
 
     def training_batches(self, images, labels, image_shape, global_batch, seed, consumed):
-        """The shuffled, repeating `tf.data` pipeline, started after the `consumed` images."""
-        from gan_keras.data.pipeline import make_dataset
+        """The shuffled, repeating batches (`tf.data` on TensorFlow, else NumPy's), started after the
+        `consumed` images."""
+        from gan_keras.data.pipeline import training_batches
 
-        return make_dataset(images, global_batch, image_shape, seed=seed, repeat=True, start=consumed, labels=labels)
+        return training_batches(images, global_batch, image_shape, seed=seed, start=consumed, labels=labels)
 
     def checkpoint_items(self):
         """What a checkpoint must hold to resume this trainer exactly."""
@@ -184,6 +191,34 @@ class GAN(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
+    def step_state(self):
+        """The variables a step reads or writes beyond G's and D's: both optimizers', the moving
+        average's, ADA's and the scheduled settings'."""
+        found = list(self.d_optimizer.variables) + list(self.g_optimizer.variables)
+        if self.ema:
+            found += self.ema.variables
+        found += [v for v in self.augmenter.variables if isinstance(v, keras.Variable)]
+        for regularizer in self.regularizers:
+            found += [v for v in vars(regularizer).values() if isinstance(v, keras.Variable)]
+        for optimizer in (self.d_optimizer, self.g_optimizer):
+            scheduled = getattr(optimizer, "_scheduled_beta_2", None)
+            if scheduled is not None and isinstance(scheduled.variable, keras.Variable):
+                found.append(scheduled.variable)
+        return found
+
+    @property
+    def non_trainable_variables(self):
+        own = super().non_trainable_variables
+        if backend.name() != "jax" or not hasattr(self, "d_optimizer"):
+            return own
+        seen = {id(v) for v in own} | {id(v) for v in self.trainable_variables}
+        extra = []
+        for variable in self.step_state():
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                extra.append(variable)
+        return own + extra
+
     def call(self, inputs, training=False):
         return self.sampler(inputs, training=training)
 
@@ -195,7 +230,7 @@ class GAN(keras.Model):
         return self._d_logits(self._augmented(images, step, stream, labels), training=True)
 
     def _augmented(self, images, step, stream, labels):
-        with tf.name_scope("augment"):  # one scope: a profile (bench --profile) tells these ops apart
+        with keras.name_scope("augment"):  # one scope: a profile (bench --profile) tells these ops apart
             augmented = self.augmenter(images, step, stream, self.seed)
         return augmented if labels is None else [augmented, labels]
 
@@ -206,91 +241,129 @@ class GAN(keras.Model):
         fake = self._augmented(fake_images, step, Stream.AUGMENT_FAKE + shift, labels)
         if not self._d_per_sample:
             return self._d_logits(real, training=True), self._d_logits(fake, training=True)
-        both = tf.nest.map_structure(lambda r, f: tf.concat([r, f], axis=0), real, fake)
-        real_logits, fake_logits = tf.split(self._d_logits(both, training=True), 2)
+        both = keras.tree.map_structure(lambda r, f: ops.concatenate([r, f], axis=0), real, fake)
+        real_logits, fake_logits = ops.split(self._d_logits(both, training=True), 2)
         return real_logits, fake_logits
 
     def _targets(self, step, batch):
-        real = tf.fill((batch, 1), self.real_label)
-        fake = tf.zeros((batch, 1))
+        real = ops.full((batch, 1), self.real_label)
+        fake = ops.zeros((batch, 1))
         if self.label_noise > 0:
             flip_real = replica_uniform(self.seed, step, batch, Stream.FLIP_REAL) < self.label_noise
             flip_fake = replica_uniform(self.seed, step, batch, Stream.FLIP_FAKE) < self.label_noise
-            real, fake = tf.where(flip_real, 0.0, real), tf.where(flip_fake, self.real_label, fake)
+            real, fake = ops.where(flip_real, 0.0, real), ops.where(flip_fake, self.real_label, fake)
         return real, fake
 
     def _g_noise(self, step, batch):
         return replica_noise(self.seed, step, batch, self.latent_dim, Stream.G_NOISE)
 
     def _d_step(self, real_images, labels, step, shift, replicas, fake_images=None):
-        batch = tf.shape(real_images)[0]
+        batch = ops.shape(real_images)[0]
         if fake_images is None:
-            fake_images = self._generate(replica_noise(self.seed, step, batch, self.latent_dim, Stream.D_NOISE + shift),
-                                         labels)
+            with engine.no_gradient():
+                fake_images = self._generate(
+                    replica_noise(self.seed, step, batch, self.latent_dim, Stream.D_NOISE + shift), labels)
         target_real, target_fake = self._targets(step + shift, batch)
-        with tf.GradientTape() as tape:
+
+        def loss():
             real_logits, fake_logits = self._real_and_fake_logits(real_images, fake_images, labels, step, shift)
             d_loss = self.gan_loss.d_loss(real_logits, fake_logits, target_real, target_fake)
-            penalty = tf.constant(0.0)
+            penalty = ops.convert_to_tensor(0.0)
             for regularizer in self.regularizers:
                 penalty += regularizer(
                     lambda x: self.run_discriminator(x, step, Stream.AUGMENT_PENALTY + shift, labels),
                     real_images, fake_images, step, self.seed, shift)
             scaled = self.d_optimizer.scale_loss((d_loss + penalty) / replicas)
+            return scaled, (d_loss, penalty, real_logits, fake_logits)
+
         variables = self.d_variables()
-        grads = tape.gradient(scaled, variables)
+        _, (d_loss, penalty, real_logits, fake_logits), grads = engine.value_and_grad(loss, variables)
         self.d_optimizer.apply_gradients(zip(grads, variables))
         return d_loss, penalty, real_logits, fake_logits
 
-    def _g_step(self, real_images, labels, step, batch, replicas, tape, fake_images=None):
-        """G's update; `fake_images`, when given, were generated under `tape` (`share_fakes`)."""
+    def _g_step(self, real_images, labels, step, batch, replicas, tape=None, fake_images=None):
+        """G's update; `fake_images`, when given, were generated under `tape` (`share_fakes` on
+        TensorFlow; the other backends draw them again from the same noise, inside the gradient)."""
         G = self.generator
-        with tape:
-            if fake_images is None:
-                fake_images = self._generate(self._g_noise(step, batch), labels)
-            fake_logits = self.run_discriminator(fake_images, step, Stream.AUGMENT_G, labels)
+
+        def loss():
+            fakes = self._generate(self._g_noise(step, batch), labels) if fake_images is None else fake_images
+            fake_logits = self.run_discriminator(fakes, step, Stream.AUGMENT_G, labels)
             real_logits = (self.run_discriminator(real_images, step, Stream.AUGMENT_G_REAL, labels)
                            if self.g_sees_real else None)
             g_loss = self.gan_loss.g_loss(fake_logits, real_logits)
-            scaled = self.g_optimizer.scale_loss(g_loss / replicas)
-        grads = tape.gradient(scaled, G.trainable_weights)
+            return self.g_optimizer.scale_loss(g_loss / replicas), g_loss
+
+        if tape is None:
+            _, g_loss, grads = engine.value_and_grad(loss, G.trainable_weights)
+        else:
+            with tape:
+                scaled, g_loss = loss()
+            grads = tape.gradient(scaled, G.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, G.trainable_weights))
         return g_loss
 
-    def train_step(self, data):
-        real_images, labels = data if isinstance(data, (tuple, list)) else (data, None)
+    def train_step(self, *args):
+        """(data) -> logs on TensorFlow and PyTorch; (state, data) -> (logs, state) on JAX."""
+        if backend.name() == "jax":
+            return self._stateless_train_step(*args)
+        return self._train_step(*args)
+
+    def _stateless_train_step(self, state, data):
+        """JAX: the step run in a `StatelessScope` over the state Keras threads; returns the new state."""
+        groups = (self.trainable_variables, self.non_trainable_variables, self.optimizer.variables,
+                  self.metrics_variables)
+        mapping = [pair for variables, values in zip(groups, state) for pair in zip(variables, values)]
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = self._train_step(data)
+        new_state = tuple([scope.get_current_value(v) for v in variables] for variables in groups)
+        return logs, new_state
+
+    def _train_step(self, data):
+        real_images, labels = images_and_labels(data)
         if (labels is None) != (self.num_classes == 0):
             raise ValueError("a conditional GAN trains on (images, labels) batches, an unconditional one on "
                              "images alone" if self.num_classes else "this GAN is unconditional: feed images alone")
-        batch = tf.shape(real_images)[0]
-        step = tf.cast(self.g_optimizer.iterations, tf.int64)  # this step's number, read before the updates
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        g_tape, shared = tf.GradientTape(), None
+        batch = ops.shape(real_images)[0]
+        step = self._step_number()  # this step's number, read before the updates
+        replicas = backend.replicas_in_sync()
+        g_tape, shared = None, None
         if self.share_fakes:
-            with g_tape:  # G's one forward pass; the D steps in between are not recorded on this tape
-                shared = self._generate(self._g_noise(step, batch), labels)
+            if backend.is_tensorflow():
+                import tensorflow as tf
+
+                g_tape = tf.GradientTape()
+                with g_tape:  # G's one forward pass; the D steps in between are not recorded on this tape
+                    shared = self._generate(self._g_noise(step, batch), labels)
+            else:
+                with engine.no_gradient():
+                    shared = self._generate(self._g_noise(step, batch), labels)
         for d_step in range(self.n_critic):
             last = d_step == self.n_critic - 1
             d_loss, penalty, real_logits, fake_logits = self._d_step(
                 real_images, labels, step, d_step * Stream.D_STEP_SHIFT, replicas, shared if last else None)
-        g_loss = self._g_step(real_images, labels, step, batch, replicas, g_tape, shared)
+        g_loss = self._g_step(real_images, labels, step, batch, replicas, g_tape, shared if g_tape else None)
         self.augmenter.update(real_logits, batch * replicas)
         if self.ema:
             self.ema.update(step + 1)
 
         self.trackers["d_loss"].update_state(d_loss)
         self.trackers["g_loss"].update_state(g_loss)
-        self.trackers["d_acc_real"].update_state(tf.cast(real_logits > 0, "float32"))
-        self.trackers["d_acc_fake"].update_state(tf.cast(fake_logits < 0, "float32"))
+        self.trackers["d_acc_real"].update_state(ops.cast(real_logits > 0, "float32"))
+        self.trackers["d_acc_fake"].update_state(ops.cast(fake_logits < 0, "float32"))
         if "d_penalty" in self.trackers:
             self.trackers["d_penalty"].update_state(penalty)
         results = {name: tracker.result() for name, tracker in self.trackers.items()}
-        results.update({name: tf.convert_to_tensor(value) for name, value in self.augmenter.logs().items()})
-        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-            # Keras 3.15 averages logs under this strategy with reduce(..., axis=0), which a scalar
-            # lacks; the metrics are already reduced across workers, so a (1,) shape changes nothing.
-            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
-        return results
+        results.update({name: _tensor(value) for name, value in self.augmenter.logs().items()})
+        return _multiworker_logs(results)
+
+    def _step_number(self):
+        iterations = self.g_optimizer.iterations
+        if backend.is_tensorflow():
+            import tensorflow as tf
+
+            return tf.cast(iterations, tf.int64)
+        return ops.convert_to_tensor(iterations.value)
 
     def get_config(self):
         return {**super().get_config(),
@@ -306,3 +379,28 @@ class GAN(keras.Model):
         config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
         config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
         return cls(**config)
+
+
+def images_and_labels(data):
+    """(images, labels or None) of a batch: images, (images,) as a Python generator yields them, or
+    (images, labels)."""
+    if isinstance(data, (tuple, list)):
+        return (data[0], None) if len(data) == 1 else (data[0], data[1])
+    return data, None
+
+
+def _tensor(value):
+    """A variable's value (tf.Variable or keras.Variable) as a tensor."""
+    return ops.convert_to_tensor(value.value if isinstance(value, keras.Variable) else value)
+
+
+def _multiworker_logs(results):
+    """Keras 3.15 averages logs under MultiWorkerMirroredStrategy with reduce(..., axis=0), which a
+    scalar lacks; the metrics are already reduced across workers, so a (1,) shape changes nothing."""
+    if not backend.is_tensorflow():
+        return results
+    import tensorflow as tf
+
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return {name: tf.reshape(value, [1]) for name, value in results.items()}
+    return results

@@ -21,14 +21,22 @@ command line and `config.validate` read before TensorFlow loads.
 
 Example:
     >>> loss = get_loss("hinge")
-    >>> float(loss.d_loss(tf.constant([[2.0]]), tf.constant([[-2.0]])))   # both beyond the margin: 0
+    >>> float(loss.d_loss(np.array([[2.0]], "float32"), np.array([[-2.0]], "float32")))   # beyond the margin: 0
     0.0
 """
 
-import tensorflow as tf
+from keras import ops
 
-from gan_keras import registry
+from gan_keras import backend, registry
+from gan_keras.training.engine import input_gradient
 from gan_keras.training.noise import Stream, replica_uniform
+
+
+def sigmoid_cross_entropy(labels, logits):
+    """Binary cross-entropy of logits, element-wise, in the stable form TensorFlow's
+    `sigmoid_cross_entropy_with_logits` computes: max(x, 0) - x * z + log(1 + exp(-|x|))."""
+    labels = ops.broadcast_to(ops.cast(labels, logits.dtype), ops.shape(logits))
+    return ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
 
 
 class GANLoss:
@@ -52,32 +60,31 @@ class GANLoss:
 @registry.register("loss", "nonsaturating", uses_targets=True)
 class NonSaturating(GANLoss):
     def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
-        bce = tf.nn.sigmoid_cross_entropy_with_logits
-        real = bce(labels=tf.broadcast_to(tf.cast(real_target, tf.float32), tf.shape(real_logits)), logits=real_logits)
-        fake = bce(labels=tf.broadcast_to(tf.cast(fake_target, tf.float32), tf.shape(fake_logits)), logits=fake_logits)
-        return 0.5 * (tf.reduce_mean(real) + tf.reduce_mean(fake))
+        real = sigmoid_cross_entropy(real_target, ops.convert_to_tensor(real_logits))
+        fake = sigmoid_cross_entropy(fake_target, ops.convert_to_tensor(fake_logits))
+        return 0.5 * (ops.mean(real) + ops.mean(fake))
 
     def g_loss(self, fake_logits, real_logits=None):
-        return tf.reduce_mean(tf.nn.softplus(-fake_logits))  # -log sigmoid(fake)
+        return ops.mean(ops.softplus(-fake_logits))  # -log sigmoid(fake)
 
 
 @registry.register("loss", "hinge", uses_targets=False)
 class Hinge(GANLoss):
     def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
-        return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
+        return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
 
     def g_loss(self, fake_logits, real_logits=None):
-        return -tf.reduce_mean(fake_logits)
+        return -ops.mean(fake_logits)
 
 
 @registry.register("loss", "lsgan", uses_targets=True)
 class LeastSquares(GANLoss):
     def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
-        return 0.5 * (tf.reduce_mean(tf.square(real_logits - real_target))
-                      + tf.reduce_mean(tf.square(fake_logits - fake_target)))
+        return 0.5 * (ops.mean(ops.square(real_logits - real_target))
+                      + ops.mean(ops.square(fake_logits - fake_target)))
 
     def g_loss(self, fake_logits, real_logits=None):
-        return 0.5 * tf.reduce_mean(tf.square(fake_logits - 1.0))
+        return 0.5 * ops.mean(ops.square(fake_logits - 1.0))
 
 
 @registry.register("loss", "wgan-gp", uses_targets=False)
@@ -86,14 +93,16 @@ class Wasserstein(GANLoss):
         self.penalty = GradientPenalty(gp_weight)
 
     def d_loss(self, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
-        return tf.reduce_mean(fake_logits) - tf.reduce_mean(real_logits)
+        return ops.mean(fake_logits) - ops.mean(real_logits)
 
     def g_loss(self, fake_logits, real_logits=None):
-        return -tf.reduce_mean(fake_logits)
+        return -ops.mean(fake_logits)
 
 
 def get_loss(name, gamma=None):
     """A new loss object of this registered name; `gamma` goes to a loss declared `takes_gamma` (rpgan)."""
+    if registry.info("loss", name).get("tensorflow_only"):
+        backend.require_tensorflow(f"--loss {name}")
     cls = registry.get("loss", name)
     takes_gamma = registry.info("loss", name).get("takes_gamma") and gamma is not None
     return cls(gamma=gamma) if takes_gamma else cls()
@@ -101,11 +110,8 @@ def get_loss(name, gamma=None):
 
 def squared_gradient_norm(run_d, images):
     """Per image ||d sum(D(x)) / dx||^2, kept differentiable for D's weights."""
-    with tf.GradientTape() as tape:
-        tape.watch(images)
-        total = tf.reduce_sum(tf.cast(run_d(images), tf.float32))  # summed inside the tape, or no gradient
-    grads = tape.gradient(total, images)
-    return tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank)))
+    grads = input_gradient(run_d, images)
+    return ops.sum(ops.square(grads), axis=list(range(1, len(grads.shape))))
 
 
 class R1:
@@ -121,14 +127,18 @@ class R1:
         self.gamma, self.every = float(gamma), int(every)
 
     def __call__(self, run_d, real, fake, step, seed, shift=0):
-        every = self.every if tf.distribute.get_strategy().num_replicas_in_sync == 1 else 1
+        every = self.every if backend.replicas_in_sync() == 1 else 1
 
         def penalty():
-            return 0.5 * self.gamma * every * tf.reduce_mean(squared_gradient_norm(run_d, real))
+            return 0.5 * self.gamma * every * ops.mean(squared_gradient_norm(run_d, real))
 
         if every == 1:
             return penalty()
-        return tf.cond(tf.equal(tf.math.floormod(step, every), 0), penalty, lambda: tf.constant(0.0))
+        due = ops.equal(step % every, 0)
+        if backend.name() == "jax":
+            # a lax.cond branch cannot hand D's batch-norm updates out of it: weigh instead (16x the work)
+            return ops.where(due, penalty(), 0.0)
+        return ops.cond(due, penalty, lambda: ops.convert_to_tensor(0.0))
 
 
 class GradientPenalty:
@@ -140,8 +150,8 @@ class GradientPenalty:
         self.weight = float(weight)
 
     def __call__(self, run_d, real, fake, step, seed, shift=0):
-        eps = replica_uniform(seed, step, tf.shape(real)[0], Stream.GRADIENT_PENALTY + shift)
-        eps = tf.reshape(eps, [-1] + [1] * (real.shape.rank - 1))
-        between = eps * real + (1.0 - eps) * tf.cast(fake, real.dtype)
-        norm = tf.sqrt(squared_gradient_norm(run_d, between) + 1e-12)
-        return self.weight * tf.reduce_mean(tf.square(norm - 1.0))
+        eps = replica_uniform(seed, step, ops.shape(real)[0], Stream.GRADIENT_PENALTY + shift)
+        eps = ops.reshape(ops.cast(eps, real.dtype), [-1] + [1] * (len(real.shape) - 1))
+        between = eps * real + (1.0 - eps) * ops.cast(fake, real.dtype)
+        norm = ops.sqrt(squared_gradient_norm(run_d, between) + 1e-12)
+        return self.weight * ops.mean(ops.square(norm - 1.0))

@@ -15,7 +15,8 @@ Example:
 """
 
 import keras
-import tensorflow as tf
+
+from gan_keras import backend
 
 
 @keras.saving.register_keras_serializable(package="gan_keras")
@@ -38,6 +39,10 @@ class FusedAdam(keras.optimizers.Adam):
         return self.beta_2 if scheduled is None else scheduled.variable
 
     def update_step(self, gradient, variable, learning_rate):
+        if not backend.is_tensorflow():
+            return self._keras_update_step(gradient, variable, learning_rate)
+        import tensorflow as tf
+
         if self.amsgrad or isinstance(gradient, tf.IndexedSlices) or variable.dtype != tf.float32:
             return super().update_step(gradient, variable, learning_rate)
         index = self._get_variable_index(variable)
@@ -48,3 +53,20 @@ class FusedAdam(keras.optimizers.Adam):
             var=variable.handle, m=m.handle, v=v.handle, beta1_power=tf.pow(beta_1, step),
             beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, variable.dtype), beta1=beta_1,
             beta2=beta_2, epsilon=tf.cast(self.epsilon, variable.dtype), grad=tf.cast(gradient, variable.dtype))
+
+    def _keras_update_step(self, gradient, variable, learning_rate):
+        """Keras's Adam update in `keras.ops` (JAX, PyTorch), reading a scheduled beta_2 when there is one."""
+        if getattr(self, "_scheduled_beta_2", None) is None or self.amsgrad:
+            return super().update_step(gradient, variable, learning_rate)
+        ops = keras.ops
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        beta_2 = ops.cast(self._beta_2().value, variable.dtype)
+        beta_1 = ops.cast(self.beta_1, variable.dtype)
+        alpha = lr * ops.sqrt(1 - ops.power(beta_2, step)) / (1 - ops.power(beta_1, step))
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
+        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - beta_2))
+        self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon)))

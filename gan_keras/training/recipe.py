@@ -27,13 +27,14 @@ class Device:
     accelerated: bool
     replicas: int = 1
     native_bfloat16: bool = False
+    backend: str = "tensorflow"
 
     @classmethod
     def of(cls, strategy):
-        import tensorflow as tf
+        from gan_keras import backend
 
-        accelerated = bool(tf.config.list_physical_devices("GPU")) or isinstance(strategy, tf.distribute.TPUStrategy)
-        return cls(accelerated, strategy.num_replicas_in_sync, cpu_has_bfloat16())
+        accelerated = backend.accelerated() or type(strategy).__name__ == "TPUStrategy"
+        return cls(accelerated, strategy.num_replicas_in_sync, cpu_has_bfloat16(), backend.name())
 
 
 def cpu_info(cpuinfo="/proc/cpuinfo"):
@@ -152,7 +153,11 @@ def choose(config, image_shape, device):
             why["mixed_precision"] = "float32: this CPU has no bfloat16 instructions"
         else:
             why["mixed_precision"] = f"float32 (bfloat16 not measured for {model})"
-    if config.jit_compile is None:
+    if config.jit_compile is None and device.backend != "tensorflow":
+        chosen["jit_compile"] = device.backend == "jax"
+        why["jit_compile"] = ("jax.jit: without it JAX runs the step op by op" if device.backend == "jax" else
+                              "PyTorch eager, Keras's default (torch.compile not measured here)")
+    elif config.jit_compile is None:
         chosen["jit_compile"] = device.accelerated
         why["jit_compile"] = ("XLA on an accelerator" if device.accelerated else
                               "XLA off on a CPU (the DCGAN steps ran 1.3x-1.5x slower with it)")

@@ -18,8 +18,8 @@ Example:
 """
 
 import keras
-import tensorflow as tf
 
+from gan_keras import backend
 from gan_keras.registry import register
 from gan_keras.training.losses import GANLoss, squared_gradient_norm
 
@@ -45,11 +45,11 @@ class R1R2:
     `gamma` is a variable, so that a schedule can lower it while the compiled step runs."""
 
     def __init__(self, gamma):
-        self.gamma = tf.Variable(float(gamma), trainable=False, name="gamma",
-                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.gamma = backend.state_variable(gamma, "gamma")
 
     def __call__(self, run_d, real, fake, step, seed, shift=0):
         fake = keras.ops.cast(keras.ops.stop_gradient(fake), real.dtype)  # R2 is D's, not G's
         r1 = keras.ops.mean(squared_gradient_norm(run_d, real))
         r2 = keras.ops.mean(squared_gradient_norm(run_d, fake))
-        return 0.5 * keras.ops.cast(self.gamma, "float32") * (r1 + r2)
+        gamma = self.gamma.value if isinstance(self.gamma, keras.Variable) else self.gamma
+        return 0.5 * keras.ops.cast(gamma, "float32") * (r1 + r2)

@@ -20,8 +20,8 @@ import math
 import time
 
 import keras
-import tensorflow as tf
 
+from gan_keras import backend
 from gan_keras.registry import declare
 
 declare("schedule", "linear", help="a straight line from the start value to the end value")
@@ -43,7 +43,7 @@ class Scheduled:
     (a plain object is not tracked), since the schedule sets it again at every epoch's start."""
 
     def __init__(self, value, name):
-        self.variable = tf.Variable(float(value), trainable=False, name=name, dtype=tf.float32)
+        self.variable = backend.state_variable(value, name)
 
     def assign(self, value):
         self.variable.assign(float(value))

@@ -17,7 +17,11 @@ Example:
 """
 
 import keras
-import tensorflow as tf
+
+from gan_keras import backend
+
+if backend.is_tensorflow():  # TensorFlow only, for now (declared tensorflow_only)
+    import tensorflow as tf
 
 from gan_keras import registry
 from gan_keras.networks.fastgan import FEATURES, channels, up_block
@@ -88,7 +92,7 @@ class _Decoders(tf.Module):
         self.whole, self.part = supervision.whole, supervision.part
 
 
-@registry.register("loss", "fastgan", uses_targets=False)
+@registry.register("loss", "fastgan", uses_targets=False, tensorflow_only=True)
 class FastGANLoss(Hinge):
     """FastGAN's losses: hinge, and D's self-supervised reconstruction (`SelfSupervision`)."""
 
