@@ -88,9 +88,9 @@ def test_one_step_computes_the_same_on_the_three_backends(tmp_path):
 
 
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
-def test_train_resume_sample_evaluate_and_export_without_tensorflow(backend, tmp_path):
+def test_train_resume_sample_project_evaluate_and_export_without_tensorflow(backend, tmp_path):
     """Two epochs in one go equal one epoch resumed for a second, exactly; the run folder records the
-    backend, resumes on no other, and sample, evaluate and export read it."""
+    backend, resumes on no other, and sample, project (with tuning), evaluate and export read it."""
     needs(backend)
     common = ["train", "mnist", "--steps-per-epoch", "4", "--batch-size", "16", "--quiet"]
     ok(cli(backend, *common, "--epochs", "2", "--out", tmp_path / "straight"))
@@ -110,6 +110,9 @@ def test_train_resume_sample_evaluate_and_export_without_tensorflow(backend, tmp
                               f"KERAS_BACKEND={backend}")
     ok(cli(backend, "sample", tmp_path / "resumed", "--n", "4", "--out", tmp_path / "four.png"))
     assert (tmp_path / "four.png").stat().st_size > 100
+    projected = ok(cli(backend, "project", tmp_path / "resumed", tmp_path / "four.png", "--out", tmp_path / "projected",
+                       "--steps", "5", "--tune-steps", "2", "--starts", "1"))
+    assert "PSNR" in projected.stdout and (tmp_path / "projected" / "latents.npz").is_file()
     evaluated = ok(cli(backend, "evaluate", tmp_path / "resumed", "--n", "200"))
     assert "domain_fid" in evaluated.stdout
     exported = cli(backend, "export", tmp_path / "resumed", "--format", "onnx", "--out", tmp_path / "g.onnx")
@@ -160,3 +163,18 @@ for _ in range(2):  # the second step reuses the traced functions: the flags mus
 """
     lines = ok(run(backend, "-c", code)).stdout.split("\n")
     assert [line for line in lines if line] == ["True False True"] * 2
+
+
+def test_ssim_in_keras_ops_equals_tensorflows():
+    """`images.ssim`, what projection and psnr_ssim use off TensorFlow, is `tf.image.ssim`'s function."""
+    import tensorflow as tf
+
+    from gan_keras.images import ssim
+
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 32, 32, 3)).astype("float32")
+    y = np.clip(x + 0.1 * rng.standard_normal(x.shape), 0, 1).astype("float32")
+    for window in (11, 7):
+        want = tf.image.ssim(x, y, max_val=1.0, filter_size=window).numpy()
+        np.testing.assert_allclose(np.asarray(ssim(x, y, 1.0, window)), want, rtol=1e-5, atol=1e-6)
+    assert float(np.asarray(ssim(x, x, 1.0, 11)).min()) > 0.9999 > float(np.asarray(ssim(x, y, 1.0, 11)).max())

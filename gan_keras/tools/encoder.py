@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_keras.backend import require_tensorflow, to_numpy
 from gan_keras.errors import UsageError
 
 ENCODER_WEIGHTS = "encoder.npz"  # float16, as a shipped run's networks (checkpoints.save_networks)
@@ -72,7 +73,7 @@ def encoder_space(generator):
 def encode(encoder, images, batch_size=256):
     """The latents `encoder` gives `images` ((N, H, W, C) in [-1, 1]), in batches."""
     images = np.asarray(images, np.float32)
-    parts = [np.asarray(encoder(images[i:i + batch_size], training=False)) for i in range(0, len(images), batch_size)]
+    parts = [to_numpy(encoder(images[i:i + batch_size], training=False)) for i in range(0, len(images), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, int(encoder.outputs[0].shape[-1])), np.float32)
 
 
@@ -112,6 +113,7 @@ def train_encoder(generator, steps=None, minutes=10.0, batch_size=32, width=32, 
     of each per step. Returns (encoder, log): log rows of {step, seconds, latent_error, psnr} measured on
     `HELD_SAMPLES` held samples at the start, every `log_every_s` seconds and at the end; latent_error
     is the mean squared error over the latents' variance (0 exact, 1 no better than the mean)."""
+    require_tensorflow("train-encoder (its training loop)")
     import keras
     import tensorflow as tf
 

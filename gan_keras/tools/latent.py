@@ -5,12 +5,12 @@ Example:
     >>> from gan_keras import Build_Gen, load_generator
     >>> from gan_keras.training.noise import latent_noise
     >>> generator = load_generator("pretrained:anime64")
-    >>> z = latent_noise(0, 0, 2, 100).numpy()
+    >>> z = to_numpy(latent_noise(0, 0, 2, 100))
     >>> path = interpolate(z[0], z[1], steps=8, method="slerp")     # (8, 100)
     >>> faces = generator(path, training=False)
 
     >>> G = Build_Gen("stylegan", 64, (32, 32, 3), width=8)         # what a --model stylegan run trains
-    >>> w = to_w(G, latent_noise(0, 0, 2, 64).numpy())
+    >>> w = to_w(G, to_numpy(latent_noise(0, 0, 2, 64)))
     >>> faces = synthesize(G, interpolate(w[0], w[1], steps=8, method="lerp"))
     >>> mixed = synthesize(G, mix_styles(broadcast(w[:1], num_ws(G)), broadcast(w[1:], num_ws(G)), "fine"))
     >>> tame = synthesize(G, truncate(w, mean_w(G, n=100), psi=0.7))
@@ -21,6 +21,7 @@ Example:
 import numpy as np
 
 from gan_keras import registry
+from gan_keras.backend import to_numpy
 
 
 def lerp(z0, z1, t):
@@ -77,16 +78,16 @@ def _part(generator, name):
 
 def to_w(generator, z, labels=None):
     """The mapping network's w for noise `z` (and the `labels` of a conditional generator): (N, w_dim)."""
-    import tensorflow as tf
+    from keras import ops
 
     from gan_keras.networks.build import CLASS_EMBEDDING
     from gan_keras.networks.stylegan import MAPPING
 
-    z = tf.convert_to_tensor(np.asarray(z, np.float32))
+    z = ops.convert_to_tensor(np.asarray(z, np.float32))
     if labels is not None:
         labels = np.broadcast_to(np.asarray(labels, np.int32), (len(z),))
-        z = tf.concat([z, generator.get_layer(CLASS_EMBEDDING)(tf.constant(labels))], axis=-1)
-    return np.asarray(_part(generator, MAPPING)(z, training=False))
+        z = ops.concatenate([z, generator.get_layer(CLASS_EMBEDDING)(ops.convert_to_tensor(labels))], axis=-1)
+    return ops.convert_to_numpy(_part(generator, MAPPING)(z, training=False))
 
 
 def _synthesis(generator):
@@ -121,7 +122,7 @@ def mean_w(generator, n=10000, seed=0, labels=None):
     from gan_keras.training.noise import Stream, latent_noise
 
     latent_dim = int(generator.inputs[0].shape[-1])
-    return to_w(generator, latent_noise(seed, 0, n, latent_dim, stream=Stream.MEAN_W).numpy(),
+    return to_w(generator, to_numpy(latent_noise(seed, 0, n, latent_dim, stream=Stream.MEAN_W)),
                 None if labels is None else np.broadcast_to(labels, (n,))).mean(0)
 
 
@@ -216,7 +217,7 @@ def random_latents(generator, n, seed=0, space=None, labels=None, truncation=Non
     from gan_keras.training.noise import Stream, latent_noise
 
     space = space or default_space(generator)
-    z = latent_noise(seed, 0, n, latent_size(generator, "z"), stream=Stream.RANDOM_LATENTS).numpy()
+    z = to_numpy(latent_noise(seed, 0, n, latent_size(generator, "z"), stream=Stream.RANDOM_LATENTS))
     if space == "z":
         return z
     from gan_keras.networks.build import num_classes
@@ -233,15 +234,15 @@ def random_latents(generator, n, seed=0, space=None, labels=None, truncation=Non
 
 def drawer(generator, space, labels=None):
     """A differentiable function latents -> images of `generator` in `space` (z with `labels`, w or w+)."""
-    import tensorflow as tf
+    from keras import ops
 
     from gan_keras.networks.stylegan import SYNTHESIS
 
-    label_tensor = None if labels is None else tf.constant(np.asarray(labels, np.int32))
+    label_tensor = None if labels is None else ops.convert_to_tensor(np.asarray(labels, np.int32))
     if space == "z":
         return lambda z: generator(z if label_tensor is None else [z, label_tensor], training=False)
     synthesis, count = generator.get_layer(SYNTHESIS), num_ws(generator)
-    return lambda w: synthesis(w if space == "w+" else tf.repeat(w[:, None], count, axis=1), training=False)
+    return lambda w: synthesis(w if space == "w+" else ops.repeat(w[:, None], count, axis=1), training=False)
 
 
 def render(generator, latents, space, labels=None, batch_size=64):

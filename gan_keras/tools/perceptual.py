@@ -33,26 +33,26 @@ OFFLINE_DISTANCE = "ssim"
 
 
 def _normalised(features):
-    import tensorflow as tf
+    from keras import ops
 
-    return features * tf.math.rsqrt(tf.reduce_sum(tf.square(features), axis=-1, keepdims=True) + 1e-10)
+    return features * ops.rsqrt(ops.sum(ops.square(features), axis=-1, keepdims=True) + 1e-10)
 
 
 def _pixel(x, y):
-    import tensorflow as tf
+    from keras import ops
 
-    return tf.reduce_mean(tf.square(x - y), axis=tuple(range(1, len(x.shape))))
+    return ops.mean(ops.square(x - y), axis=tuple(range(1, len(x.shape))))
 
 
 def _feature_distance(feature_model, prepare):
     """LPIPS-style: per layer, the mean squared difference of unit-normalised features, summed over layers."""
-    import tensorflow as tf
+    from keras import ops
 
     def distance(x, y):
         total = _pixel(x, y)
         for fx, fy in zip(feature_model(prepare(x), training=False), feature_model(prepare(y), training=False)):
-            d = tf.square(_normalised(fx) - _normalised(fy))
-            total += tf.reduce_mean(d, axis=tuple(range(1, len(d.shape)))) * float(d.shape[-1])
+            d = ops.square(_normalised(fx) - _normalised(fy))
+            total += ops.mean(d, axis=tuple(range(1, len(d.shape)))) * float(d.shape[-1])
         return total
 
     return distance
@@ -78,17 +78,17 @@ def vgg_features():
 
 @registry.register("distance", "vgg", help="pixels + VGG16 features (ImageNet weights, downloaded once)")
 def _vgg_distance(generator, discriminator):
-    import tensorflow as tf
+    from keras import ops
 
     model = vgg_features()
     if model is None:
         return None
     size = max(64, int(generator.outputs[0].shape[1]))
-    mean = tf.constant([123.68, 116.779, 103.939])
+    mean = ops.convert_to_tensor([123.68, 116.779, 103.939])
 
     def prepare(x):  # [-1, 1] -> VGG's BGR, mean-subtracted, at least 64x64, 3 channels
-        x = tf.image.resize(x, (size, size)) if x.shape[1] < size else x
-        x = tf.tile(x, (1, 1, 1, 3)) if x.shape[-1] == 1 else x
+        x = ops.image.resize(x, (size, size)) if x.shape[1] < size else x
+        x = ops.tile(x, (1, 1, 1, 3)) if x.shape[-1] == 1 else x
         return ((x + 1.0) * 127.5 - mean)[..., ::-1]
 
     return _feature_distance(model, prepare)
@@ -115,13 +115,20 @@ def _discriminator_distance(generator, discriminator):
 
 @registry.register("distance", "ssim", help="pixels + 1 - SSIM")
 def _ssim_distance(generator, discriminator):
-    import tensorflow as tf
+    from gan_keras import backend
+    from gan_keras.images import ssim
 
     size = int(generator.outputs[0].shape[1])
+    window = min(11, size // 2 * 2 - 1)
 
     def distance(x, y):
-        ssim = tf.image.ssim((x + 1) / 2, (y + 1) / 2, max_val=1.0, filter_size=min(11, size // 2 * 2 - 1))
-        return _pixel(x, y) + (1.0 - ssim)
+        if backend.is_tensorflow():  # TensorFlow's own kernel; the same function (tests/test_tune.py)
+            import tensorflow as tf
+
+            similarity = tf.image.ssim((x + 1) / 2, (y + 1) / 2, max_val=1.0, filter_size=window)
+        else:
+            similarity = ssim((x + 1) / 2, (y + 1) / 2, 1.0, window)
+        return _pixel(x, y) + (1.0 - similarity)
 
     return distance
 

@@ -20,12 +20,13 @@ Example:
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from gan_keras import registry
-from gan_keras.backend import require_tensorflow
+from gan_keras.backend import to_numpy
 from gan_keras.data.folders import load_targets
 from gan_keras.errors import UsageError
 from gan_keras.images import psnr_ssim
@@ -86,7 +87,7 @@ def _starts(generator, n, space, starts, classes, label, seed):
         return (latent.broadcast(w, latent.num_ws(generator)) if space == "w+" else w), labels
     size = latent.latent_size(generator, "z")
     per_class = 1 if not classes else (classes if label is None else 1)
-    z = latent_noise(seed, 0, n * starts * per_class, size, stream=Stream.PROJECTION_STARTS).numpy()
+    z = to_numpy(latent_noise(seed, 0, n * starts * per_class, size, stream=Stream.PROJECTION_STARTS))
     labels = None
     if classes:
         labels = np.repeat(np.arange(classes) if label is None else [label], n * starts).astype(np.int32)
@@ -98,7 +99,7 @@ def _w_std(generator, labels):
     from gan_keras.tools import latent
     from gan_keras.training.noise import Stream, latent_noise
 
-    z = latent_noise(0, 0, 2000, latent.latent_size(generator, "z"), stream=Stream.MEAN_W).numpy()
+    z = to_numpy(latent_noise(0, 0, 2000, latent.latent_size(generator, "z"), stream=Stream.MEAN_W))
     w = latent.to_w(generator, z, None if labels is None else np.resize(np.unique(labels), 2000))
     return float(np.sqrt(np.sum((w - w.mean(0)) ** 2) / len(w)))
 
@@ -121,17 +122,17 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
             the projection is `init` itself.
     """
     import keras
-    import tensorflow as tf
+    from keras import ops
 
-    from gan_keras.networks.build import num_classes
+    from gan_keras.networks.build import NOT_CONDITIONAL, num_classes
     from gan_keras.tools import latent
+    from gan_keras.training.engine import compiled, value_and_input_gradient
+    from gan_keras.training.noise import stateless_normal
 
     space = space or latent.default_space(generator)
     latent.check_space(generator, space)
     classes = num_classes(generator)
     if label is not None and not classes:
-        from gan_keras.networks.build import NOT_CONDITIONAL
-
         raise UsageError(f"--class: {NOT_CONDITIONAL}")
     if label is not None and not 0 <= label < classes:
         raise UsageError(f"class {label} is outside this run's classes 0-{classes - 1}")
@@ -152,68 +153,64 @@ def project(generator, targets, steps=300, space=None, distance="auto", discrimi
         else:  # w holds the class, so one start: the encoder's
             start, labels = (latent.broadcast(init, latent.num_ws(generator)) if space == "w+" else init), None
     copies = len(start) // n  # candidates per image, ordered copy-major: candidate j of image i at j * n + i
-    target_batch = tf.constant(np.tile(targets, (copies, 1, 1, 1)))
+    target_batch = ops.convert_to_tensor(np.tile(targets, (copies, 1, 1, 1)))
     size = latent.latent_size(generator, "z")
     images_of = drawer(generator, space, labels)
 
     def losses_of(latents):
         per = distance_fn(images_of(latents), target_batch)
         if space == "z":  # keep |z| on the shell where N(0, I) noise lives
-            radius = tf.norm(latents, axis=-1) / math.sqrt(size)
-            per += Z_PRIOR_WEIGHT * tf.square(radius - 1.0)
+            radius = ops.sqrt(ops.sum(ops.square(latents), axis=-1)) / math.sqrt(size)
+            per += Z_PRIOR_WEIGHT * ops.square(radius - 1.0)
         return per
 
-    variable = tf.Variable(start)
     lr_scale = np.ones((len(start),) + (1,) * (start.ndim - 1), np.float32)
     if init is not None:  # a smaller first step from the encoder's latent (copy 0), which starts near
         lr_scale[:n] = REFINE_LR_SCALE
-    lr_scale = tf.constant(lr_scale)
-    m, v = tf.Variable(tf.zeros_like(start)), tf.Variable(tf.zeros_like(start))
+    lr_scale = ops.convert_to_tensor(lr_scale)
     beta_1, beta_2 = 0.9, 0.999
 
-    @tf.function
-    def step(i, lr, noise_scale):
-        noise = tf.random.stateless_normal(tf.shape(variable), [seed, 7000 + i]) * noise_scale
-        with tf.GradientTape() as tape:
-            per = losses_of(variable + noise)
-            loss = tf.reduce_sum(per)
-        grad = tape.gradient(loss, variable)
-        m.assign(beta_1 * m + (1 - beta_1) * grad)
-        v.assign(beta_2 * v + (1 - beta_2) * tf.square(grad))
-        t = tf.cast(i + 1, tf.float32)
+    @compiled
+    def step(x, m, v, i, lr, noise_scale):  # one Adam step of the latents, a pure function
+        noise = stateless_normal(ops.shape(x), seed, 7000 + i) * noise_scale
+        per, grad = value_and_input_gradient(lambda x: losses_of(x + noise), x, differentiable=False)
+        m = beta_1 * m + (1 - beta_1) * grad
+        v = beta_2 * v + (1 - beta_2) * ops.square(grad)
+        t = ops.cast(i + 1, "float32")
         m_hat, v_hat = m / (1 - beta_1 ** t), v / (1 - beta_2 ** t)
-        variable.assign_sub(lr * lr_scale * m_hat / (tf.sqrt(v_hat) + 1e-8))
-        return per
+        return x - lr * lr_scale * m_hat / (ops.sqrt(v_hat) + 1e-8), m, v, per
 
     def best(per):
-        per = np.asarray(per).reshape(copies, n)
+        per = to_numpy(per).reshape(copies, n)
         return per.argmin(0) * n + np.arange(n)
 
     def render(chosen):
         chosen_labels = None if labels is None or space != "z" else labels[chosen]
-        return latent.render(generator, np.asarray(tf.gather(variable, chosen)), space, chosen_labels)
+        return latent.render(generator, to_numpy(x)[chosen], space, chosen_labels)
 
-    evaluate = losses_of  # a few calls: eager
+    x = ops.convert_to_tensor(start)
+    m, v = ops.zeros_like(x), ops.zeros_like(x)
     if init is not None:  # the start stays a candidate: the encoder's latent may be the best there is
-        start_latents, start_losses = np.array(start[:n]), np.asarray(evaluate(variable)).reshape(copies, n)[0]
+        start_latents, start_losses = np.array(start[:n]), to_numpy(losses_of(x)).reshape(copies, n)[0]
     history, snapshots = [], []
     snapshot_at = set(np.linspace(0, steps, frames).astype(int)) if frames else set()
     bar = keras.utils.Progbar(steps, unit_name="step", stateful_metrics=["loss"]) if verbose else None
     for i in range(steps + 1):
         if i in snapshot_at:
-            snapshots.append(render(best(evaluate(variable))))
+            snapshots.append(render(best(to_numpy(losses_of(x)))))
         if i == steps:
             break
         lr_factor, noise_factor = schedule(i / steps)
-        per = step(tf.constant(i), tf.constant(INITIAL_LR * lr_factor, tf.float32),
-                   tf.constant(noise_std * NOISE_FACTOR * noise_factor, tf.float32))
-        per = np.asarray(per).reshape(copies, n)
+        x, m, v, per = step(x, m, v, ops.convert_to_tensor(i, "int32"),
+                            ops.convert_to_tensor(INITIAL_LR * lr_factor, "float32"),
+                            ops.convert_to_tensor(noise_std * NOISE_FACTOR * noise_factor, "float32"))
+        per = to_numpy(per).reshape(copies, n)
         history.append(float(per.min(0).mean()))
         if bar:
             bar.update(i + 1, [("loss", history[-1])])
-    final = np.asarray(evaluate(variable)).reshape(copies, n)
+    final = to_numpy(losses_of(x)).reshape(copies, n)
     chosen = best(final)
-    latents = np.array(tf.gather(variable, chosen))
+    latents = np.array(to_numpy(x)[chosen])
     if init is not None:
         kept = start_losses < final.min(0)
         latents[kept], chosen[kept] = start_latents[kept], np.arange(n)[kept]  # the start is copy 0
@@ -233,25 +230,26 @@ LOCALITY_RADIUS = 0.5  # PTI's locality samples: this many times a random latent
 
 
 def tune(generator, result, steps=200, locality=LOCALITY, distance="ssim", seed=0, verbose=0):
-    """Pivotal Tuning Inversion (Roich et al. 2022): a copy of `generator` whose weights are fine-tuned so
-    that it draws `result.targets` from the pivots `result.latents` (a `Projection`), while on latents
-    at `LOCALITY_RADIUS` from the pivots it keeps drawing what the original drew (`locality` weighs that
-    term), so that edits around the pivot still mean what they meant. Returns (tuned copy, Projection of
-    the pivots through it, with `extra["drift"]` and `extra["drift_near"]`: the mean |difference| from the
-    original on random latents, and on latents at the locality radius from the pivots).
-    """
+    """Pivotal Tuning Inversion (Roich et al. 2022): a copy of `generator` whose weights are fine-tuned so that it
+    draws `result.targets` from the pivots `result.latents` (a `Projection`), while on latents at `LOCALITY_RADIUS`
+    from the pivots it keeps drawing what the original drew (`locality` weighs that term), so that edits around
+    the pivot still mean what they meant. Returns (tuned copy, Projection of the pivots through it, with
+    `extra["drift"]` and `extra["drift_near"]`: the mean |difference| from the original on random latents,
+    and on latents at the locality radius from the pivots)."""
     import keras
-    import tensorflow as tf
+    from keras import ops
 
     from gan_keras.tools import latent
+    from gan_keras.training.engine import compiled, value_and_grad
+    from gan_keras.training.noise import stateless_normal
 
     if steps < 1 or locality < 0:
         raise UsageError("--tune-steps must be positive and --locality at least 0")
     tuned = keras.models.clone_model(generator)
     tuned.set_weights(generator.get_weights())
     _, distance_fn = make_distance(distance, generator)
-    pivots, space, labels = tf.constant(result.latents), result.space, result.labels
-    targets = tf.constant(np.asarray(result.targets, np.float32))
+    pivots, space, labels = ops.convert_to_tensor(result.latents), result.space, result.labels
+    targets = ops.convert_to_tensor(np.asarray(result.targets, np.float32))
     draw_tuned, draw_original = drawer(tuned, space, labels), drawer(generator, space, labels)
     if space == "z":  # a random z's typical norm
         scale = float(np.sqrt(np.prod(result.latents.shape[1:])))
@@ -260,38 +258,42 @@ def tune(generator, result, steps=200, locality=LOCALITY, distance="ssim", seed=
                                      - latent.random_latents(generator, 64, seed=seed + 2, space=space),
                                      axis=-1).mean())
     optimizer = keras.optimizers.Adam(TUNE_LR)
+    weights = tuned.trainable_weights
+    optimizer.build(weights)
 
     def around(i):  # latents at LOCALITY_RADIUS * scale from each pivot, in random directions
-        away = tf.random.stateless_normal(tf.shape(pivots), [seed, 9000 + i])
-        norms = tf.norm(tf.reshape(away, [len(result.latents), -1]), axis=-1)
-        away = away / tf.reshape(norms, [-1] + [1] * (len(result.latents.shape) - 1))  # Python 3.10 has no [:, *x]
+        away = stateless_normal(ops.shape(pivots), seed, 9000 + i)
+        norms = ops.sqrt(ops.sum(ops.square(ops.reshape(away, [len(result.latents), -1])), axis=-1))
+        away = away / ops.reshape(norms, [-1] + [1] * (len(result.latents.shape) - 1))  # Python 3.10 has no [:, *x]
         return pivots + LOCALITY_RADIUS * scale * away
 
-    @tf.function
+    def loss(nearby):
+        value = ops.mean(distance_fn(draw_tuned(pivots), targets))
+        if locality:
+            value += locality * ops.mean(ops.square(draw_tuned(nearby) - draw_original(nearby)))
+        return value, None
+
+    @partial(compiled, trains_weights=True)
     def step(i):
         nearby = around(i)
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(distance_fn(draw_tuned(pivots), targets))
-            if locality:
-                loss += locality * tf.reduce_mean(tf.square(draw_tuned(nearby) - draw_original(nearby)))
-        grads = tape.gradient(loss, tuned.trainable_weights)
-        optimizer.apply_gradients(zip(grads, tuned.trainable_weights))
-        return loss
+        value, _, grads = value_and_grad(lambda: loss(nearby), weights)
+        optimizer.apply_gradients(zip(grads, weights))
+        return value
 
     bar = keras.utils.Progbar(steps, unit_name="step", stateful_metrics=["loss"]) if verbose else None
     for i in range(steps):
-        loss = float(step(tf.constant(i)))
+        value = float(to_numpy(step(ops.convert_to_tensor(i, "int32"))))
         if bar:
-            bar.update(i + 1, [("loss", loss)])
-    images = np.asarray(draw_tuned(pivots))
+            bar.update(i + 1, [("loss", value)])
+    images = to_numpy(draw_tuned(pivots))
     psnr, ssim = psnr_ssim(images, result.targets)
     z = latent.random_latents(generator, 64, seed=seed + 3, space=space,
                               labels=None if labels is None else np.resize(labels, 64))
     random_labels = None if labels is None or space != "z" else np.resize(labels, 64)
     drift = float(np.mean(np.abs(latent.render(tuned, z, space, random_labels)
                                  - latent.render(generator, z, space, random_labels))))
-    nearby = around(tf.constant(-1))
-    drift_near = float(np.mean(np.abs(np.asarray(draw_tuned(nearby)) - np.asarray(draw_original(nearby)))))
+    nearby = around(ops.convert_to_tensor(-1, "int32"))
+    drift_near = float(np.mean(np.abs(to_numpy(draw_tuned(nearby)) - to_numpy(draw_original(nearby)))))
     return tuned, Projection(result.latents, space, images, result.targets, labels, psnr, ssim,
                              f"{result.distance}, tuned", extra={"drift": drift, "drift_near": drift_near})
 
@@ -333,8 +335,7 @@ def nearest_samples(generator, targets, n=10000, seed=0, batch_size=500):
     samples of the generator (a conditional one draws the classes in turn)."""
     from gan_keras.tools.sample import generate
 
-    best_psnr = np.full(len(targets), -np.inf)
-    best_ssim = np.full(len(targets), -np.inf)
+    best_psnr, best_ssim = np.full(len(targets), -np.inf), np.full(len(targets), -np.inf)
     for start in range(0, n, batch_size):
         samples = generate(generator, min(batch_size, n - start), seed=seed + 1 + start)
         for i, target in enumerate(targets):
@@ -371,7 +372,6 @@ def run_projection(run, images, out, steps=300, space=None, distance="auto", lab
         ...
         projected 1 images into z (pixel distance): PSNR ... dB, SSIM ..., ... s per image; wrote ...
     """
-    require_tensorflow("project (its optimisation loop and perceptual distances)")
     from gan_keras.files import save_png
     from gan_keras.images import image_grid
     from gan_keras.runs.loading import load_discriminator, load_generator

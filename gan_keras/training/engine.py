@@ -83,6 +83,12 @@ def _torch(fn, variables):
 
 def input_gradient(fn, x):
     """d sum(fn(x)) / dx, kept differentiable for the weights `fn` reads."""
+    return value_and_input_gradient(fn, x)[1]
+
+
+def value_and_input_gradient(fn, x, differentiable=True):
+    """(fn(x), d sum(fn(x)) / dx); with `differentiable`, the gradient can itself be differentiated for
+    the weights `fn` reads (R1), else not (projection's step in latent space)."""
     x = keras.ops.convert_to_tensor(x)
     name = backend.name()
     if name == "tensorflow":
@@ -90,8 +96,9 @@ def input_gradient(fn, x):
 
         with tf.GradientTape() as tape:
             tape.watch(x)
-            total = tf.reduce_sum(tf.cast(fn(x), tf.float32))  # summed inside the tape, or no gradient
-        return tape.gradient(total, x)
+            value = fn(x)
+            total = tf.reduce_sum(tf.cast(value, tf.float32))  # summed inside the tape, or no gradient
+        return value, tape.gradient(total, x)
     if name == "jax":
         import jax
 
@@ -102,20 +109,38 @@ def input_gradient(fn, x):
             with keras.StatelessScope() as inner:
                 if outer is not None:
                     inner.state_mapping.update(outer.state_mapping)
-                value = keras.ops.sum(keras.ops.cast(fn(x), "float32"))
+                value = fn(x)
             updates = {key: v for key, v in inner.state_mapping.items()
                        if outer is None or v is not outer.state_mapping.get(key)}
-            return value, updates
+            return keras.ops.sum(keras.ops.cast(value, "float32")), (value, updates)
 
-        value, pullback, updates = jax.vjp(total, x, has_aux=True)
+        summed, pullback, (value, updates) = jax.vjp(total, x, has_aux=True)
         if outer is not None:
             outer.state_mapping.update(updates)
-        return pullback(keras.ops.ones_like(value))[0]
+        return value, pullback(keras.ops.ones_like(summed))[0]
     import torch
 
     x = x.detach().requires_grad_(True)
-    total = keras.ops.sum(keras.ops.cast(fn(x), "float32"))
-    return torch.autograd.grad(total, x, create_graph=True)[0]
+    value = fn(x)
+    total = keras.ops.sum(keras.ops.cast(value, "float32"))
+    gradient = torch.autograd.grad(total, x, create_graph=differentiable)[0]
+    return (value if differentiable else value.detach()), gradient
+
+
+def compiled(function, trains_weights=False):
+    """`function` traced once and reused: `tf.function` on TensorFlow, `jax.jit` on JAX, PyTorch's eager
+    call as it is. On JAX a function that `trains_weights` (Keras variables it updates) runs as it is:
+    jax.jit would read them as constants."""
+    name = backend.name()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function)
+    if name == "jax" and not trains_weights:
+        import jax
+
+        return jax.jit(function)
+    return function
 
 
 def no_gradient():

@@ -60,6 +60,27 @@ def latent_noise(seed, step, batch_size, latent_dim, stream=0):
     return tf.random.stateless_normal((batch_size, latent_dim), seed=key)
 
 
+def stateless_normal(shape, seed, stream):
+    """Standard normal numbers of any `shape` for (seed, stream) (`stream` may be a traced step number):
+    TensorFlow's `stateless_normal(shape, [seed, stream])`, and the others' counter-based draws."""
+    from gan_keras import backend
+
+    kind = backend.name()
+    if kind == "jax":
+        import jax
+
+        return jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(int(seed)), stream), tuple(shape), "float32")
+    if kind == "torch":
+        import keras
+        import torch
+
+        generator = torch.Generator().manual_seed(_mix(int(seed), int(stream), 0))
+        return keras.ops.convert_to_tensor(torch.randn(tuple(int(d) for d in shape), generator=generator))
+    import tensorflow as tf
+
+    return tf.random.stateless_normal(shape, tf.stack([tf.cast(seed, tf.int64), tf.cast(stream, tf.int64)]))
+
+
 def _mix(seed, stream, step):
     """One 63-bit seed from three numbers (splitmix64's finaliser), so nearby triples seed far apart."""
     x = (seed * 0x9E3779B97F4A7C15 + stream * 0xBF58476D1CE4E5B9 + step * 0x94D049BB133111EB) % 2**64
