@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import ROOT, assert_one_line_error
 
 HERE = ROOT / "tests" / "backends"
+pytestmark = pytest.mark.slow  # each test starts processes that build and train networks
 OTHER_BACKENDS = ("jax", "torch")
 
 
@@ -165,16 +166,16 @@ for _ in range(2):  # the second step reuses the traced functions: the flags mus
     assert [line for line in lines if line] == ["True False True"] * 2
 
 
-def test_ssim_in_keras_ops_equals_tensorflows():
-    """`images.ssim`, what projection and psnr_ssim use off TensorFlow, is `tf.image.ssim`'s function."""
-    import tensorflow as tf
 
-    from gan_keras.images import ssim
-
-    rng = np.random.default_rng(0)
-    x = rng.random((3, 32, 32, 3)).astype("float32")
-    y = np.clip(x + 0.1 * rng.standard_normal(x.shape), 0, 1).astype("float32")
-    for window in (11, 7):
-        want = tf.image.ssim(x, y, max_val=1.0, filter_size=window).numpy()
-        np.testing.assert_allclose(np.asarray(ssim(x, y, 1.0, window)), want, rtol=1e-5, atol=1e-6)
-    assert float(np.asarray(ssim(x, x, 1.0, 11)).min()) > 0.9999 > float(np.asarray(ssim(x, y, 1.0, 11)).max())
+def test_jax_data_parallel_on_two_devices_equals_one_device(tmp_path):
+    """`--strategy mirrored` on JAX (Keras's DataParallel; two CPU devices here) trains one step as one
+    device does: the global batch's losses, gradients and batch-norm statistics."""
+    needs("jax")
+    ok(run("jax", HERE / "one_step.py", tmp_path / "one.npz", "nonsaturating", "diffaug"))
+    two = subprocess.run([sys.executable, HERE / "one_step.py", tmp_path / "two.npz", "nonsaturating", "diffaug",
+                          "data-parallel"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**environment("jax"), "JAX_NUM_CPU_DEVICES": "2"})
+    ok(two)
+    one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
+    for key in one.files:
+        np.testing.assert_allclose(two[key], one[key], rtol=1e-5, atol=1e-5, err_msg=key)

@@ -106,3 +106,18 @@ def test_the_identity_measure_of_edits_knows_an_unchanged_and_an_inert_generator
     constant = keras.layers.Lambda(lambda x: 0 * x[:, :1, None, None] + np.mean(targets, 0))(z)
     inert = edits_keep_identity(mnist_generator, keras.Model(z, constant), pivots, targets, found, n=32)
     np.testing.assert_allclose(inert["strength"], 0, atol=1e-6)
+
+
+def test_ssim_in_keras_ops_equals_tensorflows():
+    """`images.ssim`, what projection and psnr_ssim use off TensorFlow, is `tf.image.ssim`'s function."""
+    import tensorflow as tf
+
+    from gan_keras.images import ssim
+
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 32, 32, 3)).astype("float32")
+    y = np.clip(x + 0.1 * rng.standard_normal(x.shape), 0, 1).astype("float32")
+    for window in (11, 7):
+        want = tf.image.ssim(x, y, max_val=1.0, filter_size=window).numpy()
+        np.testing.assert_allclose(np.asarray(ssim(x, y, 1.0, window)), want, rtol=1e-5, atol=1e-6)
+    assert float(np.asarray(ssim(x, x, 1.0, 11)).min()) > 0.9999 > float(np.asarray(ssim(x, y, 1.0, 11)).max())

@@ -20,7 +20,8 @@ from gan_keras.errors import UsageError
 declare = registry.declare
 declare("strategy", "auto", help="TPU if attached, Mirrored on 2+ GPUs, else one device", any_backend=True)
 declare("strategy", "default", help="one device", any_backend=True)
-declare("strategy", "mirrored", help="all local GPUs (or GAN_KERAS_CPU_REPLICAS logical CPUs)")
+declare("strategy", "mirrored", help="all local GPUs (or GAN_KERAS_CPU_REPLICAS logical CPUs); on JAX, Keras's "
+        "DataParallel over every device (JAX_NUM_CPU_DEVICES on a CPU)", jax=True)
 declare("strategy", "multiworker", help="several machines (TF_CONFIG)")
 declare("strategy", "tpu", help="a TPU")
 
@@ -33,6 +34,19 @@ class OneDevice:
 
     def scope(self):
         return contextlib.nullcontext()
+
+
+class JaxDataParallel(OneDevice):
+    """`--strategy mirrored` on JAX: Keras's `DataParallel` over every device, set for the process. The
+    variables are replicated and each batch split along its first axis; the compiled step computes the
+    global batch's losses and batch-norm statistics, so N devices train like one (a test checks 2)."""
+
+    def __init__(self):
+        import keras
+
+        self.devices = keras.distribution.list_devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=self.devices))
+        self.num_replicas_in_sync = len(self.devices)
 
 
 def split_cpu(replicas):
@@ -63,11 +77,7 @@ def make_strategy(name="auto", verbose=True):
     """A `tf.distribute.Strategy` by name; "auto": TPU if attached, Mirrored on >= 2 GPUs, else default."""
     registry.check("strategy", name)
     if not backend.is_tensorflow():
-        if name not in registry.where("strategy", any_backend=True):
-            backend.require_tensorflow(f"--strategy {name}")
-        if verbose:
-            print(f"strategy: one device ({backend.name()})", flush=True)
-        return OneDevice()
+        return _other_backend_strategy(name, verbose)
     import tensorflow as tf
 
     cpu_replicas = int(os.environ.get("GAN_KERAS_CPU_REPLICAS", "0") or 0)
@@ -96,6 +106,23 @@ def make_strategy(name="auto", verbose=True):
     if verbose:
         devices = ", ".join(sorted({d.device_type for d in tf.config.list_logical_devices()}))
         print(f"strategy: {name} ({type(strategy).__name__}), {strategy.num_replicas_in_sync} replica(s) on {devices}",
+              flush=True)
+    return strategy
+
+
+def _other_backend_strategy(name, verbose):
+    """JAX's DataParallel for `mirrored` (or `auto` with several devices), else one device."""
+    import keras
+
+    several = backend.name() == "jax" and len(keras.distribution.list_devices()) > 1
+    if backend.name() == "jax" and (name in registry.where("strategy", jax=True) or (name == "auto" and several)):
+        strategy = JaxDataParallel()
+    elif name in registry.where("strategy", any_backend=True):
+        strategy = OneDevice()
+    else:
+        backend.require_tensorflow(f"--strategy {name}")
+    if verbose:
+        print(f"strategy: {type(strategy).__name__} on {backend.name()}, {strategy.num_replicas_in_sync} device(s)",
               flush=True)
     return strategy
 

@@ -1,11 +1,16 @@
 """One D and one G step of the fused trainer from fixed weights, images and noise, on the backend of
 KERAS_BACKEND; writes the losses and the updated weights to the .npz named by argv[1]
-(`tests/test_backends.py` compares the three backends)."""
+(`tests/test_backends.py` compares the three backends). argv: OUT LOSS AUGMENT [data-parallel]."""
 
 import sys
 
 import keras
 import numpy as np
+
+if len(sys.argv) > 4 and sys.argv[4] == "data-parallel":  # JAX: Keras's DataParallel over every device
+    from gan_keras.training.distribute import JaxDataParallel
+
+    assert JaxDataParallel().num_replicas_in_sync == 2, "run with JAX_NUM_CPU_DEVICES=2"
 
 from gan_keras.training import noise
 
