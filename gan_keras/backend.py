@@ -89,6 +89,18 @@ def to_numpy(tensor):
     return keras.ops.convert_to_numpy(tensor.value if isinstance(tensor, keras.Variable) else tensor)
 
 
+def no_gradient():
+    """A context in which no gradient is recorded (PyTorch's `no_grad`; the others record none outside
+    their tape or traced function)."""
+    import contextlib
+
+    if name() == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()
+
+
 def versions():
     """{package: version} of Keras and the backend that runs it, for config.json."""
     import importlib.metadata

@@ -192,19 +192,8 @@ def draw(generator, z, labels=None):
     else:
         labels = class_labels(generator, len(z), labels)
         inputs = [keras.ops.convert_to_tensor(z), keras.ops.convert_to_tensor(labels)]
-    with _no_gradient():
+    with backend.no_gradient():
         return keras.ops.convert_to_numpy(generator(inputs, training=False))
-
-
-def _no_gradient():
-    """PyTorch records a graph for any call on weights that train; drawing needs none."""
-    import contextlib
-
-    if backend.name() == "torch":
-        import torch
-
-        return torch.no_grad()
-    return contextlib.nullcontext()
 
 
 def class_grid_inputs(noise, classes, columns=10, max_rows=10):

@@ -21,8 +21,6 @@ Example:
     (9.0, 6.0)
 """
 
-import contextlib
-
 import keras
 
 from gan_keras import backend
@@ -143,11 +141,4 @@ def compiled(function, trains_weights=False):
     return function
 
 
-def no_gradient():
-    """A context in which no gradient is recorded (PyTorch's `no_grad`; the others record none outside
-    their tape or function)."""
-    if backend.name() == "torch":
-        import torch
-
-        return torch.no_grad()
-    return contextlib.nullcontext()
+no_gradient = backend.no_gradient  # one definition, in the base layer: drawing (networks.build) needs it too
