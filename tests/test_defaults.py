@@ -28,8 +28,26 @@ def test_faces_on_a_cpu_get_the_narrow_dcgan_with_ema_and_diffaugment():
     assert (config.mixed_precision, config.jit_compile, config.steps_per_execution) == ("off", False, 1)
     assert config.share_fakes is True and config.loss == "nonsaturating"
     assert set(why) == {"model", "loss", "width", "ema", "augment", "mixed_precision", "jit_compile",
-                        "steps_per_execution", "share_fakes"}
+                        "steps_per_execution", "share_fakes", "batch_size", "lr_decay_start"}
     assert all(isinstance(reason, str) and reason for reason in why.values())
+    assert (config.batch_size, config.lr_decay_start) == (64, 1.0)  # the number of faces unknown
+
+
+def test_many_faces_on_a_cpu_get_batch_256_and_a_rate_falling_over_the_run():
+    config, why = choose(RunConfig(dataset="anime"), (64, 64, 3), CPU, n_images=19_969)
+    assert (config.batch_size, config.lr_decay_start) == (256, 0.0)
+    assert "three seeds" in why["batch_size"] and why["lr_decay_start"] == why["batch_size"]
+    few, why = choose(RunConfig(), (64, 64, 3), CPU, n_images=1_000)  # small data sets: not measured
+    assert (few.batch_size, few.lr_decay_start) == (64, 1.0) and "fewer than 7,000" in why["batch_size"]
+    for elsewhere in (choose(RunConfig(), (64, 64, 3), GPU, n_images=19_969)[0],
+                      choose(RunConfig(), (28, 28, 1), CPU, n_images=60_000)[0],
+                      choose(RunConfig(trainer="classic"), (64, 64, 3), CPU, n_images=19_969)[0],
+                      choose(RunConfig(model="stylegan"), (64, 64, 3), CPU, n_images=19_969)[0]):
+        assert (elsewhere.batch_size, elsewhere.lr_decay_start) == (64, 1.0)
+    # what the user set stays; the falling rate comes with the batch it was measured with
+    assert choose(RunConfig(batch_size=64), (64, 64, 3), CPU, n_images=19_969)[0].lr_decay_start == 1.0
+    config, why = choose(RunConfig(lr_decay_start=0.5), (64, 64, 3), CPU, n_images=19_969)
+    assert (config.batch_size, config.lr_decay_start) == (256, 0.5) and "lr_decay_start" not in why
 
 
 def test_fastgan_gets_its_own_recipe_unless_told_otherwise():
@@ -89,6 +107,7 @@ def test_a_run_records_the_choices_and_a_resume_keeps_the_shape(tmp_path):
     assert (saved["model"], saved["width"], saved["ema"], saved["augment"]) == ("dcgan", 16, 0.999, "diffaug")
     assert saved["mixed_precision"] is None and saved["jit_compile"] is None  # chosen again on the next machine
     assert saved["chosen"]["width"]["value"] == 16 and "CPU" in saved["chosen"]["width"]["why"]
+    assert (saved["batch_size"], saved["lr_decay_start"]) == (64, 1.0)  # 70 images: a resume keeps the choice
     result = train(out=run, resume=True, epochs=2, verbose=0)
     assert result.epochs_done == 2
     # the resumed G is the width-16 DCGAN the first run chose, weight for weight

@@ -535,7 +535,7 @@ def test_eval_every_keeps_the_best_generator_across_a_resume(tmp_path, digits_np
 
 
 def test_the_learning_rate_holds_then_falls_linearly_over_the_time_budget_or_the_epochs():
-    from gan_keras.training.schedule import RunSchedule, scheduled
+    from gan_keras.training.schedule import RunSchedule, progress_of, scheduled
 
     assert [round(scheduled(1.0, 0.1, f, 0.5), 6) for f in (0, 0.5, 0.75, 1.0, 1.5)] == [1, 1, 0.55, 0.1, 0.1]
 
@@ -562,6 +562,17 @@ def test_the_learning_rate_holds_then_falls_linearly_over_the_time_budget_or_the
     assert d.learning_rate == 1.0
     by_epochs.on_epoch_begin(9)
     assert d.learning_rate == pytest.approx(0.2)
+    # resumed by time at 60% of its schedules: the rest spread over the new budget, from where it stopped
+    now = [0.0]
+    by_time = RunSchedule({"lr": (1.0, 0.0, setter(d))}, begin=0.0, started=0.0, deadline=100.0, done=0.6,
+                          clock=lambda: now[0])
+    by_time.on_epoch_begin(0)
+    assert d.learning_rate == pytest.approx(0.4)
+    now[0] = 50.0
+    logs = {}
+    by_time.on_epoch_end(0, logs)
+    assert logs["progress"] == pytest.approx(0.8) and by_time.columns == ("lr", "progress")
+    assert progress_of({"progress": [0.3, 0.8, float("nan")]}) == 0.8 and progress_of({"lr": [1.0]}) == 0.0
 
 
 def test_train_decays_the_rate_and_writes_it_to_history(tmp_path, digits_npz):
@@ -577,4 +588,8 @@ def test_train_decays_the_rate_and_writes_it_to_history(tmp_path, digits_npz):
     timed = train(str(digits_npz), out=tmp_path / "t", max_minutes=0.15, **settings)  # over the time budget
     rates = [float(row["lr"]) for row in _rows(tmp_path / "t")]
     assert timed.epochs_done >= 2 and rates == sorted(rates, reverse=True) and rates[-1] < 1e-3  # the last epoch
+    assert float(_rows(tmp_path / "t")[-1]["progress"]) == 1.0  # it stopped past its budget: the schedule is done
+    train(out=tmp_path / "t", resume=True, max_minutes=0.05, verbose=0)  # a finished schedule holds its end
+    resumed = _rows(tmp_path / "t")[timed.epochs_done:]
+    assert resumed and all(float(row["lr"]) == pytest.approx(2e-4) for row in resumed)
     assert_one_line_error(run_cli_here("train", digits_npz, "--lr-end", 2, "--out", tmp_path / "x"), "lr-end")

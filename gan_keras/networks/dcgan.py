@@ -76,7 +76,7 @@ def discriminator_minibatch_std(images, image_shape, width):
 
 
 declare("network", "dcgan", Network(generator, discriminator, upsampling_plan, head_initializer=dcgan_init),
-        convolutional=True, share_fakes_on_cpu=True,
+        convolutional=True, share_fakes_on_cpu=True, large_batch_on_cpu=True,
         cpu_bfloat16="1.34x the DCGAN steps, better faces in the same 5 minutes")
 declare("network", "dcgan_mbstd",
         Network(generator, discriminator_minibatch_std, upsampling_plan, head_initializer=dcgan_init),

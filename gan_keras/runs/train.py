@@ -79,10 +79,11 @@ def build_trainer(config, image_shape, strategy, num_classes=0):
 def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixed_noise, data, global_batch,
                   started=None):
     """The callbacks that write a run folder, in the order they must run; also returns the grid one."""
+    from gan_keras.files import read_history
     from gan_keras.runs import callbacks as cb
     from gan_keras.training.callbacks import EpochTimer, StopGuard
     from gan_keras.training.recording import RecordingClock
-    from gan_keras.training.schedule import RunSchedule, schedules_of
+    from gan_keras.training.schedule import RunSchedule, progress_of, schedules_of
 
     history_path = write_dir / "history.csv"
     clock = RecordingClock(shares={"metrics": config.eval_share})
@@ -97,8 +98,9 @@ def run_callbacks(config, trainer, write_dir, status, deadline, checkpoint, fixe
     timer = EpochTimer(global_batch, clock)
     by_time = config.epochs == EPOCHS_UNTIL_BUDGET and deadline is not None  # else over the epochs, across resumes
     schedules = schedules_of(config, trainer)
+    done = progress_of(read_history(history_path)) if by_time else 0.0  # a resumed run goes on from there
     schedule = (RunSchedule(schedules, config.lr_decay_start, config.schedule, config.epochs, started,
-                            deadline if by_time else None) if schedules else None)
+                            deadline if by_time else None, done=done) if schedules else None)
     callbacks = [
         StopGuard(status, deadline),
         timer,
@@ -265,7 +267,8 @@ def plan_run(dataset, out, resume, settings, verbose):
 
 def choose_settings(plan, verbose):
     """Phase 2a: the strategy, and the recipe's choice of every unset setting for this device; the
-    chosen settings that fix the checkpoint go into the run's own config (a resume keeps them)."""
+    chosen settings that fix the checkpoint or shape the run go into the run's own config (a resume
+    keeps them)."""
     from gan_keras import backend
 
     if backend.is_tensorflow():
@@ -279,8 +282,9 @@ def choose_settings(plan, verbose):
 
     keras.utils.set_random_seed(plan.config.seed)  # before the dataset: its shuffle order depends on it
     strategy = make_strategy(plan.config.strategy, verbose=verbose != 0)
-    effective, why_chosen = recipe.choose(plan.config, plan.image_shape, recipe.Device.of(strategy))
-    for name in fixed_by_checkpoint():
+    effective, why_chosen = recipe.choose(plan.config, plan.image_shape, recipe.Device.of(strategy),
+                                          len(plan.data.images))
+    for name in (*fixed_by_checkpoint(), *recipe.CHOSEN_ONCE):
         if name in why_chosen:
             setattr(plan.config, name, getattr(effective, name))
     return strategy, effective, why_chosen

@@ -47,14 +47,17 @@ class RunConfig:
     epochs: int | None = setting(None, "total epochs, counting those of a resumed run",
                                  default_help="10; with --max-minutes, until the time is spent")
     steps_per_epoch: int | None = setting(None, "training steps per epoch", default_help="one pass over the data")
-    batch_size: int = setting(64, "images per step, per device")
+    batch_size: int | None = setting(None, "images per step, per device",
+                                     default_help="256 for 64x64 DCGAN faces on a CPU (7,000 images or more), else 64")
     latent_dim: int = setting(100, "noise size", SAME)
     width: int | None = setting(None, "DCGAN filters of the outer layers, doubling inwards", SAME,
                                 default_help="16 for 64x64 and larger on a CPU, else 64")
     lr: float = setting(2e-4, "Adam learning rate of D and G")
-    lr_decay_start: float = setting(1.0, "fraction of the run (of --epochs when given, counted across resumes; else "
-                                    "of this invocation's --max-minutes) after which the learning rate falls "
-                                    "to --lr-end times --lr by its end, and every other schedule moves (1: constant)")
+    lr_decay_start: float | None = setting(
+        None, "fraction of the run after which the learning rate falls to --lr-end times --lr by its end, and every "
+        "other schedule moves (1: constant); the run is --epochs when given, counted across resumes, else "
+        "--max-minutes, and a resumed run spreads what is left of its schedules over its new minutes",
+        default_help="0 (falling over the whole run) with that batch of 256, else 1")
     lr_end: float = setting(0.1, "the learning rate at the end of a decaying run, as a fraction of --lr")
     schedule: str = setting("linear", "the shape of every schedule after --lr-decay-start",
                             choices="schedule")
@@ -136,9 +139,9 @@ def validate(config):
     """Check a config (and fill in the epochs); raises UsageError with one line saying what is wrong."""
     if config.epochs is None:
         config.epochs = EPOCHS_UNTIL_BUDGET if config.max_minutes else DEFAULT_EPOCHS
-    positive = {"epochs": config.epochs, "batch_size": config.batch_size, "latent_dim": config.latent_dim,
+    positive = {"epochs": config.epochs, "latent_dim": config.latent_dim,
                 "sample_every": config.sample_every, "n_critic": config.n_critic, "eval_samples": config.eval_samples}
-    for optional in ("steps_per_epoch", "steps_per_execution", "width", "image_size", "channels"):
+    for optional in ("batch_size", "steps_per_epoch", "steps_per_execution", "width", "image_size", "channels"):
         if getattr(config, optional) is not None:
             positive[optional] = getattr(config, optional)
     for name, value in positive.items():
@@ -146,7 +149,8 @@ def validate(config):
             raise UsageError(f"{name.replace('_', '-')} must be a positive number, got {value}")
     if config.eval_every < 0 or config.checkpoint_every_steps < 0:
         raise UsageError("eval-every and checkpoint-every-steps must be 0 (off) or positive")
-    if not (0 <= config.lr_decay_start <= 1 and 0 <= config.lr_end <= 1):
+    decay_start = 1.0 if config.lr_decay_start is None else config.lr_decay_start
+    if not (0 <= decay_start <= 1 and 0 <= config.lr_end <= 1):
         raise UsageError(f"lr-decay-start and lr-end are fractions from 0 to 1, got {config.lr_decay_start} and "
                          f"{config.lr_end}")
     if not 0 < config.eval_share <= 1:

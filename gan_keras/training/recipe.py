@@ -2,15 +2,16 @@
 
 A setting left unset (`None`) is chosen here. `choose` returns the config to train with and why
 each value was picked; `train` writes the reasons to `config.json` under `"chosen"`. Settings that
-fix what the checkpoint holds (the model, its width, the EMA generator, the augmentation) are written into the saved
-config, so a resumed run keeps them; the speed settings (precision, XLA, steps per call) stay
-unset there, so a run resumed on another machine gets that machine's choice.
+fix what the checkpoint holds (the model, its width, the EMA generator, the augmentation) and those
+that shape the run (the batch, the falling rate) are written into the saved config, so a resumed run
+keeps them; the speed settings (precision, XLA, steps per call) stay unset there, so a run resumed on
+another machine gets that machine's choice.
 
 Example:
     >>> from gan_keras.training.config import RunConfig
-    >>> effective, why = choose(RunConfig(dataset="anime"), (64, 64, 3), Device(accelerated=False))
-    >>> effective.width, effective.ema, effective.augment
-    (16, 0.999, 'diffaug')
+    >>> effective, why = choose(RunConfig(dataset="anime"), (64, 64, 3), Device(accelerated=False), n_images=19_969)
+    >>> effective.width, effective.ema, effective.augment, effective.batch_size, effective.lr_decay_start
+    (16, 0.999, 'diffaug', 256, 0.0)
     >>> print(why["width"])      # the reason, also in the run's config.json
     on a CPU, 64x64 and larger: width 16 makes ~20x the steps of width 64; ...
 """
@@ -77,9 +78,18 @@ def auto_model(size, channels):
 CPU_WIDTH_64PX = 16
 EMA_DECAY = 0.999
 
+# 30 minutes of all 20,969 faces on one core each, three seeds side by side (SWD against 1,000 held-out
+# faces at the end; docs/benchmarks/2026-12-06-30min-all-faces-default-b256-r3gan.md): batch 64 at a
+# constant rate 45.6 +- 13.1, batch 256 with the rate falling to a tenth over the run 29.7 +- 3.2. At
+# batch 64 more steps took the faces away from real ones (D sure of every image), on the CPU and on an
+# H200. Measured on 7,000 faces and more; a smaller set keeps more than one batch of 64 per pass.
+LARGE_BATCH, LARGE_BATCH_MIN_IMAGES = 256, 7000
+CHOSEN_ONCE = ("batch_size", "lr_decay_start")  # they shape the run: a resume keeps the first choice
 
-def choose(config, image_shape, device):
-    """(config with every unset setting chosen, {setting: why}) for these images on this device."""
+
+def choose(config, image_shape, device, n_images=None):
+    """(config with every unset setting chosen, {setting: why}) for these images (`n_images` of them,
+    None: unknown) on this device."""
     from gan_keras.errors import UsageError
 
     if (config.steps_per_execution or 1) > 1 and device.replicas > 1:
@@ -106,6 +116,20 @@ def choose(config, image_shape, device):
                         "minutes side by side it drew faces (SWD 107 with EMA) where width 64 drew grey blobs "
                         "(SWD 717) and width 32 blurred faces (209) (docs/benchmarks/2026-11-24-anime-30min-default.md)"
                         if big_on_cpu else "the network's own width")
+    measured_here = family.get("large_batch_on_cpu") and big_on_cpu and not reference
+    large = measured_here and (n_images or 0) >= LARGE_BATCH_MIN_IMAGES
+    measured = ("batch 256 with the rate falling to a tenth over the run: 30 minutes of faces, three seeds, SWD "
+                "29.7 +- 3.2 against batch 64 at a constant rate 45.6 +- 13.1 "
+                "(docs/benchmarks/2026-12-06-30min-all-faces-default-b256-r3gan.md)")
+    if config.batch_size is None:
+        chosen["batch_size"] = LARGE_BATCH if large else 64
+        why["batch_size"] = (measured if large else
+                             f"64: fewer than {LARGE_BATCH_MIN_IMAGES:,} images, where batch 256 was not measured"
+                             if measured_here else "64, the DCGAN paper's")
+    if config.lr_decay_start is None:
+        falling = large and (config.batch_size or LARGE_BATCH) == LARGE_BATCH
+        chosen["lr_decay_start"] = 0.0 if falling else 1.0
+        why["lr_decay_start"] = (measured if falling else "1: a constant rate, unless asked for a schedule")
     if config.loss is None:
         from gan_keras.training.config import default_loss
 

@@ -73,23 +73,38 @@ def schedules_of(config, trainer):
 
 
 class RunSchedule(keras.callbacks.Callback):
-    """Sets each scheduled setting at each epoch's start by `scheduled`, the run's length being its
-    time budget (`deadline` on `clock`, counted from `started`: a resumed run schedules over its own
-    budget) or else its `epochs` (counted from 0: a resumed run continues the schedule). Adds each
-    value to the epoch's logs, under its name (`columns`)."""
+    """Sets each scheduled setting at each epoch's start by `scheduled`. The run's length is its
+    `epochs` (counted from 0: a resumed run continues the schedule), or else its time budget
+    (`deadline` on `clock`, counted from `started`): a run resumed by time starts where the last one
+    stopped (`done`, the fraction of the schedules it had reached) and spreads what is left over its
+    own budget; one that had finished holds the end values. Adds each value, and the fraction reached
+    at the epoch's end (`progress`), to the epoch's logs (`columns`).
+
+    Example:
+        >>> rate = {"lr": (2e-4, 2e-5, print)}
+        >>> clock = iter([0.0, 30.0]).__next__
+        >>> halfway = RunSchedule(rate, begin=0.0, started=0.0, deadline=60.0, done=0.5, clock=clock)
+        >>> halfway.on_epoch_begin(0)  # half the schedule was done before this resume
+        0.00011
+        >>> round(halfway.fraction(1), 2)  # half of the rest since
+        0.75
+    """
 
     def __init__(self, schedules, begin, shape="linear", epochs=None, started=None, deadline=None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, done=0.0):
         super().__init__()
         self.schedules, self.begin, self.shape = dict(schedules), float(begin), shape
         self.epochs, self.started, self.deadline, self.clock = epochs, started, deadline, clock
-        self.columns = tuple(self.schedules)
+        self.done = min(1.0, max(0.0, float(done)))
+        self.columns = (*self.schedules, "progress")
         self.values = {name: start for name, (start, _, _) in self.schedules.items()}
 
     def fraction(self, epoch):
+        """How far through its schedules the run is at the start of `epoch` (0 to 1)."""
         if self.deadline is not None:
-            return (self.clock() - self.started) / max(1e-9, self.deadline - self.started)
-        return epoch / max(1, self.epochs)
+            spent = (self.clock() - self.started) / max(1e-9, self.deadline - self.started)
+            return min(1.0, self.done + (1.0 - self.done) * spent)
+        return min(1.0, epoch / max(1, self.epochs))
 
     def on_epoch_begin(self, epoch, logs=None):
         fraction = self.fraction(epoch)
@@ -99,4 +114,11 @@ class RunSchedule(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs.update(self.values)
+            logs.update(self.values, progress=self.fraction(epoch + 1))
+
+
+def progress_of(history):
+    """The fraction of its schedules a run had reached by its last row of history (`read_history`'s
+    columns; 0 where none was recorded)."""
+    recorded = [value for value in history.get("progress", []) if value == value]
+    return recorded[-1] if recorded else 0.0
