@@ -60,6 +60,25 @@ def test_train_resume_sample_through_the_cli(tmp_path):
     assert images.shape == (64, 28, 28) and images.dtype == np.uint8 and images.std() > 0
     assert run_cli_here("sample", run, "--n", 9, "--out", tmp_path / "s.png").returncode == 0
     assert Image.open(tmp_path / "s.png").size == (3 * 30 + 2, 3 * 30 + 2)
+    result = run_cli_here("sample", run, "--n", 16, "--beside-real", "--out", tmp_path / "beside.png")
+    assert result.returncode == 0 and "beside real ones" in result.stdout, result.stderr
+    width, height = Image.open(tmp_path / "beside.png").size
+    assert width > 1.5 * height  # two grids side by side
+    assert_one_line_error(run_cli_here("sample", run, "--beside-real", "--out", tmp_path / "b.npz"),
+                          "give --out a .png")
+
+
+def test_samples_beside_real_images_are_two_grids_left_and_right(tmp_path):
+    from PIL import Image
+
+    from gan_keras.tools.sample import beside_real_figure
+
+    dark, light = -np.ones((16, 8, 8, 3), np.float32), np.ones((9, 8, 8, 3), np.float32)
+    beside_real_figure(dark, light, tmp_path / "f.png", ("generated", "real"))
+    pixels = np.asarray(Image.open(tmp_path / "f.png").convert("L"), np.float32)
+    middle_rows = pixels[pixels.shape[0] // 3: 2 * pixels.shape[0] // 3]
+    left, right = middle_rows[:, : pixels.shape[1] // 2], middle_rows[:, pixels.shape[1] // 2:]
+    assert left.min() < 30 and right.min() > 200  # the black samples on the left, the white images on the right
 
 
 def test_cli_errors_are_one_line_and_exit_2(tmp_path):

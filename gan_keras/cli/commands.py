@@ -45,13 +45,15 @@ class SampleOptions:
     truncation: float | None = option(None, "style-based runs: pull each w towards the mean by this psi, e.g. 0.7 "
                                       "(1: off)")
     seed: int = option(0, "seed of the noise")
+    beside_real: bool = option(False, "a .png of the samples beside as many real images drawn at random from "
+                               "those evaluate compares with (the run's held-out ones, else its training ones)")
 
 
 def sample(args):
     from gan_keras.tools.sample import run_sampling
 
-    out = run_sampling(args.run, args.out, args.n, args.label, args.truncation, args.seed)
-    print(f"wrote {args.n} images to {out}")
+    out = run_sampling(args.run, args.out, args.n, args.label, args.truncation, args.seed, args.beside_real)
+    print(f"wrote {args.n} images{' beside real ones' if args.beside_real else ''} to {out}")
     return 0
 
 

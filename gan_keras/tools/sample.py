@@ -78,9 +78,11 @@ def check_image_out(out):
     return out
 
 
-def run_sampling(run, out, n=64, label=None, truncation=None, seed=0):
+def run_sampling(run, out, n=64, label=None, truncation=None, seed=0, beside_real=False):
     """Write `n` images of a run's generator to `out`: a .png grid (a conditional run's classes in
-    turn, one column each) or an .npz (`images` uint8, and `labels` for a conditional run).
+    turn, one column each) or an .npz (`images` uint8, and `labels` for a conditional run). With
+    `beside_real`, the .png shows them beside `n` real images drawn at random from those `evaluate`
+    compares with (the run's held-out ones, else its training ones).
 
     Example:
         >>> run_sampling("pretrained:anime64", "outputs/faces.png", n=16)
@@ -93,12 +95,38 @@ def run_sampling(run, out, n=64, label=None, truncation=None, seed=0):
     out = check_image_out(out)
     if n < 1:
         raise UsageError(f"--n must be positive, got {n}")
+    if beside_real and out.suffix != ".png":
+        raise UsageError("--beside-real draws a figure: give --out a .png")
     generator = load_generator(run)
     classes = check_class(generator, label)
     labels = class_labels(generator, n, label) if classes else None
     images = generate(generator, n, seed=seed, labels=labels, truncation=truncation)
     if out.suffix == ".npz":
         save_images_npz(out, images, **({} if labels is None else {"labels": labels}))
+    elif beside_real:
+        from gan_keras.runs.loading import images_to_score
+
+        _, _, real, _, _, compared = images_to_score(run)
+        chosen = np.random.default_rng(seed).choice(len(real), min(n, len(real)), replace=False)
+        beside_real_figure(images, real[np.sort(chosen)] / 127.5 - 1.0, out,
+                           (f"{n} samples of {run}", f"{len(chosen)} real: {compared}"))
     else:
         save_png(image_grid(images, cols=classes if classes and label is None and classes <= 16 else None), out)
     return out
+
+
+def beside_real_figure(generated, real, path, titles=("generated", "real")):
+    """A PNG at `path`: a grid of `generated` images (in [-1, 1]) beside a grid of `real` ones, titled."""
+    from matplotlib.figure import Figure  # no pyplot: the notebook's backend stays as it is
+
+    from gan_keras.images import image_grid
+
+    grids = [image_grid(images) for images in (generated, real)]
+    height, width = grids[0].shape[:2]
+    fig = Figure(figsize=(2 * width / 60 + 0.4, height / 60 + 0.6))
+    for ax, grid, title in zip(fig.subplots(1, 2), grids, titles):
+        ax.imshow(grid.squeeze(), cmap="gray" if grid.shape[-1] == 1 else None, vmin=0, vmax=255)
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
