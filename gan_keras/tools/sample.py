@@ -97,16 +97,18 @@ def run_sampling(run, out, n=64, label=None, truncation=None, seed=0, beside_rea
         raise UsageError(f"--n must be positive, got {n}")
     if beside_real and out.suffix != ".png":
         raise UsageError("--beside-real draws a figure: give --out a .png")
-    generator = load_generator(run)
+    if beside_real:  # the generator and the real images it is shown beside, read once
+        from gan_keras.runs.loading import images_to_score
+
+        _, generator, real, _, _, compared = images_to_score(run)
+    else:
+        generator = load_generator(run)
     classes = check_class(generator, label)
     labels = class_labels(generator, n, label) if classes else None
     images = generate(generator, n, seed=seed, labels=labels, truncation=truncation)
     if out.suffix == ".npz":
         save_images_npz(out, images, **({} if labels is None else {"labels": labels}))
     elif beside_real:
-        from gan_keras.runs.loading import images_to_score
-
-        _, _, real, _, _, compared = images_to_score(run)
         chosen = np.random.default_rng(seed).choice(len(real), min(n, len(real)), replace=False)
         beside_real_figure(images, real[np.sort(chosen)] / 127.5 - 1.0, out,
                            (f"{n} samples of {run}", f"{len(chosen)} real: {compared}"))

@@ -140,5 +140,3 @@ def compiled(function, trains_weights=False):
         return jax.jit(function)
     return function
 
-
-no_gradient = backend.no_gradient  # one definition, in the base layer: drawing (networks.build) needs it too

@@ -260,7 +260,7 @@ class GAN(keras.Model):
     def _d_step(self, real_images, labels, step, shift, replicas, fake_images=None):
         batch = ops.shape(real_images)[0]
         if fake_images is None:
-            with engine.no_gradient():
+            with backend.no_gradient():
                 fake_images = self._generate(
                     replica_noise(self.seed, step, batch, self.latent_dim, Stream.D_NOISE + shift), labels)
         target_real, target_fake = self._targets(step + shift, batch)
@@ -336,7 +336,7 @@ class GAN(keras.Model):
                 with g_tape:  # G's one forward pass; the D steps in between are not recorded on this tape
                     shared = self._generate(self._g_noise(step, batch), labels)
             else:
-                with engine.no_gradient():
+                with backend.no_gradient():
                     shared = self._generate(self._g_noise(step, batch), labels)
         for d_step in range(self.n_critic):
             last = d_step == self.n_critic - 1
