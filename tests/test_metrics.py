@@ -234,6 +234,21 @@ def test_evaluate_compares_with_held_out_or_training_images_as_asked(tmp_path, d
     assert printed["against"] == "training images" and printed["n"] == 100
 
 
+def test_evaluate_can_leave_out_the_real_images_another_dataset_holds(tmp_path, digits_npz):
+    from gan_keras import train
+    from gan_keras.errors import UsageError
+    from gan_keras.metrics.evaluate import evaluate_run
+
+    train(str(digits_npz), out=tmp_path / "r", model="mlp", epochs=1, steps_per_epoch=1, limit=300, verbose=0)
+    images = np.load(digits_npz)["images"]
+    np.savez(tmp_path / "seen.npz", images=images[300:350])  # 50 of the 212 held-out digits
+    np.savez(tmp_path / "all.npz", images=images)
+    record = evaluate_run(tmp_path / "r", "swd", n=2000, excluding=str(tmp_path / "seen.npz"))
+    assert record["n"] == 212 - 50 and "less the 50 that are in" in record["against"]
+    with pytest.raises(UsageError, match="every one"):
+        evaluate_run(tmp_path / "r", "swd", n=2000, excluding=str(tmp_path / "all.npz"))
+
+
 def test_copies_without_held_out_images_is_one_line(tmp_path, digits_npz):
     from gan_keras import train
     from tests.conftest import assert_one_line_error, run_cli_here

@@ -74,6 +74,9 @@ class EvaluateOptions:
     compare_with: str | None = option(None, "compare with the held-out images of this dataset instead (and read "
                                       "its floor from its training images): a run of anime8k against anime's",
                                       choices="dataset")
+    excluding: str | None = option(None, "leave out the real images that are also in this dataset, pixel for "
+                                   "pixel: pretrained:anime64 (trained on anime8k) and a run of anime scored on the "
+                                   "held-out faces neither saw", choices="dataset")
     data_dir: str | None = option(None, "where named datasets live", default_help="$GAN_KERAS_DATA_DIR, else data/")
     json: bool = option(False, "print one JSON line")
 
@@ -91,7 +94,8 @@ def evaluate(args):
         raise UsageError(f"folder {Path(args.figure).parent} does not exist")
     record = evaluate_run(args.run, args.metric, n=args.n, seed=args.seed, data_dir=args.data_dir,
                           verbose=0 if args.json else 1, repeats=args.repeats, figure=args.figure,
-                          against_train=args.against_train, compare_with=args.compare_with)
+                          against_train=args.against_train, compare_with=args.compare_with,
+                          excluding=args.excluding)
     if args.json:
         print(json.dumps(record))
     else:

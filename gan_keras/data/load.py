@@ -127,3 +127,14 @@ def split_for_training(array, limit=None, heldout=None):
         mask = heldout_mask(len(array), heldout)
         return array[~mask][:limit], array[mask]
     return (array[:limit], array[limit:]) if limit else (array, None)
+
+
+def not_in(images, others):
+    """The indices of `images` that are not, pixel for pixel, one of `others` (same shape and dtype):
+    what is left of an evaluation set once another dataset's images are taken out.
+
+        >>> not_in(np.arange(12).reshape(4, 3), np.arange(6).reshape(2, 3))
+        array([2, 3])
+    """
+    seen = {image.tobytes() for image in np.asarray(others)}
+    return np.array([i for i, image in enumerate(np.asarray(images)) if image.tobytes() not in seen], dtype=int)

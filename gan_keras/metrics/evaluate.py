@@ -38,20 +38,21 @@ from gan_keras.runs.history import default_metric
 
 
 def evaluate_run(run, metric=None, n=10000, seed=0, data_dir=None, verbose=0, repeats=1, figure=None,
-                 against_train=False, compare_with=None):
+                 against_train=False, compare_with=None, excluding=None):
     """`evaluate` for a run folder (or `pretrained:NAME`) against its dataset: the held-out images
     when the run trained on the first `--limit` only (and, for the copy rate, the training images).
     Then the record also holds `train_KEY`: the same metric with real training images in place of the
     samples, the score a generator that drew its training set exactly would get. Held-out images that
     differ from the training ones (a file ordered by source or date) put that floor well above zero.
     `against_train` compares with the training images instead (all of them, for a run without
-    held-out images). `compare_with`: another dataset's held-out images (`images_to_score`). Returns
-    the record `evaluate` prints."""
+    held-out images). `compare_with`: another dataset's held-out images; `excluding`: a dataset whose
+    images are left out of the real ones (`images_to_score`). Returns the record `evaluate` prints."""
     import time
 
     from gan_keras.runs.loading import images_to_score
 
-    config, generator, images, labels, train, compared = images_to_score(run, data_dir, against_train, compare_with)
+    config, generator, images, labels, train, compared = images_to_score(run, data_dir, against_train, compare_with,
+                                                                         excluding)
     data_dir = data_dir or config.data_dir
     primary = metric or default_metric(config.dataset)
     start = time.perf_counter()

@@ -82,13 +82,15 @@ def draw_images(generator, n, seed=0, batch_size=256, labels=None, draw_batch=No
     return np.concatenate([batch(i) for i in range(0, n, batch_size)])[:n]
 
 
-def images_to_score(run, data_dir=None, against_train=False, compare_with=None):
+def images_to_score(run, data_dir=None, against_train=False, compare_with=None, excluding=None):
     """What `evaluate` compares for a run: (its RunConfig, its generator, the real images and their
     labels, the training images or None, a phrase naming the real images). The real images are those
     the run held out (`--heldout`, or beyond `--limit`) when there are some, else (or with
     `against_train`) the training ones. `compare_with` names another dataset: its own held-out images
-    and training images (with its default `--heldout`), e.g. a run of `anime8k` against `anime`'s."""
-    from gan_keras.data.load import load_images, load_labeled_images, split_for_training
+    and training images (with its default `--heldout`), e.g. a run of `anime8k` against `anime`'s.
+    `excluding` names a dataset whose images are taken out of the real ones (`not_in`): the held-out
+    faces that neither of two generators trained on, when one trained on `anime8k`."""
+    from gan_keras.data.load import load_images, load_labeled_images, not_in, split_for_training
     from gan_keras.runs.config import default_heldout
 
     config, saved = load_config(run)
@@ -110,5 +112,13 @@ def images_to_score(run, data_dir=None, against_train=False, compare_with=None):
     if not against_train and held is not None and len(held):  # the run never saw these
         compared = (f"{len(held):,} held-out images of {dataset}, drawn at random" if heldout
                     else f"held-out images (after the first {limit:,})")
-        return config, generator, held, held_labels, train, compared
-    return config, generator, train, train_labels, None, "training images"
+        real, labels, train = held, held_labels, train
+    else:
+        real, labels, train, compared = train, train_labels, None, "training images"
+    if excluding is not None:
+        keep = not_in(real, load_images(excluding, shape[0], shape[2], data_dir))
+        if not len(keep):
+            raise UsageError(f"--excluding {excluding}: every one of the {compared} is in {excluding}")
+        compared = f"{compared}, less the {len(real) - len(keep):,} that are in {excluding}"
+        real, labels = real[keep], None if labels is None else labels[keep]
+    return config, generator, real, labels, train, compared
