@@ -96,3 +96,26 @@ def test_share_fakes_lets_d_and_g_steps_score_one_generated_batch(share):
     D.set_weights(d_after)
     assert np.isclose(float(logs["g_loss"]), float(tf.reduce_mean(softplus(-D(g_batch)))), rtol=1e-5)
     assert np.isclose(float(logs["d_loss"]), d_loss_on_g_batch, rtol=1e-5) == share
+
+
+@pytest.mark.slow
+def test_lazy_r1_taken_as_its_own_gradient_is_the_same_update_and_runs_with_diffaugment(monkeypatch):
+    """TensorFlow takes R1's gradient on its own inside the cond (a tf.cond cannot differentiate a
+    gradient of an augmented D taken inside it); without augmentation, where both ways run, the
+    update is the one of the penalty inside the loss."""
+    from gan_keras.training.losses import R1
+
+    def one_step(separate, augment):
+        monkeypatch.setattr(R1, "separate", lambda self: separate)
+        gan = _gan(r1=1.0, augment=augment)
+        history = gan.fit(_data(), epochs=1, steps_per_epoch=1, verbose=0).history
+        return weights(gan.discriminator), history["d_penalty"][0]
+
+    (inline, inline_penalty), (apart, apart_penalty) = one_step(False, "none"), one_step(True, "none")
+    assert inline_penalty > 0 and apart_penalty == pytest.approx(inline_penalty, rel=1e-5)
+    for a, b in zip(inline, apart):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    monkeypatch.undo()
+    gan = _gan(r1=1.0, augment="diffaug")  # raised "Could not find external tensor capture" before
+    penalty = gan.fit(_data(), epochs=1, steps_per_epoch=2, verbose=0).history["d_penalty"][0]
+    assert R1(1.0).separate() and np.isfinite(penalty) and penalty > 0

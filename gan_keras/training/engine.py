@@ -31,6 +31,16 @@ def value_and_grad(fn, variables):
     return {"tensorflow": _tensorflow, "jax": _jax, "torch": _torch}[backend.name()](fn, list(variables))
 
 
+def dense(gradient):
+    """A gradient as a dense tensor: TensorFlow gives an embedding's as `IndexedSlices`, which a
+    `tf.cond` cannot return beside a dense one nor `+` add to one. None stays None."""
+    if gradient is not None and backend.name() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.convert_to_tensor(gradient)
+    return gradient
+
+
 def _tensorflow(fn, variables):
     import tensorflow as tf
 

@@ -264,22 +264,47 @@ class GAN(keras.Model):
                 fake_images = self._generate(
                     replica_noise(self.seed, step, batch, self.latent_dim, Stream.D_NOISE + shift), labels)
         target_real, target_fake = self._targets(step + shift, batch)
+        separate = [r for r in self.regularizers if getattr(r, "separate", lambda: False)()]
+
+        def run_d(x):
+            return self.run_discriminator(x, step, Stream.AUGMENT_PENALTY + shift, labels)
 
         def loss():
             real_logits, fake_logits = self._real_and_fake_logits(real_images, fake_images, labels, step, shift)
             d_loss = self.gan_loss.d_loss(real_logits, fake_logits, target_real, target_fake)
             penalty = ops.convert_to_tensor(0.0)
             for regularizer in self.regularizers:
-                penalty += regularizer(
-                    lambda x: self.run_discriminator(x, step, Stream.AUGMENT_PENALTY + shift, labels),
-                    real_images, fake_images, step, self.seed, shift)
+                if regularizer not in separate:
+                    penalty += regularizer(run_d, real_images, fake_images, step, self.seed, shift)
             scaled = self.d_optimizer.scale_loss((d_loss + penalty) / replicas)
             return scaled, (d_loss, penalty, real_logits, fake_logits)
 
         variables = self.d_variables()
         _, (d_loss, penalty, real_logits, fake_logits), grads = engine.value_and_grad(loss, variables)
+        for regularizer in separate:
+            value, extra = self._separate_penalty(regularizer, run_d, real_images, step, replicas, variables)
+            penalty += value
+            grads = [g if g is None else engine.dense(g) + e for g, e in zip(grads, extra)]
         self.d_optimizer.apply_gradients(zip(grads, variables))
         return d_loss, penalty, real_logits, fake_logits
+
+    def _separate_penalty(self, regularizer, run_d, real_images, step, replicas, variables):
+        """A lazy penalty's value and gradient, taken inside a cond on the steps it is due (zeros on
+        the others), to be added to D's loss gradient: the same update as the penalty in the loss."""
+        def zeros():
+            return [ops.convert_to_tensor(0.0)] + [ops.zeros(v.shape, v.dtype) for v in variables]
+
+        def due():
+            def loss():
+                value = ops.cast(regularizer.weighted(run_d, real_images), "float32")
+                return self.d_optimizer.scale_loss(value / replicas), value
+
+            _, value, grads = engine.value_and_grad(loss, variables)
+            return [value] + [ops.zeros(v.shape, v.dtype) if g is None else ops.cast(engine.dense(g), v.dtype)
+                              for g, v in zip(grads, variables)]
+
+        out = ops.cond(regularizer.due(step), due, zeros)
+        return out[0], out[1:]
 
     def _g_step(self, real_images, labels, step, batch, replicas, tape=None, fake_images=None):
         """G's update; `fake_images`, when given, were generated under `tape` (`share_fakes` on

@@ -126,19 +126,30 @@ class R1:
     def __init__(self, gamma, every=16):
         self.gamma, self.every = float(gamma), int(every)
 
+    def _every(self):
+        return self.every if backend.replicas_in_sync() == 1 else 1
+
+    def separate(self):
+        """Whether D's step takes this penalty's gradient on its own, inside a `tf.cond` on the steps it
+        is due (`due`, `weighted`), and adds it to the loss's: TensorFlow cannot differentiate through a
+        cond a gradient taken inside it of an augmented D ("Could not find external tensor capture")."""
+        return backend.name() == "tensorflow" and self._every() > 1
+
+    def due(self, step):
+        return ops.equal(step % self._every(), 0)
+
+    def weighted(self, run_d, real):
+        """The penalty at the weight of a step where it is due."""
+        return 0.5 * self.gamma * self._every() * ops.mean(squared_gradient_norm(run_d, real))
+
     def __call__(self, run_d, real, fake, step, seed, shift=0):
-        every = self.every if backend.replicas_in_sync() == 1 else 1
-
-        def penalty():
-            return 0.5 * self.gamma * every * ops.mean(squared_gradient_norm(run_d, real))
-
-        if every == 1:
-            return penalty()
-        due = ops.equal(step % every, 0)
+        if self._every() == 1:
+            return self.weighted(run_d, real)
+        due = self.due(step)
         if backend.name() == "jax":
             # a lax.cond branch cannot hand D's batch-norm updates out of it: weigh instead (16x the work)
-            return ops.where(due, penalty(), 0.0)
-        return ops.cond(due, penalty, lambda: ops.convert_to_tensor(0.0))
+            return ops.where(due, self.weighted(run_d, real), 0.0)
+        return ops.cond(due, lambda: self.weighted(run_d, real), lambda: ops.convert_to_tensor(0.0))
 
 
 class GradientPenalty:
