@@ -112,7 +112,7 @@ def images_to_score(run, data_dir=None, against_train=False, compare_with=None, 
     if not against_train and held is not None and len(held):  # the run never saw these
         compared = (f"{len(held):,} held-out images of {dataset}, drawn at random" if heldout
                     else f"held-out images (after the first {limit:,})")
-        real, labels, train = held, held_labels, train
+        real, labels = held, held_labels
     else:
         real, labels, train, compared = train, train_labels, None, "training images"
     if excluding is not None:
